@@ -1,0 +1,58 @@
+# zoho-watch: `make demo` and `make test` are all a new user needs; both set up what they use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SAM_VENV := .venv-sam
+# `sam build` needs the Lambda runtime's Python (3.13) on PATH: take pyenv's, else one on PATH.
+PY313 := $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13),$(shell command -v python3.13 2>/dev/null))
+PYTEST_ARGS ?=
+
+.PHONY: help install lint test demo local build bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements-dev.txt layers/zoho_watch/requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), "zoho-watch needs Python 3.11 to 3.13, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the pinned tools and the zoho-watch CLI
+
+lint: $(STAMP) ## every gate: ruff, cfn-lint, statelint, substitutions, offline SAM transform
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m tools.gates all
+
+test: lint ## the gates, then every unit and integration test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
+	@test -f local/__main__.py || { echo "make demo: the embedded stack is not built yet (local/__main__.py is missing)" >&2; exit 1; }
+	$(PY) -m local demo
+
+local: $(STAMP) ## start the embedded stack and keep it running until Ctrl-C
+	$(PY) -m local local up
+
+bench: $(STAMP) ## benchmarks, printed as a markdown table
+	@test -f bench/__main__.py || { echo "make bench: the benchmarks are not built yet (bench/__main__.py is missing)" >&2; exit 1; }
+	$(PY) -m bench
+
+$(SAM_VENV)/.installed-stamp: requirements-sam.txt
+	@test -n "$(PY313)" || { echo "make build: no python3.13 found (looked in \$$(pyenv root)/versions/3.13*/bin and on PATH); install Python 3.13, the Lambda runtime" >&2; exit 1; }
+	$(PY313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+build: $(SAM_VENV)/.installed-stamp ## sam build for python3.13 into .aws-sam/
+	PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
+
+clean: ## remove virtual environments, build output and caches
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
