@@ -1,0 +1,261 @@
+"""The local AWS: a moto server in this process, with the few patches that make it run zoho-watch.
+
+moto (pinned, see `MOTO_VERSION`) serves every AWS API the stack uses. Four gaps are closed here by
+patching moto's private parts, and `tests/integration/test_moto_glue.py` pins each one down so that a moto
+upgrade fails loudly instead of quietly changing behaviour:
+
+1. Lambda code: moto runs functions in Docker. `LambdaFunction._invoke_lambda` is replaced so that the
+   invocation goes to an in-process `Invoker` (see `local.lambda_runtime`), which returns the payload,
+   whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log group
+   as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
+   error, so `Retry` and `Catch` see our exception class names.
+2. Time: a `Wait` state and a retrier really sleep. `WaitFunction._wait_interval` and the retrier module's
+   `time` are replaced by versions that divide every wait by the time scale (simulated seconds per real
+   second), so a two-hour job is watched in seconds.
+3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
+   it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
+4. Step Functions execution is switched on through moto's config API.
+
+Patches are process-wide (moto's backends are too): one embedded AWS per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import moto
+import requests
+from moto.awslambda.models import LambdaFunction
+from moto.core.config import default_user_config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+MOTO_VERSION = "5.2.5"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What an in-process Lambda invocation gives back to moto."""
+
+    payload: str  # the JSON response, or Lambda's error payload
+    errored: bool  # True when payload is an error payload (moto sets X-Amz-Function-Error)
+    logs: str  # what the function wrote, saved to its CloudWatch log group
+
+
+class Invoker(Protocol):
+    """Runs one Lambda invocation in this process (implemented by `local.lambda_runtime.LambdaRuntime`)."""
+
+    def __call__(self, function: LambdaFunction, event: Any) -> Invocation:
+        """Invoke `function` (moto's model: name, handler, environment, timeout...) with `event`."""
+        ...
+
+
+class TimeScale:
+    """Simulated seconds per real second, shared by every patched sleep. Thread-safe reads."""
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.set(factor)
+
+    @property
+    def factor(self) -> float:
+        """The current factor (1 = real time, 100 = a hundred simulated seconds per real second)."""
+        return self._factor
+
+    def set(self, factor: float) -> None:
+        """Change the factor; it must be positive."""
+        if not factor > 0:
+            raise ValueError(f"time scale must be > 0, got {factor!r}")
+        self._factor = float(factor)
+
+    def real_seconds(self, simulated_seconds: float) -> float:
+        """How long to really wait for `simulated_seconds` of simulated time."""
+        return max(0.0, float(simulated_seconds)) / self._factor
+
+
+@dataclass
+class _Glue:
+    """The process-wide state the patched functions read."""
+
+    invoker: Invoker | None = None
+    time_scale: TimeScale | None = None
+    installed: bool = False
+    original_invoke_lambda: Callable[..., Any] | None = None
+    original_wait_interval: Callable[..., Any] | None = None
+    original_retrier_time: Any = None
+    original_start_execution: Callable[..., Any] | None = None
+
+
+_glue = _Glue()
+_start_execution_lock = threading.Lock()
+
+
+def _scale() -> TimeScale:
+    return _glue.time_scale or TimeScale(1.0)
+
+
+def _in_process_invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    """Replacement for `LambdaFunction._invoke_lambda`: same signature and return shape, no Docker."""
+    invoker = _glue.invoker
+    if invoker is None:
+        message = f"no in-process runtime is attached to run {self.function_name}"
+        return json.dumps({"errorType": "Runtime.Unavailable", "errorMessage": message}), True, message
+    result = invoker(self, event)
+    self.logs_backend.ensure_log_group(self.logs_group_name)
+    self.save_logs(result.logs or "(no output)")
+    return result.payload, result.errored, result.logs
+
+
+def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
+    """Replacement for `WaitFunction._wait_interval`: waits `wait_seconds` of simulated time.
+
+    Like the original it wakes early when the execution stops (`program_state_event`), and it keeps
+    waiting after an unrelated wake-up while the execution is still running.
+    """
+    deadline = time.monotonic() + _scale().real_seconds(wait_seconds)
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        if env.program_state_event.wait(remaining):
+            # Set by a state change (stop, failure): re-check is_running, and do not spin on the flag.
+            time.sleep(min(remaining, 0.001))
+
+
+class _ScaledTime(types.SimpleNamespace):
+    """Stands in for the `time` module inside moto's retrier: `sleep` waits simulated seconds."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        """Sleep `seconds` of simulated time."""
+        time.sleep(_scale().real_seconds(seconds))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _atomic_start_execution(self: StepFunctionsParserBackend, *args: Any, **kwargs: Any) -> Any:
+    """`StartExecution` under a lock: the same name and input started twice gives one execution."""
+    assert _glue.original_start_execution is not None
+    with _start_execution_lock:
+        return _glue.original_start_execution(self, *args, **kwargs)
+
+
+def check_moto_version() -> None:
+    """Fail with a clear message when the installed moto is not the version the patches were written for."""
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"local/aws.py patches moto {MOTO_VERSION} internals but moto {moto.__version__} is installed: "
+            "re-check the patched functions (see tests/integration/test_moto_glue.py) before changing the pin"
+        )
+
+
+def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
+    """Patch moto for in-process Lambda, scaled waits and atomic starts. Idempotent; see module docstring."""
+    check_moto_version()
+    _glue.invoker = invoker
+    _glue.time_scale = time_scale
+    if _glue.installed:
+        return
+    _glue.original_invoke_lambda = LambdaFunction._invoke_lambda
+    _glue.original_wait_interval = WaitFunction._wait_interval
+    _glue.original_retrier_time = retrier_decl.time
+    _glue.original_start_execution = StepFunctionsParserBackend.start_execution
+    LambdaFunction._invoke_lambda = _in_process_invoke_lambda  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
+    _glue.installed = True
+
+
+def remove_patches() -> None:
+    """Undo `install_patches` (used when the embedded AWS stops)."""
+    if not _glue.installed:
+        return
+    LambdaFunction._invoke_lambda = _glue.original_invoke_lambda  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _glue.original_wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = _glue.original_retrier_time
+    StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
+    _glue.invoker = None
+    _glue.installed = False
+
+
+class LocalAws:
+    """A moto server on 127.0.0.1 in this process, patched to run zoho-watch (see module docstring).
+
+    `start()` returns self; `endpoint_url` is what boto3 and the AWS CLI take as `--endpoint-url`.
+    """
+
+    def __init__(
+        self, invoker: Invoker | None = None, time_scale: TimeScale | None = None, port: int = 0
+    ) -> None:
+        self.time_scale = time_scale or TimeScale(1.0)
+        self._invoker = invoker
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.port: int | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The server's base URL."""
+        if self.port is None:
+            raise RuntimeError("the local AWS is not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    def attach(self, invoker: Invoker) -> None:
+        """Run Lambda invocations with `invoker` from now on."""
+        self._invoker = invoker
+        _glue.invoker = invoker
+
+    def start(self) -> LocalAws:
+        """Start the server, patch moto, switch Step Functions execution on and reset moto's state."""
+        install_patches(self._invoker, self.time_scale)
+        # One access-log line per AWS call would drown the CLI's output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        # moto's own clients (Step Functions calling Lambda) find the server through MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        config = {"stepfunctions": {"execute_state_machine": True}}
+        reply = requests.post(f"{self.endpoint_url}/moto-api/config", json=config, timeout=10)
+        reply.raise_for_status()
+        # The config API does not echo this setting back: read it where moto keeps it.
+        if default_user_config.get("stepfunctions", {}).get("execute_state_machine") is not True:
+            raise RuntimeError("moto did not switch Step Functions execution on")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and undo the patches."""
+        if self.port is not None:
+            self._server.stop()
+            self.port = None
+        remove_patches()
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `boto3.client(service, **kwargs)` that point at this server."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": REGION,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            "aws_session_token": "testing",
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` on this server."""
+        import boto3
+
+        return boto3.client(service, **self.client_kwargs())  # type: ignore[call-overload]

@@ -1,0 +1,258 @@
+"""Run Lambda handlers in this process, the way the Lambda service runs them in containers.
+
+moto keeps each function's configuration (handler, environment, timeout, memory); this runtime keeps its
+code location and runs invocations:
+
+- A function has a pool of *containers*. A container is one import of the handler module (loaded by
+  file path under a unique module name: all handlers are called `app`) plus its own environment dict.
+  It serves one invocation at a time; a busy pool grows by a cold start, an idle container is reused
+  warm, as on AWS. So module-level state of a handler (a Powertools resolver holding the current event,
+  say) is never shared by two concurrent invocations.
+- The environment of an invocation is the function's environment in moto (template Globals and its own
+  variables, resolved by `local.deploy`), the runtime's `extra_environment` (where the embedded AWS and
+  the Zoho emulator are), then Lambda's reserved variables. It is applied with
+  `local.invocation_scope`, which explains why that is sound when invocations run in concurrent threads.
+- Layers go on `sys.path` as Lambda's /opt/python would put them.
+- A context object carries function_name, function_version, invoked_function_arn, memory_limit_in_mb,
+  aws_request_id, log_group_name, log_stream_name and get_remaining_time_in_millis().
+- An exception becomes Lambda's error payload, `{"errorType": <class name>, "errorMessage", ...}`, so
+  Step Functions' Retry and Catch match on the class name; a result that is not JSON-serialisable
+  becomes `Runtime.MarshalError`, as on AWS.
+
+Not emulated: the time-out does not kill a handler (its context reports the remaining time).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+from local import invocation_scope
+from local.aws import ACCOUNT_ID, REGION, Invocation
+
+_INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    """Where a function's code is: its folder (CodeUri) and its layers' Python roots."""
+
+    code_dir: Path
+    layer_paths: tuple[Path, ...] = ()
+
+
+@dataclass
+class LambdaContext:
+    """The context object handed to a handler (the attributes Lambda's Python runtime provides)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_monotonic: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's time-out."""
+        return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
+
+
+@dataclass
+class _Container:
+    name: str
+    module: ModuleType | None
+    environment: dict[str, str]
+    log_stream_name: str
+    invocations: int = 0
+
+
+@dataclass
+class _Pool:
+    code: FunctionCode
+    idle: list[_Container] = field(default_factory=list)
+    created: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _module_name(function_name: str, number: int) -> str:
+    return f"_lambda_{re.sub(r'[^0-9A-Za-z_]', '_', function_name)}_{number}"
+
+
+def _handler_frames(tb: TracebackType | None) -> TracebackType | None:
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return tb
+
+
+def error_payload(exc: BaseException, request_id: str) -> str:
+    """Lambda's error payload for an exception: errorType is the class name."""
+    return json.dumps(
+        {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "requestId": request_id,
+            # The handler's frames only, as Lambda shows them (not the runtime's own frame).
+            "stackTrace": traceback.format_tb(_handler_frames(exc.__traceback__)),
+        }
+    )
+
+
+class LambdaRuntime:
+    """In-process Lambda runtime: `register` a function's code, then moto calls `self(function, event)`."""
+
+    def __init__(self, extra_environment: dict[str, str] | None = None) -> None:
+        self.extra_environment = dict(extra_environment or {})
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+        self.cold_starts: dict[str, int] = {}
+        invocation_scope.install()
+
+    def register(self, function_name: str, code: FunctionCode) -> None:
+        """Tell the runtime where the code of `function_name` is (replaces earlier code and containers)."""
+        handler_root = code.code_dir
+        if not handler_root.is_dir():
+            raise FileNotFoundError(f"code folder of {function_name} not found: {handler_root}")
+        for layer_path in code.layer_paths:
+            if not layer_path.is_dir():
+                raise FileNotFoundError(f"layer folder of {function_name} not found: {layer_path}")
+            if str(layer_path) not in sys.path:
+                sys.path.append(str(layer_path))  # after the app's own path entries, like /opt/python
+        with self._lock:
+            self._pools[function_name] = _Pool(code=code)
+
+    def registered(self) -> list[str]:
+        """Names of the functions this runtime can run."""
+        return sorted(self._pools)
+
+    def close(self) -> None:
+        """Forget every function and restore the process' environment and streams."""
+        with self._lock:
+            self._pools.clear()
+        invocation_scope.uninstall()
+
+    def _reserved_environment(self, function: Any, log_stream_name: str) -> dict[str, str]:
+        return {
+            "_HANDLER": function.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "LAMBDA_TASK_ROOT": str(self._pools[function.function_name].code.code_dir),
+        }
+
+    def _acquire(self, function: Any) -> tuple[_Container, bool]:
+        name = function.function_name
+        with self._lock:
+            pool = self._pools.get(name)
+        if pool is None:
+            raise LookupError(f"no code registered for Lambda function {name}")
+        with pool.lock:
+            if pool.idle:
+                return pool.idle.pop(), False
+            pool.created += 1
+            number = pool.created
+        stream = f"{time.strftime('%Y/%m/%d')}/[{function.version}]{uuid.uuid4().hex}"
+        # A container does not inherit the host's environment (its AWS profile, say): a few basics only.
+        environment = {key: os.environ[key] for key in _INHERITED_VARIABLES if key in os.environ}
+        environment.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
+        environment.update(self.extra_environment)
+        environment.update(self._reserved_environment(function, stream))
+        container = _Container(
+            name=_module_name(name, number), module=None, environment=environment, log_stream_name=stream
+        )
+        return container, True
+
+    def _release(self, function_name: str, container: _Container) -> None:
+        pool = self._pools.get(function_name)
+        if pool is not None:
+            with pool.lock:
+                pool.idle.append(container)
+
+    def _load_handler(self, function: Any, container: _Container) -> Any:
+        module_path, _, attribute = function.handler.rpartition(".")
+        if not module_path or not attribute:
+            raise ValueError(
+                f"handler {function.handler!r} of {function.function_name} is not module.function"
+            )
+        code_dir = self._pools[function.function_name].code.code_dir
+        source = code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+        if container.module is None:
+            spec = importlib.util.spec_from_file_location(container.name, source)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {source}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[container.name] = module
+            spec.loader.exec_module(module)
+            container.module = module
+        handler = getattr(container.module, attribute, None)
+        if not callable(handler):
+            raise AttributeError(f"{source} has no handler function {attribute!r}")
+        return handler
+
+    def __call__(self, function: Any, event: Any) -> Invocation:
+        """Invoke `function` (moto's LambdaFunction) with `event`; never raises."""
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        request_id = str(uuid.uuid4())
+        try:
+            container, cold = self._acquire(function)
+        except Exception as exc:
+            return Invocation(payload=error_payload(exc, request_id), errored=True, logs=str(exc))
+        if cold:
+            with self._lock:
+                self.cold_starts[function.function_name] = self.cold_starts.get(function.function_name, 0) + 1
+        context = LambdaContext(
+            function_name=function.function_name,
+            function_version=str(function.version),
+            invoked_function_arn=function.function_arn,
+            memory_limit_in_mb=int(function.memory_size),
+            aws_request_id=request_id,
+            log_group_name=function.logs_group_name,
+            log_stream_name=container.log_stream_name,
+            deadline_monotonic=time.monotonic() + float(function.timeout),
+        )
+        started = time.monotonic()
+        try:
+            with invocation_scope.scope(container.environment) as scope:
+                print(f"START RequestId: {request_id} Version: {function.version}")
+                try:
+                    handler = self._load_handler(function, container)
+                    result = handler(event, context)
+                    try:
+                        payload, errored = json.dumps(result), False
+                    except (TypeError, ValueError) as exc:
+                        payload = json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(exc)})
+                        errored = True
+                except Exception as exc:
+                    payload, errored = error_payload(exc, request_id), True
+                    print(f"[ERROR] {type(exc).__name__}: {exc}")
+                    traceback.print_exception(exc, file=sys.stdout)
+                elapsed_ms = (time.monotonic() - started) * 1000
+                print(f"END RequestId: {request_id}")
+                print(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms")
+                container.invocations += 1
+        finally:
+            self._release(function.function_name, container)
+        return Invocation(payload=payload, errored=errored, logs=scope.output.getvalue())
+
+
+def lambda_arn(function_name: str) -> str:
+    """The ARN moto gives a function of that name in the local region and account."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
