@@ -1,0 +1,131 @@
+"""Zoho emulator: Zoho Accounts and the Zoho CRM mass update API, faithful and controllable.
+
+One ``FakeZoho`` is one Zoho data centre with one org: a Flask app on a threaded werkzeug server at
+``zoho.url`` (127.0.0.1, a free port), which is both the ``accounts_url`` and the ``api_domain``.
+Behaviour follows ``shared/zoho-api.md`` and the seed page of "Get Mass Update Status".
+
+Quick start::
+
+    from local.fake_zoho import FakeZoho, JobProfile
+    with FakeZoho() as zoho:  # or: zoho = FakeZoho().start(); ...; zoho.stop()
+        creds = zoho.credentials()  # client_id, client_secret, refresh_token, accounts_url, api_domain
+        job_id = zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=20))
+        zoho.clock.freeze(); zoho.clock.advance(10)
+        zoho.job_truth(job_id)
+        # {"Status": "RUNNING", "Failed_Count": 0, "Updated_Count": 250,
+        #  "Not_Updated_Count": 250, "Total_Count": 500}
+
+HTTP API (what zoho-watch talks to)
+-----------------------------------
+``POST /oauth/v2/token`` (form or query fields; errors come back with HTTP 200):
+  - ``grant_type=authorization_code``, ``code``, ``client_id``, ``client_secret`` ->
+    ``{"access_token", "refresh_token", "api_domain", "token_type": "Bearer", "expires_in": 3600}``;
+    a grant code works once and expires (``ttl``, default 180 emulated seconds):
+    else ``{"error": "invalid_code"}``.
+  - ``grant_type=refresh_token``, ``refresh_token``, ``client_id``, ``client_secret`` ->
+    ``{"access_token", "api_domain", "token_type", "expires_in"}``. With ``config.legacy_token_reply``:
+    ``expires_in`` in milliseconds plus ``expires_in_sec``.
+  - unknown client, wrong secret, or a client of another data centre -> ``{"error": "invalid_client"}``;
+    revoked or unknown refresh token -> ``{"error": "invalid_code"}``; more than ``refresh_limit`` (10) new
+    access tokens per refresh token in ``refresh_window`` (600 s) -> Zoho's "Access Denied" throttle reply.
+  - at most ``max_live_tokens`` (15) live access tokens per refresh token: the 16th evicts the oldest.
+  - access tokens live ``access_token_ttl`` (3600) emulated seconds.
+``POST /oauth/v2/token/revoke?token={refresh_token}`` -> ``{"status": "success"}`` (its access tokens
+die too).
+
+``/crm/{v2|v2.1|v3..v8}/{module}/actions/mass_update`` with ``Authorization: Zoho-oauthtoken {token}``:
+  - ``GET ?job_id=`` -> 200 ``{"data": [{"Status", "Failed_Count", "Updated_Count", "Not_Updated_Count",
+    "Total_Count"}]}`` (key order and int types as in the seed); counts always add up to Total_Count.
+  - ``POST {"data": [{...}], "cvid": "..."}`` (or ``territory: {"id"}``) -> 200 with
+    ``{"data": [{"code": "SUCCESS", "details": {"job_id"}, "message": "mass update scheduled successfully",
+    "status": "success"}]}``; a cvid with a job not yet finished -> 202 ``ALREADY_SCHEDULED``
+    (details.job_id).
+    The job covers ``define_view(module, cvid, total, profile)`` records (else ``config.cvid_default_total``).
+  - ``POST {"data": [...], "ids": [...]}`` (<= 500) -> records updated at once, one result per id, no job.
+  - Checks, in order, and their errors (``{"code", "details", "message", "status": "error"}``):
+    unknown version or path -> 404 INVALID_URL_PATTERN; PUT/PATCH/DELETE -> 400 INVALID_REQUEST_METHOD;
+    no/odd Authorization header -> 401 AUTHENTICATION_FAILURE; expired, evicted, revoked, unknown or
+    other-data-centre token -> 401 INVALID_TOKEN ("invalid oauth token"); more than
+    ``config.concurrency_limit`` calls in flight for the token's org -> 429 TOO_MANY_REQUESTS; then
+    latency and injected faults; unknown module -> 400 INVALID_MODULE ("...seems to be invalid"),
+    Documents/Projects -> 400 INVALID_MODULE ("...not supported in API"); token without
+    ``ZohoCRM.mass_update.READ`` / ``.{Module}.READ`` / ``.ALL`` (UPDATE for POST) -> 401
+    OAUTH_SCOPE_MISMATCH;
+    client flagged ``no_permission`` -> 403 NO_PERMISSION, ``authorization_failed`` -> 400
+    AUTHORIZATION_FAILED; missing job_id -> 400 MANDATORY_NOT_FOUND (details.param_name = job_id);
+    unknown or non-numeric job_id, or a job of another module -> per ``config.not_found_mode``:
+    ``empty`` (404, empty body: the docs), ``json`` (404 NOT_FOUND body), ``invalid_data`` (400 INVALID_DATA,
+    details.param_name = job_id).
+  - Modules: the standard ones (case-insensitive), custom-looking names (``CustomModule1``, ``Projects_X``;
+    ``config.allow_custom_modules``), ``config.extra_modules``; ``config.unsupported_modules``.
+
+Python controls (``FakeZoho``)
+------------------------------
+``FakeZoho(dc="us", host="127.0.0.1", port=0, scale=1.0, **config)``; ``.start()`` returns self;
+``.stop()``; context manager; ``.url``; ``.reset()`` (fresh state on the same URL, initial settings).
+
+Accounts: ``credentials(scopes=None, org_id=, permission=)`` -> ``{client_id, client_secret, refresh_token,
+accounts_url, api_domain}``; ``add_client(scopes=None, dc=None, org_id="org1", permission="ok")`` -> object
+with ``client_id``, ``client_secret`` (``dc`` other than this one: Accounts answers invalid_client);
+``issue_refresh_token(client_id, scopes=None)``; ``issue_grant_code(client_id, scopes=None, ttl=180)``;
+``revoke_refresh_token(rt)``; ``expire_access_tokens()``; ``foreign_access_token(dc="eu")`` (a token this
+data centre rejects with INVALID_TOKEN; or run a second ``FakeZoho(dc="eu")``);
+``set_permission(client_id, "ok"|"no_permission"|"authorization_failed")``. Scopes are a list or a
+comma-separated string; default ``config.default_scopes`` (mass_update READ and UPDATE).
+
+Jobs: ``create_job(module, total=50, profile=JobProfile(...), cvid=None)`` -> job_id (18 digits, like
+Zoho's); ``job_truth(job_id)`` -> the status body's data[0] now; ``job_finished_at(job_id)`` -> emulator
+time of the terminal status (None if not yet); ``job(job_id)``; ``define_view(module, cvid, total, profile)``.
+``JobProfile(queue_delay=2, duration=None, rate=None, failure_share=0, final_status="COMPLETED",
+fail_at=1.0, irregular=0, queued=0, suspend_at=None, suspend_for=None, running_status="RUNNING")``:
+QUEUED for ``queued`` s, SCHEDULED for ``queue_delay`` s, RUNNING for ``duration`` s (or total/rate; default
+rate 25 records/s) with counts growing (``irregular`` 0..1 adds bursts and stalls), optionally SUSPENDED at
+``suspend_at`` of the run for ``suspend_for`` s (None = for ever), then ``final_status``. A FAILED job stops
+at ``fail_at`` of its run and counts the unprocessed records as Failed; ``failure_share`` of processed
+records are Failed. ``JobProfile.from_dict`` rejects unknown keys.
+
+Time: ``zoho.clock`` (``EmulatorClock``), epoch seconds: ``now()``, ``set_scale(x)`` (x emulated seconds per
+real second), ``freeze()``, ``advance(seconds)``, ``set(t)``, ``resume()``, ``state()``. Job timelines, token
+expiry, grant-code expiry and the refresh window all use it.
+
+Faults: ``zoho.faults.inject(kind, share=0.2, routes=("status",))``, ``.script([kind, None, ...], routes=)``
+(consumed in order by matching requests; None = normal reply), ``.clear()``, ``.seed(n)``, ``.state()``.
+Kinds: ``"500"`` (INTERNAL_ERROR), ``"429"``, ``"429_retry_after"`` (``Retry-After:
+config.retry_after_seconds``), ``"timeout"`` (holds the reply ``config.fault_timeout_seconds`` real seconds),
+``"reset"`` (TCP RST), ``"non_json"`` (200 with a truncated JSON body), ``"html"`` (503 HTML page),
+``"502_empty"``, and every Zoho error code (``"NO_PERMISSION"``, ``"INVALID_TOKEN"``, ...).
+Routes: ``status``, ``create`` (CRM, applied after authentication), ``token``, ``revoke`` (Accounts).
+``set_latency(seconds)``: real seconds added to every CRM call, inside the org's concurrency slot.
+``zoho.config.update(**settings)`` (see ``ZohoConfig``): legacy_token_reply, not_found_mode,
+concurrency_limit (10; None = unlimited), token limits, default_scopes, modules, retry_after_seconds,
+fault_timeout_seconds, api_domain, dc.
+
+Observation: ``zoho.counters`` (snapshot dict: ``calls`` {route: {http status: n}}, ``calls_total``,
+``kinds``,
+``token_refreshes``, ``token_refresh_times``, ``token_throttled``, ``grants``, ``in_flight``,
+``peak_concurrency``, ``peak_concurrency_by_org``, ``faults_injected``); ``zoho.request_log`` (list of
+``{time, method, path, route, status, kind, duration[, job_id]}``; status 0 for a reset; never a secret).
+
+HTTP controls under ``/__admin/`` (JSON in and out; bad input -> 400 ``{"error"}`` and nothing changes):
+``GET /`` (index), ``POST /reset``, ``POST /credentials`` {scopes, org_id, permission}, ``POST /clients``
+{scopes, dc, org_id, permission}, ``POST /clients/{client_id}/permission`` {permission},
+``POST /refresh-tokens`` {client_id, scopes}, ``POST /refresh-tokens/revoke`` {refresh_token},
+``POST /grant-codes`` {client_id, scopes, ttl}, ``POST /access-tokens/expire``,
+``POST /access-tokens/foreign`` {dc, scopes}, ``GET|POST /jobs`` {module, total, profile, cvid},
+``GET /jobs/{job_id}`` ({job_id, module, total, cvid, profile, created_at, truth, finished_at}),
+``POST /views`` {module, cvid, total, profile}, ``GET|POST /clock`` {scale, freeze, resume, set, advance},
+``GET|POST|DELETE /faults`` {kind, share, routes}, ``POST /faults/script`` {kinds, routes},
+``POST /faults/seed`` {seed}, ``GET|POST /latency`` {seconds}, ``GET|PATCH /config`` {setting: value},
+``GET /counters``, ``GET /requests``.
+
+Alone: ``python -m local.fake_zoho --port 8765 [--scale 60] [--dc us]`` prints its URLs and a sample
+credentials JSON, then serves until interrupted.
+"""
+
+from .clock import EmulatorClock
+from .config import ZohoConfig
+from .emulator import FakeZoho
+from .faults import FAULT_KINDS, FaultInjector
+from .profile import JobProfile
+
+__all__ = ["FAULT_KINDS", "EmulatorClock", "FakeZoho", "FaultInjector", "JobProfile", "ZohoConfig"]

@@ -1,0 +1,113 @@
+"""Mass update jobs: creation, ids like Zoho's, and their status at any emulated time."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import EmulatorClock
+from .config import MODULE_NAME
+from .profile import JobProfile, JobTimeline
+
+MAX_SCHEDULED_RECORDS = 50_000
+
+
+@dataclass
+class Job:
+    """One scheduled mass update job."""
+
+    job_id: str
+    module: str
+    total: int
+    profile: JobProfile
+    created_at: float
+    timeline: JobTimeline
+    cvid: str | None = None
+
+    def body(self, now: float) -> dict[str, Any]:
+        """The status body's data[0] at emulated time ``now``."""
+        return self.timeline.body(now - self.created_at)
+
+    def finished_at(self, now: float) -> float | None:
+        """Emulated time the job reached its terminal status, or None if it has not (yet)."""
+        after = self.timeline.finishes_after()
+        if after is None or self.created_at + after > now:
+            return None
+        return self.created_at + after
+
+
+class JobStore:
+    """Every job of the emulated org, keyed by job_id."""
+
+    def __init__(self, clock: EmulatorClock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every job; start a new id series (an org-like prefix plus a growing sequence)."""
+        with self._lock:
+            self._jobs: dict[str, Job] = {}
+            # Zoho ids look like 554023000000506003: an org part, zeros, then a sequence.
+            self._prefix = str(secrets.randbelow(900_000) + 100_000) + "000"
+            self._sequence = 500_000 + secrets.randbelow(400_000)
+
+    def _next_id(self) -> str:
+        self._sequence += 1 + secrets.randbelow(9)
+        return f"{self._prefix}{self._sequence:09d}"
+
+    def create(
+        self, module: str, total: int, profile: JobProfile | None = None, cvid: str | None = None
+    ) -> Job:
+        """Schedule a job over ``total`` records of ``module``, starting now; it follows ``profile``."""
+        if not isinstance(module, str) or not MODULE_NAME.match(module):
+            raise ValueError(
+                f"module must be a module API name (letters, digits, underscores), got {module!r}"
+            )
+        if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= MAX_SCHEDULED_RECORDS:
+            raise ValueError(f"total must be an integer between 0 and {MAX_SCHEDULED_RECORDS}, got {total!r}")
+        if profile is None:
+            profile = JobProfile()
+        if not isinstance(profile, JobProfile):
+            raise ValueError("profile must be a JobProfile")
+        with self._lock:
+            job_id = self._next_id()
+            # The seed only shapes irregular progress; deriving it from the id keeps a job reproducible.
+            timeline = JobTimeline(total, profile, seed=random.Random(job_id).getrandbits(32))
+            job = Job(job_id, module, total, profile, self._clock.now(), timeline, cvid)
+            self._jobs[job_id] = job
+        return job
+
+    def get(self, job_id: str) -> Job:
+        """The job with this id, or KeyError."""
+        with self._lock:
+            if job_id not in self._jobs:
+                raise KeyError(f"unknown job_id {job_id!r}")
+            return self._jobs[job_id]
+
+    def find(self, module: str, job_id: str) -> Job | None:
+        """The job if it exists in ``module`` (module names compare case-insensitively)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.module.lower() != module.lower():
+            return None
+        return job
+
+    def busy_with_cvid(self, module: str, cvid: str) -> Job | None:
+        """A job over this custom view that has not reached a terminal status yet, if any."""
+        now = self._clock.now()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            same_view = job.cvid == cvid and job.module.lower() == module.lower()
+            if same_view and job.body(now)["Status"] not in ("COMPLETED", "FAILED"):
+                return job
+        return None
+
+    def all(self) -> list[Job]:
+        """Every job, oldest first."""
+        with self._lock:
+            return list(self._jobs.values())
