@@ -27,6 +27,7 @@ import os
 import threading
 import time
 import types
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +55,8 @@ class Invocation:
     payload: str  # the JSON response, or Lambda's error payload
     errored: bool  # True when payload is an error payload (moto sets X-Amz-Function-Error)
     logs: str  # what the function wrote, saved to its CloudWatch log group
+    log_group: str | None = None  # default: moto's /aws/lambda/{function name}
+    log_stream: str | None = None  # default: a new stream per invocation
 
 
 class Invoker(Protocol):
@@ -101,6 +104,7 @@ class _Glue:
 
 _glue = _Glue()
 _start_execution_lock = threading.Lock()
+_logs_lock = threading.Lock()
 
 
 def _scale() -> TimeScale:
@@ -114,9 +118,21 @@ def _in_process_invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[
         message = f"no in-process runtime is attached to run {self.function_name}"
         return json.dumps({"errorType": "Runtime.Unavailable", "errorMessage": message}), True, message
     result = invoker(self, event)
-    self.logs_backend.ensure_log_group(self.logs_group_name)
-    self.save_logs(result.logs or "(no output)")
+    _save_logs(self, result)
     return result.payload, result.errored, result.logs
+
+
+def _save_logs(function: LambdaFunction, result: Invocation) -> None:
+    """Append the invocation's output to its log group and stream, as Lambda does."""
+    group = result.log_group or function.logs_group_name
+    stream = result.log_stream or uuid.uuid4().hex
+    logs = function.logs_backend
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in (result.logs or "(no output)").splitlines()]
+    with _logs_lock:  # moto's log streams are not thread-safe, and invocations run concurrently
+        logs.ensure_log_group(group)
+        logs.ensure_log_stream(group, stream)
+        logs.put_log_events(group, stream, events)
 
 
 def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:

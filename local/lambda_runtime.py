@@ -50,6 +50,7 @@ class FunctionCode:
 
     code_dir: Path
     layer_paths: tuple[Path, ...] = ()
+    log_group: str | None = None  # LoggingConfig.LogGroup; Lambda's /aws/lambda/{name} when None
 
 
 @dataclass
@@ -150,12 +151,16 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
-            "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
+            "AWS_LAMBDA_LOG_GROUP_NAME": self._log_group(function),
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
             "AWS_REGION": function.region,
             "AWS_DEFAULT_REGION": function.region,
             "LAMBDA_TASK_ROOT": str(self._pools[function.function_name].code.code_dir),
         }
+
+    def _log_group(self, function: Any) -> str:
+        pool = self._pools.get(function.function_name)
+        return (pool.code.log_group if pool else None) or function.logs_group_name
 
     def _acquire(self, function: Any) -> tuple[_Container, bool]:
         name = function.function_name
@@ -224,7 +229,7 @@ class LambdaRuntime:
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size),
             aws_request_id=request_id,
-            log_group_name=function.logs_group_name,
+            log_group_name=self._log_group(function),
             log_stream_name=container.log_stream_name,
             deadline_monotonic=time.monotonic() + float(function.timeout),
         )
@@ -250,7 +255,13 @@ class LambdaRuntime:
                 container.invocations += 1
         finally:
             self._release(function.function_name, container)
-        return Invocation(payload=payload, errored=errored, logs=scope.output.getvalue())
+        return Invocation(
+            payload=payload,
+            errored=errored,
+            logs=scope.output.getvalue(),
+            log_group=context.log_group_name,
+            log_stream=container.log_stream_name,
+        )
 
 
 def lambda_arn(function_name: str) -> str:
