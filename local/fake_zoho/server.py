@@ -35,7 +35,10 @@ class ServerThread:
         self._server = _Server(host, port, app, handler=QuietRequestHandler)
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-zoho", daemon=True)
+        # A short poll interval lets stop() return quickly (serve_forever checks for shutdown between polls).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-zoho", daemon=True
+        )
 
     def start(self) -> None:
         """Start serving in the background."""

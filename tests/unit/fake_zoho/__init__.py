@@ -1,0 +1,1 @@
+"""Tests of the Zoho emulator (local/fake_zoho), through plain HTTP."""
