@@ -1,0 +1,143 @@
+"""The one use case: check a mass update job once (the six steps of the design).
+
+1. validate module, job_id and connection before anything leaves the process;
+2. get an access token (memory, secret, single-flight refresh);
+3. ask Zoho; on INVALID_TOKEN get a new token once and ask once more;
+4. write the result without ever moving the job backwards, and append a history item;
+5. publish "status changed" when the status changed and "finished" once per job when it became terminal;
+6. return the state and `next_check_in` seconds from the polling policy.
+A permanent error is recorded on the job (`last_error`) before it is raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from zoho_watch.errors import PERMANENT_ERRORS, EventPublishError, InvalidInput, ZohoAuthError, ZohoWatchError
+from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
+from zoho_watch.services import Services, get_services
+from zoho_watch.zoho import INVALID_TOKEN
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+RESULT_KEYS = (
+    "connection",
+    "module",
+    "job_id",
+    "status",
+    "counts",
+    "progress",
+    "terminal",
+    "first_seen_at",
+    "finished_at",
+    "checks",
+    "last_error",
+    "watched",
+)
+
+
+def ask_zoho(services: Services, connection: str, module: str, job_id: str) -> Snapshot:
+    """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call."""
+    tokens = services.tokens(connection)
+    token = tokens.get()
+    try:
+        return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+    except ZohoAuthError as error:
+        if error.zoho_code != INVALID_TOKEN:
+            raise
+        logger.info("zoho refused the access token; getting a new one", extra={"connection": connection})
+    token = tokens.replace_rejected(token)
+    return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+
+
+def check_job(
+    connection: str,
+    module: str,
+    job_id: str,
+    poll: dict[str, Any] | None = None,
+    watcher: str | None = None,
+) -> dict[str, Any]:
+    """Check one job now and return its state as a JSON-ready dict (keys in docs/interfaces.md).
+
+    `poll` ({"min_seconds", "max_seconds"}) bounds `next_check_in`; None means the bounds stored when the
+    job was watched, else the configured defaults. `watcher` marks the job watched ("schedule" or
+    "stepfunctions:<execution arn>"). Raises the typed errors of `zoho_watch.errors`.
+    """
+    connection = validate_connection(connection)
+    module = validate_module(module)
+    job_id = validate_job_id(job_id)
+    if watcher is not None and (not isinstance(watcher, str) or not 1 <= len(watcher) <= 2048):
+        raise InvalidInput("watcher must be a non-empty string of at most 2048 characters")
+    services = get_services()
+    settings = services.settings
+    default_policy = PollPolicy(settings.poll_min_seconds, settings.poll_max_seconds)
+    policy = None
+    if poll is not None:
+        policy = PollPolicy.from_poll(poll, default_policy.min_seconds, default_policy.max_seconds)
+    store = services.store
+
+    try:
+        snapshot = ask_zoho(services, connection, module, job_id)
+    except PERMANENT_ERRORS as error:
+        store.record_error(connection, module, job_id, error, at=services.clock())
+        metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
+        logger.warning("permanent error recorded on the job", extra={"job_id": job_id, **error.to_dict()})
+        raise
+    except ZohoWatchError as error:
+        metrics.add_metric(name="TransientErrors", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "transient error", extra={"job_id": job_id, "code": error.code, "zoho_code": error.zoho_code}
+        )
+        raise
+    checked_at = services.clock()
+    metrics.add_metric(name="ZohoChecks", unit=MetricUnit.Count, value=1)
+
+    outcome = store.record_check(
+        connection,
+        module,
+        job_id,
+        snapshot,
+        checked_at,
+        policy,
+        default_policy=default_policy,
+        watcher=watcher,
+    )
+    state = outcome.state
+    if outcome.changed and not outcome.stale:
+        try:
+            services.events.status_changed(state, outcome.previous_status)
+        except Exception:  # the state is written; a lost "changed" event must not fail the check
+            logger.exception("status changed event not published", extra={"job_id": job_id})
+    if state["terminal"] and outcome.finished_event_pending:
+        publish_finished(services, state, outcome.previous_status)
+
+    result = {key: state.get(key) for key in RESULT_KEYS}
+    result["changed"] = outcome.changed and not outcome.stale
+    result["checked_at"] = state.get("last_checked_at")
+    result["next_check_in"] = 0 if state["terminal"] else outcome.next_check_in
+    return result
+
+
+def publish_finished(services: Services, state: dict[str, Any], previous_status: str | None = None) -> bool:
+    """Publish the job's "finished" event if this caller wins the claim on it; True if it published.
+
+    The claim is a conditional write, so two checkers that see the end at once publish one event; if
+    EventBridge fails, the claim is given back and the error raised (the next check publishes it).
+    """
+    store = services.store
+    connection, module, job_id = state["connection"], state["module"], state["job_id"]
+    if not store.claim_finished_event(connection, module, job_id):
+        return False
+    try:
+        services.events.finished(state, previous_status)
+    except Exception as error:
+        store.release_finished_event(connection, module, job_id)
+        if isinstance(error, EventPublishError):
+            raise
+        raise EventPublishError("the finished event could not be published; the next check retries") from None
+    metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)
+    return True

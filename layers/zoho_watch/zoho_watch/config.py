@@ -1,0 +1,116 @@
+"""Settings of zoho-watch, read from environment variables and validated once, with clear messages.
+
+Names and defaults are those of docs/interfaces.md; template.yaml's Globals set them on every function.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from zoho_watch.errors import ConfigError
+
+DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")
+_API_VERSION = re.compile(r"^v(2|2\.1|[3-8])$")
+_SECRET_PREFIX = re.compile(r"^[A-Za-z0-9_+=.@-]{1,64}$")
+_BASE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the library uses; build it with `Settings.from_env()`."""
+
+    table_name: str
+    event_bus_name: str
+    secret_prefix: str = "zoho-watch"  # noqa: S105 - a name prefix, not a secret
+    zoho_dc: str = "us"
+    zoho_api_version: str = "v8"
+    zoho_accounts_url: str | None = None
+    zoho_api_domain: str | None = None
+    zoho_connect_timeout: float = 3.05
+    zoho_read_timeout: float = 10.0
+    poll_min_seconds: int = 5
+    poll_max_seconds: int = 900
+    state_ttl_days: int = 30
+    history_ttl_days: int = 7
+    # An access token is used until this many seconds before it expires. Zoho's tokens live 3600 s; a margin
+    # of 300 s would mean a refresh every 55 minutes (27 a day, above the 25 a day budget), so 120 s it is:
+    # far more than a request's time-outs, and INVALID_TOKEN still triggers one refresh and one retry.
+    token_refresh_margin_seconds: int = 120
+    # How long the refresh lease is held at most (a refresh is one HTTP call with the time-outs above).
+    token_lease_seconds: int = 30
+    # Cache time of the credentials secret in Powertools Parameters.
+    credentials_max_age_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings; raise `ConfigError` listing every problem at once."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def text(name: str, default: str | None = None, required: bool = False) -> str | None:
+            value = env.get(name, "").strip()
+            if not value:
+                if required:
+                    problems.append(f"{name} is required")
+                return default
+            return value
+
+        def number(name: str, default: float, low: float, high: float, integer: bool = True) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw) if integer else float(raw)
+            except ValueError:
+                kind = "an integer" if integer else "a number"
+                problems.append(f"{name} must be {kind}, got {raw[:40]!r}")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+                return default
+            return value
+
+        table_name = text("TABLE_NAME", "", required=True) or ""
+        bus = text("EVENT_BUS_NAME", "", required=True) or ""
+        prefix = text("SECRET_PREFIX", "zoho-watch") or "zoho-watch"
+        if not _SECRET_PREFIX.match(prefix):
+            problems.append(f"SECRET_PREFIX must match {_SECRET_PREFIX.pattern}, got {prefix[:40]!r}")
+        dc = (text("ZOHO_DC", "us") or "us").lower()
+        if dc not in DATA_CENTRES:
+            problems.append(f"ZOHO_DC must be one of {', '.join(DATA_CENTRES)}, got {dc[:20]!r}")
+        version = text("ZOHO_API_VERSION", "v8") or "v8"
+        if not _API_VERSION.match(version):
+            problems.append(f"ZOHO_API_VERSION must be v2, v2.1 or v3 to v8, got {version[:20]!r}")
+        accounts_url = text("ZOHO_ACCOUNTS_URL")
+        api_domain = text("ZOHO_API_DOMAIN")
+        for name, url in (("ZOHO_ACCOUNTS_URL", accounts_url), ("ZOHO_API_DOMAIN", api_domain)):
+            if url is not None and not _BASE_URL.match(url):
+                problems.append(f"{name} must be a base URL like https://host[:port], got {url[:80]!r}")
+        poll_min = int(number("POLL_MIN_SECONDS", 5, 1, 3600))
+        poll_max = int(number("POLL_MAX_SECONDS", 900, 10, 86400))
+        if poll_min > poll_max:
+            problems.append(f"POLL_MIN_SECONDS ({poll_min}) must not exceed POLL_MAX_SECONDS ({poll_max})")
+        settings = cls(
+            table_name=table_name,
+            event_bus_name=bus,
+            secret_prefix=prefix,
+            zoho_dc=dc,
+            zoho_api_version=version,
+            zoho_accounts_url=accounts_url.rstrip("/") if accounts_url else None,
+            zoho_api_domain=api_domain.rstrip("/") if api_domain else None,
+            zoho_connect_timeout=number("ZOHO_CONNECT_TIMEOUT", 3.05, 0.1, 60, integer=False),
+            zoho_read_timeout=number("ZOHO_READ_TIMEOUT", 10.0, 0.1, 300, integer=False),
+            poll_min_seconds=poll_min,
+            poll_max_seconds=poll_max,
+            state_ttl_days=int(number("STATE_TTL_DAYS", 30, 1, 3650)),
+            history_ttl_days=int(number("HISTORY_TTL_DAYS", 7, 1, 3650)),
+            token_refresh_margin_seconds=int(number("TOKEN_REFRESH_MARGIN_SECONDS", 120, 0, 1800)),
+            token_lease_seconds=int(number("TOKEN_LEASE_SECONDS", 30, 1, 300)),
+            credentials_max_age_seconds=int(number("CREDENTIALS_MAX_AGE_SECONDS", 300, 0, 86400)),
+        )
+        if problems:
+            raise ConfigError("invalid configuration: " + "; ".join(problems))
+        return settings

@@ -1,0 +1,68 @@
+"""EventBridge events of zoho-watch: "Mass Update Job Status Changed" and "Mass Update Job Finished"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from zoho_watch.errors import EventPublishError
+
+logger = Logger(child=True)
+
+SOURCE = "zoho-watch"
+STATUS_CHANGED = "Mass Update Job Status Changed"
+FINISHED = "Mass Update Job Finished"
+
+
+def event_detail(state: dict[str, Any], previous_status: str | None = None) -> dict[str, Any]:
+    """The detail of both events, from a job state as `check_job` returns it (no secrets in it)."""
+    detail = {
+        "connection": state["connection"],
+        "module": state["module"],
+        "job_id": state["job_id"],
+        "status": state["status"],
+        "previous_status": previous_status,
+        "counts": state["counts"],
+        "progress": state.get("progress"),
+        "checked_at": state.get("last_checked_at") or state.get("checked_at"),
+        "first_seen_at": state.get("first_seen_at"),
+    }
+    if state.get("finished_at"):
+        detail["finished_at"] = state["finished_at"]
+    return detail
+
+
+class EventPublisher:
+    """Puts zoho-watch's events on one event bus."""
+
+    def __init__(self, client: Any, bus_name: str) -> None:
+        self._client = client
+        self.bus_name = bus_name
+
+    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
+        reply = self._client.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, separators=(",", ":")),
+                    "EventBusName": self.bus_name,
+                    "Resources": [],
+                }
+            ]
+        )
+        if reply.get("FailedEntryCount"):
+            entry = (reply.get("Entries") or [{}])[0]
+            raise EventPublishError(
+                f"EventBridge refused {detail_type!r}: {entry.get('ErrorCode', 'unknown error')}"
+            )
+        logger.info("event published", extra={"detail_type": detail_type, "job_id": detail["job_id"]})
+
+    def status_changed(self, state: dict[str, Any], previous_status: str | None) -> None:
+        """Announce that a job's status changed (including to a terminal status)."""
+        self._put(STATUS_CHANGED, event_detail(state, previous_status))
+
+    def finished(self, state: dict[str, Any], previous_status: str | None = None) -> None:
+        """Announce that a job reached COMPLETED or FAILED (once per job; see check.py)."""
+        self._put(FINISHED, event_detail(state, previous_status))

@@ -1,0 +1,143 @@
+"""Per-container singletons, built lazily: settings, boto3 clients, store, tokens, Zoho client, events.
+
+Nothing here runs at import time, so a handler's cold start pays only for what it uses. `reset()` drops
+everything (tests call it between cases; it also clears Powertools' parameter cache).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from zoho_watch.config import Settings
+from zoho_watch.jobs import validate_connection
+
+
+class Services:
+    """Everything the library talks to, created on first use and kept for the container's life."""
+
+    def __init__(self, settings: Settings | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._settings = settings
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, Any] = {}
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Settings from the environment (validated)."""
+        return self._settings or Settings.from_env()
+
+    def _client(self, name: str) -> Any:
+        import boto3  # imported on first use: cold starts that never touch AWS stay small
+
+        return boto3.session.Session().client(name)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        """boto3 DynamoDB client."""
+        return self._client("dynamodb")
+
+    @cached_property
+    def secrets_client(self) -> Any:
+        """boto3 Secrets Manager client (writes of the access-token secret)."""
+        return self._client("secretsmanager")
+
+    @cached_property
+    def secrets(self) -> Any:
+        """Powertools SecretsProvider over `secrets_client` (cached reads)."""
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        return SecretsProvider(boto3_client=self.secrets_client)
+
+    @cached_property
+    def events_client(self) -> Any:
+        """boto3 EventBridge client."""
+        return self._client("events")
+
+    @cached_property
+    def store(self) -> Any:
+        """The JobStore on the jobs table."""
+        from zoho_watch.store import JobStore
+
+        settings = self.settings
+        return JobStore(
+            self.dynamodb,
+            settings.table_name,
+            state_ttl_days=settings.state_ttl_days,
+            history_ttl_days=settings.history_ttl_days,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def zoho(self) -> Any:
+        """The Zoho client (one requests.Session per container)."""
+        from zoho_watch.zoho import ZohoClient
+
+        settings = self.settings
+        return ZohoClient(
+            settings.zoho_api_version, settings.zoho_connect_timeout, settings.zoho_read_timeout
+        )
+
+    @cached_property
+    def events(self) -> Any:
+        """The EventPublisher on the configured bus."""
+        from zoho_watch.events import EventPublisher
+
+        return EventPublisher(self.events_client, self.settings.event_bus_name)
+
+    def tokens(self, connection: str) -> Any:
+        """The TokenProvider of a connection (one per connection per container)."""
+        from zoho_watch.tokens import TokenProvider
+
+        validate_connection(connection)
+        with self._lock:
+            provider = self._tokens.get(connection)
+            if provider is None:
+                provider = TokenProvider(
+                    connection,
+                    settings=self.settings,
+                    secrets=self.secrets,
+                    secrets_client=self.secrets_client,
+                    dynamodb=self.dynamodb,
+                    zoho=self.zoho,
+                    clock=self.clock,
+                )
+                self._tokens[connection] = provider
+            return provider
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def get_services() -> Services:
+    """The container's Services, created on first call."""
+    global _services
+    if _services is None:
+        with _services_lock:
+            if _services is None:
+                _services = Services()
+    return _services
+
+
+def set_services(services: Services) -> Services:
+    """Install a Services built by the caller (the embedded stack and tests use it, e.g. for a clock)."""
+    global _services
+    with _services_lock:
+        _services = services
+    return services
+
+
+def reset() -> None:
+    """Forget every per-container cache: services, token memory, Powertools' parameter cache."""
+    global _services
+    from aws_lambda_powertools.utilities import parameters
+
+    with _services_lock:
+        old, _services = _services, None
+    if old is not None and "zoho" in old.__dict__:
+        old.zoho.session.close()
+    parameters.clear_caches()

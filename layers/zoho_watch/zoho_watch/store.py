@@ -1,0 +1,587 @@
+"""JobStore: every job's latest state and its check history, in one DynamoDB table (see docs/interfaces.md).
+
+Writes never move a job backwards: a check is written with a conditional put on the item's `version`, after
+checking that the stored state is neither terminal nor newer than the check; a lost race re-reads and decides
+again. Every other write bumps `version` too, so no write is lost under the check's read-modify-write.
+The sparse `ActiveJobs` index holds only watched jobs that still need checks (`active`, `next_check_at`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from zoho_watch.errors import InvalidInput, ZohoWatchError
+from zoho_watch.jobs import (
+    TERMINAL_STATUSES,
+    Observation,
+    PollPolicy,
+    Snapshot,
+    next_check_in,
+    trim_observations,
+    validate_connection,
+    validate_job_id,
+    validate_module,
+)
+
+logger = Logger(child=True)
+
+STATE_SK = "STATE"
+CHECK_PREFIX = "CHECK#"
+ACTIVE = "ACTIVE"
+ACTIVE_INDEX = "ActiveJobs"
+_DAY = 86400
+_MAX_WRITE_ATTEMPTS = 25
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class StoreConflict(ZohoWatchError):
+    """Too many concurrent writers on one job; the check is safe to repeat."""
+
+    code = "STORE_CONFLICT"
+    retryable = True
+
+
+def iso_utc(epoch: float) -> str:
+    """ISO-8601 UTC with microseconds, the form of every timestamp zoho-watch stores and returns."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_of(iso: str) -> float:
+    """Inverse of `iso_utc`."""
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def job_pk(connection: str, module: str, job_id: str) -> str:
+    """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
+    return f"JOB#{connection}#{module}#{job_id}"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals (and sets) as JSON-ready numbers and lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Floats as Decimals, the only number type boto3 serialises."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(item) for item in value]
+    return value
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps(_deserialize(key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, expected_prefix: str) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidInput("cursor is not one zoho-watch returned") from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"pk", "sk"}
+        or not all(isinstance(value, str) and len(value) < 400 for value in key.values())
+        or not key["pk"].startswith("JOB#")
+        or not key["sk"].startswith(expected_prefix)
+    ):
+        raise InvalidInput("cursor is not one zoho-watch returned")
+    return _serialize(key)
+
+
+def _check_limit(limit: int, highest: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= highest:
+        raise InvalidInput(f"limit must be an integer from 1 to {highest}")
+    return limit
+
+
+def state_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The public, JSON-ready shape of a job's STATE item."""
+    status = item.get("status")
+    return {
+        "connection": item.get("connection"),
+        "module": item.get("module"),
+        "job_id": item.get("job_id"),
+        "status": status,
+        "counts": {
+            "total": item.get("total"),
+            "updated": item.get("updated"),
+            "failed": item.get("failed"),
+            "not_updated": item.get("not_updated"),
+        },
+        "progress": item.get("progress"),
+        "terminal": status in TERMINAL_STATUSES,
+        "first_seen_at": item.get("first_seen_at"),
+        "last_checked_at": item.get("last_checked_at"),
+        "finished_at": item.get("finished_at"),
+        "checks": item.get("checks", 0),
+        "last_error": item.get("last_error"),
+        "watcher": item.get("watcher"),
+        "watched": item.get("active") == ACTIVE,
+        "poll": item.get("poll"),
+        "next_check_at": item.get("next_check_at"),
+        "version": item.get("version", 0),
+    }
+
+
+def history_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The public, JSON-ready shape of a CHECK history item."""
+    return {
+        "checked_at": item.get("checked_at"),
+        "status": item.get("status"),
+        "counts": {
+            "total": item.get("total"),
+            "updated": item.get("updated"),
+            "failed": item.get("failed"),
+            "not_updated": item.get("not_updated"),
+        },
+        "progress": item.get("progress"),
+    }
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What `record_check` did: the state now stored, and whether this check moved it."""
+
+    state: dict[str, Any]
+    changed: bool  # the status differs from the stored one before this check
+    became_terminal: bool  # this check is the one that made the job terminal
+    stale: bool  # the stored state was newer or terminal: this check changed nothing
+    previous_status: str | None
+    next_check_in: int
+    finished_event_pending: bool = False  # the job ended and its "finished" event is still to be published
+
+
+class JobStore:
+    """Job state, check history and active-job index on one DynamoDB table."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        state_ttl_days: int = 30,
+        history_ttl_days: int = 7,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._state_ttl = state_ttl_days * _DAY
+        self._history_ttl = history_ttl_days * _DAY
+        self._clock = clock
+
+    # ---- reading -------------------------------------------------------------------------------------------
+
+    def _key(self, connection: str, module: str, job_id: str) -> dict[str, Any]:
+        validate_connection(connection)
+        validate_module(module)
+        job_id = validate_job_id(job_id)
+        return {"pk": {"S": job_pk(connection, module, job_id)}, "sk": {"S": STATE_SK}}
+
+    def _get_raw(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        reply = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        item = reply.get("Item")
+        return _deserialize(item) if item else None
+
+    def get(self, connection: str, module: str, job_id: str) -> dict[str, Any] | None:
+        """The job's stored state (JSON-ready), or None if zoho-watch has never seen it."""
+        item = self._get_raw(self._key(connection, module, job_id))
+        return state_view(item) if item else None
+
+    def history(
+        self, connection: str, module: str, job_id: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The job's checks, newest first, a page at a time: (items, next_cursor or None)."""
+        key = self._key(connection, module, job_id)
+        _check_limit(limit, 1000)
+        start = _decode_cursor(cursor, CHECK_PREFIX)
+        if start is not None and start["pk"] != key["pk"]:
+            raise InvalidInput("cursor belongs to another job")
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :check)",
+            "ExpressionAttributeValues": {":pk": key["pk"], ":check": {"S": CHECK_PREFIX}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start is not None:
+            args["ExclusiveStartKey"] = start
+        reply = self._client.query(**args)
+        items = [history_view(_deserialize(item)) for item in reply.get("Items", [])]
+        last = reply.get("LastEvaluatedKey")
+        return items, (_encode_cursor(last) if last else None)
+
+    def list_jobs(
+        self,
+        status: str | None = None,
+        connection: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Jobs (any status, or one), optionally of one connection, a page at a time: (items, next_cursor)."""
+        _check_limit(limit, 1000)
+        if status is not None and (not isinstance(status, str) or not status.isupper() or len(status) > 64):
+            raise InvalidInput("status must be an upper-case Zoho status such as RUNNING or COMPLETED")
+        if connection is not None:
+            validate_connection(connection)
+        start = _decode_cursor(cursor, STATE_SK)
+        condition = ["sk = :state"]
+        values: dict[str, Any] = {":state": {"S": STATE_SK}}
+        names: dict[str, str] = {}
+        if status is not None:
+            condition.append("#status = :status")
+            values[":status"] = {"S": status}
+            names["#status"] = "status"
+        if connection is not None:
+            condition.append("#connection = :connection")
+            values[":connection"] = {"S": connection}
+            names["#connection"] = "connection"
+        items: list[dict[str, Any]] = []
+        while True:
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "FilterExpression": " AND ".join(condition),
+                "ExpressionAttributeValues": values,
+                "Limit": max(limit, 100),
+            }
+            if names:
+                args["ExpressionAttributeNames"] = names
+            if start is not None:
+                args["ExclusiveStartKey"] = start
+            reply = self._client.scan(**args)
+            for raw in reply.get("Items", []):
+                items.append(raw)
+                if len(items) == limit:
+                    # The page ends on this item: the next one starts right after its key.
+                    more = raw is not reply["Items"][-1] or "LastEvaluatedKey" in reply
+                    cursor_out = _encode_cursor({"pk": raw["pk"], "sk": raw["sk"]}) if more else None
+                    return [state_view(_deserialize(item)) for item in items], cursor_out
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                return [state_view(_deserialize(item)) for item in items], None
+
+    def due_jobs(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Watched, unfinished jobs due for a check at `now`, soonest first (from the sparse index)."""
+        _check_limit(limit, 100000)
+        now = self._clock() if now is None else now
+        items: list[dict[str, Any]] = []
+        start = None
+        while len(items) < limit:
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": ACTIVE_INDEX,
+                "KeyConditionExpression": "active = :active AND next_check_at <= :now",
+                "ExpressionAttributeValues": {
+                    ":active": {"S": ACTIVE},
+                    ":now": {"N": str(Decimal(repr(float(now))))},
+                },
+                "Limit": limit - len(items),
+            }
+            if start is not None:
+                args["ExclusiveStartKey"] = start
+            reply = self._client.query(**args)
+            items.extend(reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return [state_view(_deserialize(item)) for item in items[:limit]]
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    def _update(self, key: dict[str, Any], expression: str, values: dict[str, Any], **extra: Any) -> dict:
+        reply = self._client.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeValues=_serialize(values),
+            ReturnValues="ALL_NEW",
+            **extra,
+        )
+        return _deserialize(reply["Attributes"])
+
+    def watch(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        watcher: str,
+        poll: dict[str, Any] | None = None,
+        next_check_at: float | None = None,
+    ) -> dict[str, Any]:
+        """Mark the job watched by `watcher` ("stepfunctions:<execution arn>" or "schedule"); idempotent.
+
+        An unfinished job enters the active index with its next check at `next_check_at` (default now);
+        a finished job only records the watcher.
+        """
+        key = self._key(connection, module, job_id)
+        job_id = validate_job_id(job_id)
+        if not isinstance(watcher, str) or not 1 <= len(watcher) <= 2048:
+            raise InvalidInput("watcher must be a non-empty string")
+        poll_values = None
+        if poll is not None:
+            poll_values = PollPolicy.from_poll(poll, 1, 86400).as_dict()
+        now = self._clock()
+        values: dict[str, Any] = {
+            ":connection": connection,
+            ":module": module,
+            ":job_id": job_id,
+            ":watcher": watcher,
+            ":now": iso_utc(now),
+            ":zero": 0,
+            ":one": 1,
+            ":active": ACTIVE,
+            ":next": float(now if next_check_at is None else next_check_at),
+            ":completed": "COMPLETED",
+            ":failed": "FAILED",
+        }
+        sets = [
+            "#connection = :connection",
+            "#module = :module",
+            "job_id = :job_id",
+            "watcher = :watcher",
+            "first_seen_at = if_not_exists(first_seen_at, :now)",
+            "version = if_not_exists(version, :zero) + :one",
+        ]
+        if poll_values is not None:
+            values[":poll"] = poll_values
+            sets.append("poll = :poll")
+        names = {"#connection": "connection", "#module": "module", "#status": "status"}
+        try:
+            item = self._update(
+                key,
+                "SET " + ", ".join([*sets, "active = :active", "next_check_at = :next"]),
+                values,
+                ConditionExpression="attribute_not_exists(#status) OR NOT #status IN (:completed, :failed)",
+                ExpressionAttributeNames=names,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            # Finished already: remember who asked, but it needs no more checks.
+            for name in (":active", ":next", ":completed", ":failed"):
+                values.pop(name)
+            names.pop("#status")
+            item = self._update(key, "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
+        return state_view(item)
+
+    def unwatch(self, connection: str, module: str, job_id: str) -> dict[str, Any] | None:
+        """Stop watching the job (it leaves the active index); the state, or None for an unknown job."""
+        key = self._key(connection, module, job_id)
+        try:
+            item = self._update(
+                key,
+                "REMOVE watcher, active, next_check_at SET version = version + :one",
+                {":one": 1},
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return state_view(item)
+
+    def record_error(
+        self, connection: str, module: str, job_id: str, error: ZohoWatchError, at: float | None = None
+    ) -> dict[str, Any]:
+        """Keep a permanent error as the job's `last_error` and take it out of the active index."""
+        key = self._key(connection, module, job_id)
+        job_id = validate_job_id(job_id)
+        at = self._clock() if at is None else at
+        item = self._update(
+            key,
+            "SET last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
+            " first_seen_at = if_not_exists(first_seen_at, :now),"
+            " version = if_not_exists(version, :zero) + :one REMOVE active, next_check_at",
+            {
+                ":error": {**error.to_dict(), "at": iso_utc(at)},
+                ":connection": connection,
+                ":module": module,
+                ":job_id": job_id,
+                ":now": iso_utc(at),
+                ":zero": 0,
+                ":one": 1,
+            },
+            ExpressionAttributeNames={"#connection": "connection", "#module": "module"},
+        )
+        return state_view(item)
+
+    def record_check(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        snapshot: Snapshot,
+        checked_at: float,
+        policy: PollPolicy | None = None,
+        *,
+        default_policy: PollPolicy | None = None,
+        watcher: str | None = None,
+        rng: random.Random | None = None,
+    ) -> CheckOutcome:
+        """Write one check: append its history item, then move the state forward if (and only if) it is newer.
+
+        `policy` decides `next_check_in`; None means the job's stored poll bounds, else `default_policy`.
+        The job stays in the active index while it is watched and unfinished; a terminal status leaves it,
+        sets `finished_at`, the state's TTL and `finished_event_pending` (see `claim_finished_event`).
+        """
+        key = self._key(connection, module, job_id)
+        job_id = validate_job_id(job_id)
+        self._put_history(key, snapshot, checked_at)
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            old = self._get_raw(key)
+            if old is not None and (
+                old.get("status") in TERMINAL_STATUSES or float(old.get("checked_ts", -1)) >= checked_at
+            ):
+                return CheckOutcome(
+                    state=state_view(old),
+                    changed=False,
+                    became_terminal=False,
+                    stale=True,
+                    previous_status=old.get("status"),
+                    next_check_in=max(0, round(float(old.get("next_check_at", checked_at)) - checked_at)),
+                    finished_event_pending=bool(old.get("finished_event_pending")),
+                )
+            new, wait = self._next_state(
+                old, connection, module, job_id, snapshot, checked_at, policy, default_policy, watcher, rng
+            )
+            condition = "attribute_not_exists(pk)" if old is None else "version = :version"
+            extra: dict[str, Any] = {"ConditionExpression": condition}
+            if old is not None:
+                extra["ExpressionAttributeValues"] = {":version": {"N": str(old.get("version", 0))}}
+            try:
+                self._client.put_item(TableName=self._table, Item=_serialize(new), **extra)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue  # someone wrote in between: read again and decide again
+            previous = old.get("status") if old else None
+            return CheckOutcome(
+                state=state_view(new),
+                changed=previous != snapshot.status,
+                became_terminal=snapshot.terminal,
+                stale=False,
+                previous_status=previous,
+                next_check_in=wait,
+                finished_event_pending=bool(new.get("finished_event_pending")),
+            )
+        raise StoreConflict("too many concurrent writes on this job; try the check again")
+
+    def _put_history(self, key: dict[str, Any], snapshot: Snapshot, checked_at: float) -> None:
+        checked_iso = iso_utc(checked_at)
+        item = {
+            "pk": key["pk"]["S"],
+            "sk": CHECK_PREFIX + checked_iso,
+            "checked_at": checked_iso,
+            "status": snapshot.status,
+            **snapshot.counts(),
+            "progress": snapshot.progress,
+            "expires_at": int(checked_at) + self._history_ttl,
+        }
+        self._client.put_item(TableName=self._table, Item=_serialize(item))
+
+    def _next_state(
+        self,
+        old: dict[str, Any] | None,
+        connection: str,
+        module: str,
+        job_id: str,
+        snapshot: Snapshot,
+        checked_at: float,
+        policy: PollPolicy | None,
+        default_policy: PollPolicy | None,
+        watcher: str | None,
+        rng: random.Random | None,
+    ) -> tuple[dict[str, Any], int]:
+        old = old or {}
+        if policy is None:
+            fallback = default_policy or PollPolicy()
+            policy = PollPolicy.from_poll(old.get("poll"), fallback.min_seconds, fallback.max_seconds)
+        first_seen_iso = old.get("first_seen_at") or iso_utc(checked_at)
+        first_seen = min(epoch_of(first_seen_iso), checked_at)
+        observations = [Observation.from_item(raw) for raw in old.get("observations", [])]
+        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
+        observations = trim_observations(observations, policy.keep)
+        wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen)
+        watcher = watcher or old.get("watcher")
+        new: dict[str, Any] = {
+            # Attributes this write does not own are carried over (their changes bump `version`).
+            **{name: old[name] for name in ("poll", "created_by") if name in old},
+            "pk": job_pk(connection, module, job_id),
+            "sk": STATE_SK,
+            "connection": connection,
+            "module": module,
+            "job_id": job_id,
+            "status": snapshot.status,
+            **snapshot.counts(),
+            "progress": snapshot.progress,
+            "first_seen_at": first_seen_iso,
+            "last_checked_at": iso_utc(checked_at),
+            "checked_ts": checked_at,
+            "checks": int(old.get("checks", 0)) + 1,
+            "observations": [obs.to_item() for obs in observations],
+            "next_check_in": wait,
+            "watcher": watcher,
+            "version": int(old.get("version", 0)) + 1,
+        }
+        if snapshot.terminal:
+            new["finished_at"] = iso_utc(checked_at)
+            new["finished_event_pending"] = True
+            new["expires_at"] = int(checked_at) + self._state_ttl
+        elif watcher is not None:
+            new["active"] = ACTIVE
+            new["next_check_at"] = checked_at + wait
+        return new, wait
+
+    def claim_finished_event(self, connection: str, module: str, job_id: str) -> bool:
+        """Take the job's pending "finished" event; True for exactly one caller, who must publish it."""
+        key = self._key(connection, module, job_id)
+        try:
+            self._update(
+                key,
+                "REMOVE finished_event_pending SET version = version + :one",
+                {":one": 1, ":true": True},
+                ConditionExpression="finished_event_pending = :true",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
+        """Put a claimed "finished" event back as pending (its publication failed), for the next check."""
+        key = self._key(connection, module, job_id)
+        self._update(
+            key, "SET finished_event_pending = :true, version = version + :one", {":one": 1, ":true": True}
+        )
+
+    def finished_event_pending(self, connection: str, module: str, job_id: str) -> bool:
+        """True when the job ended and its "finished" event has not been published yet."""
+        item = self._get_raw(self._key(connection, module, job_id))
+        return bool(item and item.get("finished_event_pending"))
