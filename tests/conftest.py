@@ -13,6 +13,11 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "zoho-watch")
 
 pytest_plugins = [
     plugin
-    for plugin in ("tests.fixtures.zoho", "tests.fixtures.aws", "tests.fixtures.stack")
+    for plugin in (
+        "tests.fixtures.zoho",
+        "tests.fixtures.aws",
+        "tests.fixtures.stack",
+        "tests.fixtures.secrets_scan",
+    )
     if os.path.exists(os.path.join(os.path.dirname(__file__), "fixtures", plugin.rsplit(".", 1)[1] + ".py"))
 ]
