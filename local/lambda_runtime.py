@@ -77,6 +77,7 @@ class _Container:
     module: ModuleType | None
     environment: dict[str, str]
     log_stream_name: str
+    configuration: tuple[Any, ...] = ()
     invocations: int = 0
 
 
@@ -85,7 +86,13 @@ class _Pool:
     code: FunctionCode
     idle: list[_Container] = field(default_factory=list)
     created: int = 0
+    configuration: tuple[Any, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _configuration_key(function: Any) -> tuple[Any, ...]:
+    variables = tuple(sorted((function.environment_vars or {}).items()))
+    return (function.handler, str(function.timeout), str(function.memory_size), variables)
 
 
 def _module_name(function_name: str, number: int) -> str:
@@ -159,8 +166,12 @@ class LambdaRuntime:
         }
 
     def _log_group(self, function: Any) -> str:
-        pool = self._pools.get(function.function_name)
-        return (pool.code.log_group if pool else None) or function.logs_group_name
+        return self.log_group_for(function.function_name)
+
+    def log_group_for(self, function_name: str) -> str:
+        """The log group a function writes to: its LoggingConfig.LogGroup, else /aws/lambda/{name}."""
+        pool = self._pools.get(function_name)
+        return (pool.code.log_group if pool else None) or f"/aws/lambda/{function_name}"
 
     def _acquire(self, function: Any) -> tuple[_Container, bool]:
         name = function.function_name
@@ -168,7 +179,12 @@ class LambdaRuntime:
             pool = self._pools.get(name)
         if pool is None:
             raise LookupError(f"no code registered for Lambda function {name}")
+        configuration = _configuration_key(function)
         with pool.lock:
+            if pool.configuration != configuration:
+                # UpdateFunctionConfiguration: Lambda starts new containers with the new settings.
+                pool.idle.clear()
+                pool.configuration = configuration
             if pool.idle:
                 return pool.idle.pop(), False
             pool.created += 1
@@ -180,7 +196,11 @@ class LambdaRuntime:
         environment.update(self.extra_environment)
         environment.update(self._reserved_environment(function, stream))
         container = _Container(
-            name=_module_name(name, number), module=None, environment=environment, log_stream_name=stream
+            name=_module_name(name, number),
+            module=None,
+            environment=environment,
+            log_stream_name=stream,
+            configuration=configuration,
         )
         return container, True
 
@@ -188,7 +208,8 @@ class LambdaRuntime:
         pool = self._pools.get(function_name)
         if pool is not None:
             with pool.lock:
-                pool.idle.append(container)
+                if container.configuration == pool.configuration:  # else it ran with outdated settings
+                    pool.idle.append(container)
 
     def _load_handler(self, function: Any, container: _Container) -> Any:
         module_path, _, attribute = function.handler.rpartition(".")

@@ -1,0 +1,323 @@
+"""The embedded stack: Zoho emulator, moto, in-process Lambda, the deployed template, gateway and scheduler.
+
+    with EmbeddedStack(time_scale=600).start() as stack:
+        job_id = stack.zoho.create_job("Leads", total=500, profile=JobProfile(duration=3600))
+        requests.put(f"{stack.api_url}/jobs/Leads/{job_id}/watch")
+        ...
+        stack.events(); stack.job_state("Leads", job_id)
+
+One `time_scale` (simulated seconds per real second) drives the Zoho emulator's clock, Step Functions'
+Wait and Retry, and the schedules, so a two-hour job is watched in seconds. The stack's functions get the
+template's environment plus where the embedded AWS (`AWS_ENDPOINT_URL`) and the emulator
+(`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the credentials secret is filled with emulator credentials.
+Every event put on the template's event buses is also copied to a log group, read by `events()`.
+
+moto's backends are process-wide: one started embedded stack per process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from local.aws import ACCOUNT_ID, REGION, LocalAws, TimeScale
+from local.deploy import Deployment, deploy
+from local.gateway import LocalApiGateway
+from local.lambda_runtime import LambdaRuntime
+from local.scheduler import LocalScheduler
+from local.template import REPO_ROOT, load_template
+
+DEFAULT_STACK_NAME = "zoho-watch-local"
+_started_lock = threading.Lock()
+_started: list[EmbeddedStack] = []
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as int or float, recursively."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+class EmbeddedStack:
+    """The whole product on this machine (see module docstring). `start()` returns self; a context manager."""
+
+    def __init__(
+        self,
+        stack_name: str = DEFAULT_STACK_NAME,
+        time_scale: float = 1.0,
+        parameters: dict[str, Any] | None = None,
+        template_path: Path | None = None,
+        zoho: Any = None,
+        run_schedules: bool = True,
+        aws_port: int = 0,
+        api_port: int = 0,
+        zoho_port: int = 0,
+    ) -> None:
+        self.stack_name = stack_name
+        self.time_scale = TimeScale(time_scale)
+        self.parameters = dict(parameters or {})
+        self.template_path = template_path or REPO_ROOT / "template.yaml"
+        self._own_zoho = zoho is None
+        self.zoho = zoho
+        self.run_schedules = run_schedules
+        self._ports = {"aws": aws_port, "api": api_port, "zoho": zoho_port}
+        self.runtime: LambdaRuntime | None = None
+        self.aws: LocalAws | None = None
+        self.deployment: Deployment | None = None
+        self.gateway: LocalApiGateway | None = None
+        self.scheduler: LocalScheduler | None = None
+        self._clients: dict[str, Any] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> EmbeddedStack:
+        """Start emulator and AWS, deploy the template, fill the credentials, start gateway and schedules."""
+        with _started_lock:
+            if _started:
+                raise RuntimeError(
+                    "an embedded stack is already running in this process (moto is process-wide)"
+                )
+            _started.append(self)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.zoho is None:
+            from local.fake_zoho import FakeZoho
+
+            self.zoho = FakeZoho(port=self._ports["zoho"]).start()
+        self.zoho.clock.set_scale(self.time_scale.factor)
+        self.runtime = LambdaRuntime()
+        self.aws = LocalAws(self.runtime, self.time_scale, port=self._ports["aws"]).start()
+        self.runtime.extra_environment.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "ZOHO_ACCOUNTS_URL": self.zoho.url,
+                "ZOHO_API_DOMAIN": self.zoho.url,
+            }
+        )
+        template = load_template(self.template_path)
+        self.deployment = deploy(
+            self.aws, self.runtime, template, self.stack_name, self.parameters, self.template_path.parent
+        )
+        self._capture_events()
+        self.connect_emulator()
+        api = self._api()
+        if api is not None:
+            self.gateway = LocalApiGateway(
+                self.aws,
+                [route for route in self.deployment.routes if route.api == api],
+                self.deployment.apis[api]["id"],
+                self.deployment.apis[api]["stage"],
+                port=self._ports["api"],
+            ).start()
+        self.scheduler = LocalScheduler(self.aws, self.deployment.schedules, self.time_scale)
+        if self.run_schedules:
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop everything this stack started (an emulator given to it is left running)."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.aws is not None:
+            self._stop_executions()
+            self.aws.stop()
+        if self.runtime is not None:
+            self.runtime.close()
+        if self._own_zoho and self.zoho is not None:
+            self.zoho.stop()
+        with _started_lock:
+            if self in _started:
+                _started.remove(self)
+
+    def _stop_executions(self) -> None:
+        """Stop running executions, so their threads end with the stack."""
+        try:
+            sfn = self.client("stepfunctions")
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                for page in sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                ):
+                    for execution in page["executions"]:
+                        sfn.stop_execution(executionArn=execution["executionArn"])
+        except Exception:  # the server may be half started; stopping must go on
+            return
+
+    def __enter__(self) -> EmbeddedStack:
+        return self if self.aws is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- wiring ---------------------------------------------------------------------------------------
+
+    def _api(self) -> str | None:
+        assert self.deployment is not None
+        apis = sorted({route.api for route in self.deployment.routes})
+        if len(apis) > 1:
+            raise RuntimeError(f"the template has several APIs with routes ({apis}); the gateway serves one")
+        return apis[0] if apis else None
+
+    @property
+    def events_log_group(self) -> str:
+        """The log group that receives a copy of every event put on the stack's event buses."""
+        return f"/zoho-watch-local/{self.stack_name}/events"
+
+    def _capture_events(self) -> None:
+        assert self.deployment is not None
+        logs, events = self.client("logs"), self.client("events")
+        logs.create_log_group(logGroupName=self.events_log_group)
+        target = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{self.events_log_group}"
+        for bus in self.deployment.of_type("AWS::Events::EventBus"):
+            rule = f"{self.stack_name}-capture-{bus.logical_id}"[:64]
+            events.put_rule(
+                Name=rule, EventBusName=bus.ref, EventPattern=json.dumps({"account": [ACCOUNT_ID]})
+            )
+            events.put_targets(Rule=rule, EventBusName=bus.ref, Targets=[{"Id": "capture", "Arn": target}])
+
+    def connect_emulator(self, connection: str = "default") -> dict[str, str]:
+        """Fill `{prefix}/{connection}/credentials` with new emulator credentials; returns them."""
+        assert self.zoho is not None
+        credentials = self.zoho.credentials()
+        name = f"{self.deployment_parameter('SecretPrefix', 'zoho-watch')}/{connection}/credentials"
+        secrets = self.client("secretsmanager")
+        document = json.dumps(credentials)
+        try:
+            secrets.put_secret_value(SecretId=name, SecretString=document)
+        except secrets.exceptions.ResourceNotFoundException:
+            secrets.create_secret(Name=name, SecretString=document)
+        return credentials
+
+    def deployment_parameter(self, name: str, default: str) -> str:
+        """A template parameter's value in this deployment."""
+        assert self.deployment is not None
+        return str(self.deployment.parameters.get(name, default))
+
+    # --- access ---------------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the local REST API, stage included."""
+        if self.gateway is None:
+            raise RuntimeError("the stack has no API (or is not started)")
+        return self.gateway.url
+
+    @property
+    def endpoint_url(self) -> str:
+        """Endpoint of the embedded AWS (for boto3 `endpoint_url` or `AWS_ENDPOINT_URL`)."""
+        assert self.aws is not None, "the stack is not started"
+        return self.aws.endpoint_url
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The template's outputs as deployed locally, plus ApiUrl pointing at the local gateway."""
+        assert self.deployment is not None
+        outputs = dict(self.deployment.outputs)
+        if self.gateway is not None and "ApiUrl" in outputs:
+            outputs["ApiUrl"] = self.api_url
+        return outputs
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the embedded AWS (cached per service; boto3 clients are thread-safe)."""
+        if service not in self._clients:
+            assert self.aws is not None, "the stack is not started"
+            self._clients[service] = self.aws.client(service)
+        return self._clients[service]
+
+    def table_name(self) -> str:
+        """The jobs table's name (the template's only DynamoDB table)."""
+        assert self.deployment is not None
+        tables = self.deployment.of_type("AWS::DynamoDB::Table")
+        if len(tables) != 1:
+            raise RuntimeError(f"expected one DynamoDB table in the template, found {len(tables)}")
+        return str(tables[0].ref)
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item of the jobs table, as plain Python values, ordered by pk and sk."""
+        deserializer = TypeDeserializer()
+        items: list[dict[str, Any]] = []
+        for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=self.table_name()):
+            for item in page["Items"]:
+                items.append({key: _plain(deserializer.deserialize(value)) for key, value in item.items()})
+        return sorted(items, key=lambda item: (str(item.get("pk")), str(item.get("sk"))))
+
+    def job_state(self, module: str, job_id: str, connection: str = "default") -> dict[str, Any] | None:
+        """The STATE item of one job, or None."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        key = {"pk": f"JOB#{connection}#{module}#{job_id}", "sk": "STATE"}
+        serializer, deserializer = TypeSerializer(), TypeDeserializer()
+        reply = self.client("dynamodb").get_item(
+            TableName=self.table_name(),
+            Key={name: serializer.serialize(value) for name, value in key.items()},
+        )
+        item = reply.get("Item")
+        if item is None:
+            return None
+        return {name: _plain(deserializer.deserialize(value)) for name, value in item.items()}
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event published on the stack's buses so far, oldest first."""
+        logs = self.client("logs")
+        found: list[tuple[int, int, dict[str, Any]]] = []
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=self.events_log_group):
+            for event in page["events"]:
+                found.append(
+                    (event["timestamp"], event.get("ingestionTime", 0), json.loads(event["message"]))
+                )
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [event for _, _, event in found]
+
+    def function_logs(self, function_logical_id: str) -> str:
+        """Everything a function wrote to its log group (all streams), for tests and debugging."""
+        assert self.deployment is not None and self.runtime is not None
+        group = self.runtime.log_group_for(self.deployment.ref(function_logical_id))
+        lines: list[str] = []
+        for page in self.client("logs").get_paginator("filter_log_events").paginate(logGroupName=group):
+            lines.extend(event["message"] for event in page["events"])
+        return "\n".join(lines)
+
+    def executions(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Executions of every state machine of the stack (optionally with one status), newest first."""
+        sfn = self.client("stepfunctions")
+        found: list[dict[str, Any]] = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            kwargs: dict[str, Any] = {"stateMachineArn": machine["stateMachineArn"]}
+            if status:
+                kwargs["statusFilter"] = status
+            for page in sfn.get_paginator("list_executions").paginate(**kwargs):
+                found.extend(page["executions"])
+        return sorted(found, key=lambda execution: execution["startDate"], reverse=True)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+        """Poll `predicate` until it returns something truthy (returned), or raise TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            time.sleep(interval)
