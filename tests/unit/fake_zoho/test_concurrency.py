@@ -1,0 +1,66 @@
+"""The per-org concurrency limit and 200 concurrent status requests."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from local.fake_zoho import FakeZoho
+
+from .helpers import access_token, assert_error, refresh, status_call
+
+
+def _burst(zoho: FakeZoho, token: str, job_id: str, count: int) -> list[int]:
+    """``count`` concurrent status requests, each on its own connection; their HTTP statuses."""
+
+    def one(_: int) -> int:
+        with requests.Session() as session:
+            response = session.get(
+                f"{zoho.url}/crm/v8/Leads/actions/mass_update",
+                params={"job_id": job_id},
+                headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                timeout=20,
+            )
+            if response.status_code == 200:
+                assert response.json()["data"][0]["Total_Count"] == 10
+            else:
+                assert_error(response, 429, "TOO_MANY_REQUESTS")
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_200_concurrent_requests_are_all_served_without_a_limit(zoho: FakeZoho) -> None:
+    zoho.config.update(concurrency_limit=None)
+    zoho.set_latency(0.3)
+    token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
+    statuses = _burst(zoho, token, job_id, 200)
+    assert statuses == [200] * 200
+    counters = zoho.counters
+    assert counters["calls"]["status"] == {"200": 200}
+    assert counters["peak_concurrency"] >= 50
+    assert counters["in_flight"] == 0
+
+
+def test_past_the_limit_comes_429_and_nothing_else(zoho: FakeZoho) -> None:
+    zoho.config.update(concurrency_limit=10)
+    zoho.set_latency(0.3)
+    token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
+    statuses = _burst(zoho, token, job_id, 200)
+    assert set(statuses) <= {200, 429}
+    assert 10 <= statuses.count(200) < 200
+    assert zoho.counters["peak_concurrency_by_org"] == {"org1": 10}
+
+
+def test_limit_is_per_org(zoho: FakeZoho) -> None:
+    zoho.config.update(concurrency_limit=1)
+    zoho.set_latency(0.5)
+    job_id = zoho.create_job("Leads", 10)
+    first = access_token(zoho)
+    other = refresh(zoho, zoho.credentials(org_id="org2")).json()["access_token"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a = pool.submit(status_call, zoho, first, job_id)
+        b = pool.submit(status_call, zoho, other, job_id)
+        assert (a.result().status_code, b.result().status_code) == (200, 200)
