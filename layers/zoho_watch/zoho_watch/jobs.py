@@ -205,15 +205,14 @@ def trim_observations(observations: Sequence[Observation], keep: int = 6) -> lis
     return list(recent)
 
 
-def _unchanged_streak(observations: Sequence[Observation]) -> int:
-    """How many trailing observations show the same status and count as the latest one."""
-    latest = observations[-1]
-    streak = 0
-    for obs in reversed(observations):
-        if obs.status != latest.status or obs.done != latest.done:
-            break
-        streak += 1
-    return streak
+def _unchanged_gap(observations: Sequence[Observation]) -> float | None:
+    """Seconds between the last two observations if they saw the same status and count, else None."""
+    if len(observations) < 2:
+        return None
+    before, latest = observations[-2], observations[-1]
+    if before.status != latest.status or before.done != latest.done:
+        return None
+    return max(0.0, latest.at - before.at)
 
 
 def next_check_in(
@@ -248,8 +247,9 @@ def next_check_in(
 
     if rate is None:
         # Waiting, suspended or not moving: exponential back-off, capped by the lag budget.
-        streak = _unchanged_streak(ordered)
-        wait = min(low * 2.0 ** max(0, streak - 1), budget)
+        # (doubling the last gap keeps the back-off going however few observations are kept)
+        gap = _unchanged_gap(ordered)
+        wait = min(low if gap is None else max(low, 2.0 * gap), budget)
         wait *= 1.0 + rng.uniform(-policy.jitter, policy.jitter)
     else:
         remaining = max(0, latest.total - latest.done) / rate - max(0.0, now - latest.at)

@@ -1,0 +1,247 @@
+"""Job model, input validation and the polling policy (pure functions: no I/O)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import statistics
+
+import pytest
+from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import (
+    TERMINAL_STATUSES,
+    Observation,
+    PollPolicy,
+    Snapshot,
+    next_check_in,
+    trim_observations,
+    validate_connection,
+    validate_job_id,
+    validate_module,
+)
+
+BAD_VALUES = [
+    "../Leads",
+    "Leads/../../x",
+    "Leads?x=1",
+    "Leads&job_id=1",
+    "Leads%2F..",
+    "Le ads",
+    " Leads",
+    "Leads\n",
+    "",
+    "L" * 10_000,
+    None,
+    42,
+]
+
+
+@pytest.mark.parametrize("module", ["Leads", "Price_Books", "CustomModule1", "Projects_X", "a", "A" * 100])
+def test_valid_modules_pass(module: str) -> None:
+    assert validate_module(module) == module
+
+
+@pytest.mark.parametrize("module", [*BAD_VALUES, "1Leads", "_Leads", "A" * 101, "Leads-1"])
+def test_invalid_modules_are_refused(module: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_module(module)
+    assert caught.value.code == "INVALID_INPUT"
+    assert len(str(caught.value)) < 200  # a 10 kB value is not echoed back
+
+
+@pytest.mark.parametrize("job_id", ["554023000000506003", "1", "9" * 30])
+def test_valid_job_ids_pass(job_id: str) -> None:
+    assert validate_job_id(job_id) == job_id
+
+
+def test_integer_job_id_becomes_text() -> None:
+    assert validate_job_id(554023000000506003) == "554023000000506003"
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        *[value for value in BAD_VALUES if value != 42],
+        "12a",
+        "9" * 31,
+        "-1",
+        "1.5",
+        "\uff11\uff12",
+        True,
+        -5,
+        "1 2",
+        "12%20",
+    ],
+)
+def test_invalid_job_ids_are_refused(job_id: object) -> None:
+    with pytest.raises(InvalidInput):
+        validate_job_id(job_id)
+
+
+@pytest.mark.parametrize("connection", ["default", "eu-org", "a", "x_1", "a" * 32])
+def test_valid_connections_pass(connection: str) -> None:
+    assert validate_connection(connection) == connection
+
+
+@pytest.mark.parametrize("connection", [*BAD_VALUES, "Default", "-x", "a" * 33, "a/b", "a.b"])
+def test_invalid_connections_are_refused(connection: object) -> None:
+    with pytest.raises(InvalidInput):
+        validate_connection(connection)
+
+
+def test_snapshot_progress_and_terminal() -> None:
+    running = Snapshot("RUNNING", total=50, updated=20, failed=10, not_updated=20)
+    assert running.done == 30
+    assert running.progress == 0.6
+    assert not running.terminal
+    assert running.counts() == {"total": 50, "updated": 20, "failed": 10, "not_updated": 20}
+    assert Snapshot("FAILED", 50, 0, 50, 0).terminal
+    assert Snapshot("COMPLETED", 50, 50, 0, 0).progress == 1.0
+    assert Snapshot("SCHEDULED", 0, 0, 0, 0).progress == 0.0
+    assert Snapshot("SOMETHING_NEW", 10, 1, 0, 9).terminal is False
+    assert frozenset({"COMPLETED", "FAILED"}) == TERMINAL_STATUSES
+
+
+def test_poll_policy_from_poll_validates() -> None:
+    assert PollPolicy.from_poll(None, 5, 900).as_dict() == {"min_seconds": 5, "max_seconds": 900}
+    assert PollPolicy.from_poll({"min_seconds": 10}, 5, 900).as_dict() == {
+        "min_seconds": 10,
+        "max_seconds": 900,
+    }
+    assert PollPolicy.from_poll({"min_seconds": 2.0, "max_seconds": 60}, 5, 900).min_seconds == 2
+    for bad in (
+        {"min_seconds": 0},
+        {"max_seconds": "60"},
+        {"min_seconds": 100, "max_seconds": 10},
+        {"x": 1},
+        [],
+    ):
+        with pytest.raises(InvalidInput):
+            PollPolicy.from_poll(bad, 5, 900)  # type: ignore[arg-type]
+
+
+def obs(at: float, status: str, done: int, total: int = 1000) -> Observation:
+    return Observation(at, status, done, total)
+
+
+def test_waiting_job_backs_off_exponentially_within_bounds() -> None:
+    policy = PollPolicy(5, 900, jitter=0)
+    # A job seen long ago that still waits: plain exponential back-off from min_seconds.
+    history: list[Observation] = []
+    waits = []
+    now = 100_000.0
+    for _ in range(10):
+        history.append(obs(now, "SCHEDULED", 0))
+        wait = next_check_in(trim_observations(history), now, policy, random.Random(1), first_seen_at=0.0)
+        waits.append(wait)
+        now += wait
+    assert waits == [5, 10, 20, 40, 80, 160, 320, 640, 900, 900]
+
+
+def test_young_waiting_job_backs_off_in_proportion_to_its_age() -> None:
+    policy = PollPolicy(5, 900, jitter=0)
+    history: list[Observation] = []
+    now, waits = 0.0, []
+    while now < 3600:
+        history.append(obs(now, "QUEUED", 0))
+        wait = next_check_in(trim_observations(history), now, policy, random.Random(1), first_seen_at=0.0)
+        # the lag budget: a start (or end) is noticed within max(min, 4% of the age)
+        assert wait <= max(5, 0.04 * now) + 1
+        waits.append(wait)
+        now += wait
+    assert waits[0] == 5
+    assert all(b >= a for a, b in itertools.pairwise(waits))  # never shorter while nothing moves
+    assert len(waits) < 120  # an hour of waiting costs fewer calls than fixed 30 s polling
+
+
+def test_progressing_job_is_checked_just_after_its_estimated_end() -> None:
+    policy = PollPolicy(5, 900, jitter=0)
+    # 10 records a second, 1000 records: started at t=0, seen at 10 and 40 -> ends at 100.
+    now = 40.0
+    history = [obs(10, "RUNNING", 100), obs(40, "RUNNING", 400)]
+    waits = []
+    while now < 100:
+        wait = next_check_in(history, now, policy, random.Random(1), first_seen_at=10)
+        waits.append(wait)
+        now += wait
+        history.append(obs(now, "RUNNING" if now < 100 else "COMPLETED", min(1000, int(10 * now))))
+    assert waits[0] == 36  # 0.6 of the 60 s left: the estimate is refined on the way
+    assert 100 <= now <= 102  # the end is seen within 2 s
+    assert len(waits) <= 4
+    # Far from the end it waits a share of the time left, not all of it.
+    history = [obs(100, "RUNNING", 100), obs(1000, "RUNNING", 1000, total=100_000)]
+    wait = next_check_in(history, 1000, policy, random.Random(1), first_seen_at=100)
+    assert wait == 900  # 0.6 of ~99,000 s, clamped to max_seconds
+
+
+def test_min_and_max_bounds_are_respected_with_jitter() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        lo = rng.randint(1, 60)
+        hi = rng.randint(lo, 2000)
+        history = [
+            obs(
+                rng.uniform(0, 100),
+                rng.choice(["SCHEDULED", "RUNNING", "QUEUED", "ODD"]),
+                rng.randint(0, 999),
+            )
+        ]
+        history.append(obs(history[0].at + rng.uniform(0, 500), "RUNNING", rng.randint(0, 1000)))
+        wait = next_check_in(history, history[-1].at, PollPolicy(lo, hi), rng, first_seen_at=0)
+        assert isinstance(wait, int)
+        assert lo <= wait <= hi
+
+
+def test_policy_is_pure_for_the_same_rng_state() -> None:
+    history = [obs(0, "RUNNING", 10), obs(30, "RUNNING", 200)]
+    first = next_check_in(history, 30, PollPolicy(), random.Random(42), first_seen_at=0)
+    second = next_check_in(history, 30, PollPolicy(), random.Random(42), first_seen_at=0)
+    assert first == second
+
+
+def test_trim_keeps_running_anchor_and_latest() -> None:
+    history = [obs(i, "SCHEDULED", 0) for i in range(5)] + [obs(5 + i, "RUNNING", 10 * i) for i in range(20)]
+    kept = trim_observations(history, keep=6)
+    assert len(kept) == 7
+    assert kept[0] == obs(5, "RUNNING", 0)  # the baseline for the rate
+    assert kept[1:] == history[-6:]
+    assert trim_observations([obs(1, "SCHEDULED", 0)], keep=6) == [obs(1, "SCHEDULED", 0)]
+
+
+def _truth(t: float, queue: float, duration: float, total: int) -> tuple[str, int]:
+    if t < queue:
+        return "SCHEDULED", 0
+    if t >= queue + duration:
+        return "COMPLETED", total
+    return "RUNNING", int(total * (t - queue) / duration)
+
+
+def _simulate(
+    queue: float, duration: float, total: int, rng: random.Random, fixed: int | None
+) -> tuple[int, float]:
+    t, history, calls = rng.uniform(0, 3), [], 0
+    first = t
+    while True:
+        calls += 1
+        status, done = _truth(t, queue, duration, total)
+        if status == "COMPLETED":
+            return calls, t - (queue + duration)
+        history = trim_observations([*history, Observation(t, status, done, total)])
+        t += fixed or next_check_in(history, t, PollPolicy(5, 900), rng, first_seen_at=first)
+
+
+def test_policy_beats_fixed_30s_polling_on_calls_and_lag() -> None:
+    """A cheap simulation of linear jobs from 10 s to 6 h (the bench does the real comparison)."""
+    rng = random.Random(2024)
+    ours, fixed = [], []
+    for _ in range(150):
+        duration = math.exp(rng.uniform(math.log(10), math.log(6 * 3600)))
+        queue = rng.choice([0, 5, 30])
+        total = rng.choice([50, 500, 5000])
+        ours.append((duration, *_simulate(queue, duration, total, rng, None)))
+        fixed.append((duration, *_simulate(queue, duration, total, rng, 30)))
+    assert sum(calls for _, calls, _ in fixed) >= 3 * sum(calls for _, calls, _ in ours)
+    assert statistics.median(lag for _, _, lag in ours) <= statistics.median(lag for _, _, lag in fixed)
+    allowed = sorted(lag / max(10.0, 0.05 * duration) for duration, _, lag in ours)
+    assert allowed[int(0.95 * len(allowed))] < 1.0
