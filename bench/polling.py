@@ -1,0 +1,304 @@
+"""Polling efficiency: zoho-watch's polling policy against fixed intervals, on a seeded profile of jobs.
+
+Discrete-event simulation, no sleeping. Each job follows the Zoho emulator's own timeline model
+(`local.fake_zoho.profile.JobTimeline`: queue delay, irregular progress, FAILED jobs), so the simulated Zoho
+answers exactly what the emulator would. Each watcher is the Step Functions loop
+`CheckJob -> Finished? -> WaitForNextCheck -> CheckJob`:
+
+- a check starts; after `before_zoho` (Lambda invoke, token from memory) it calls Zoho, which takes
+  `zoho_reply` seconds and reads the job half-way through; the reply is parsed by the library's own parser;
+- zoho-watch then does what `check_job` does (store.py `_next_state`): append the observation (at the time
+  the reply came back), keep the running anchor and the latest `keep` observations (`trim_observations`), and
+  ask `next_check_in(observations, checked_at, policy, rng, first_seen_at)`; the handler waits
+  `max(1, int(next_check_in))` whole seconds (a Wait state takes whole seconds);
+- the job's end is known when the check that saw it has written its result (`after_zoho` later);
+- the Wait, then a state transition, then the next check.
+
+The fixed-interval watchers run the same loop with a constant wait. Detection lag is `known_at - end`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from local.fake_zoho.profile import JobProfile, JobTimeline
+from zoho_watch.jobs import TERMINAL_STATUSES, Observation, PollPolicy, next_check_in, trim_observations
+from zoho_watch.zoho import parse_status_reply
+
+from bench.table import Row, median, percentile, seconds
+
+MIN_DURATION = 10.0
+MAX_DURATION = 6 * 3600.0
+MAX_QUEUE_DELAY = 600.0
+FAILED_SHARE = 0.15
+FIXED_INTERVALS = (5, 30, 60)
+# A watcher that never sees the end is a bug in the bench or the policy: stop and say so.
+MAX_CHECKS_PER_JOB = 100_000
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Seconds spent inside one check, the same for every watcher (a model of AWS + Zoho, stated plainly)."""
+
+    start: float = 0.1  # from the watch request to the first check (StartExecution + first transition)
+    before_zoho: float = 0.05  # Lambda invoke and token from memory, before the request leaves
+    zoho_reply_low: float = 0.15  # Zoho's reply time, uniform between these two
+    zoho_reply_high: float = 0.6
+    after_zoho: float = 0.06  # DynamoDB writes and events, then the task returns
+    transition: float = 0.05  # Wait -> CheckJob state transition
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """One simulated mass update job, created at time 0."""
+
+    index: int
+    total: int
+    profile: JobProfile
+    timeline: JobTimeline
+
+    @property
+    def end(self) -> float:
+        """Seconds from creation to the terminal status."""
+        after = self.timeline.finishes_after()
+        if after is None:
+            raise ValueError("bench jobs always end")
+        return after
+
+    @property
+    def running_at(self) -> float:
+        """Seconds from creation to RUNNING."""
+        return self.profile.queued + self.profile.queue_delay
+
+    @property
+    def run_time(self) -> float:
+        """How long the job actually ran (from RUNNING to its end; a FAILED job stops early)."""
+        return self.end - self.running_at
+
+    @property
+    def lag_budget(self) -> float:
+        """The p95 lag goal for this job: max(10 s, 5% of its duration)."""
+        return max(10.0, 0.05 * self.run_time)
+
+
+def make_jobs(count: int, seed: int) -> list[SimJob]:
+    """A seeded profile: durations log-uniform 10 s..6 h, queue delays 0..10 min, irregular progress,
+    about 15% FAILED (at a random point of the run), record counts from a pace of 0.5..50 records/s."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    rng = random.Random(seed)
+    jobs = []
+    for index in range(count):
+        duration = math.exp(rng.uniform(math.log(MIN_DURATION), math.log(MAX_DURATION)))
+        pace = math.exp(rng.uniform(math.log(0.5), math.log(50.0)))
+        total = max(10, min(50_000, round(duration * pace)))
+        failed = rng.random() < FAILED_SHARE
+        profile = JobProfile(
+            queue_delay=rng.uniform(0.0, MAX_QUEUE_DELAY),
+            duration=duration,
+            irregular=rng.uniform(0.2, 0.9),
+            failure_share=0.0 if failed else rng.choice((0.0, 0.0, 0.01, 0.05)),
+            final_status="FAILED" if failed else "COMPLETED",
+            fail_at=rng.uniform(0.1, 1.0) if failed else 1.0,
+        )
+        jobs.append(SimJob(index, total, profile, JobTimeline(total, profile, seed=rng.getrandbits(32))))
+    return jobs
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one watcher did on one job: its Zoho calls and when it knew the end."""
+
+    calls: int
+    known_at: float
+
+
+# A wait chooser: (observations after trimming, checked_at) -> seconds to the next check.
+WaitChooser = Callable[[list[Observation], float], int]
+
+
+def policy_waits(policy: PollPolicy, rng: random.Random, first_seen_at: float = 0.0) -> WaitChooser:
+    """zoho-watch's choice, as store.py's `_next_state` and the check_job handler's `next_step` make it."""
+
+    def choose(observations: list[Observation], checked_at: float) -> int:
+        wait = next_check_in(
+            observations, checked_at, policy, rng, first_seen_at=min(first_seen_at, checked_at)
+        )
+        return max(1, int(wait))
+
+    return choose
+
+
+def fixed_waits(interval: int) -> WaitChooser:
+    """A fixed-interval poller."""
+
+    def choose(observations: list[Observation], checked_at: float) -> int:
+        return interval
+
+    return choose
+
+
+def watch(job: SimJob, choose: WaitChooser, rng: random.Random, latency: Latency, keep: int = 6) -> Trace:
+    """Run one watcher on one job until a check sees the terminal status; see the module docstring."""
+    observations: list[Observation] = []
+    started = latency.start
+    for calls in range(1, MAX_CHECKS_PER_JOB + 1):
+        reply = rng.uniform(latency.zoho_reply_low, latency.zoho_reply_high)
+        read_at = started + latency.before_zoho + reply / 2
+        snapshot = parse_status_reply(200, {"data": [job.timeline.body(read_at)]})
+        checked_at = started + latency.before_zoho + reply
+        known_at = checked_at + latency.after_zoho
+        if snapshot.status in TERMINAL_STATUSES:
+            return Trace(calls, known_at)
+        # The store keeps `at` rounded to microseconds (Observation.to_item).
+        observations.append(Observation(round(checked_at, 6), snapshot.status, snapshot.done, snapshot.total))
+        observations = trim_observations(observations, keep)
+        started = known_at + choose(observations, checked_at) + latency.transition
+    raise RuntimeError(f"job {job.index} was not seen ending after {MAX_CHECKS_PER_JOB} checks")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One watcher over the whole profile."""
+
+    name: str
+    calls: list[int]
+    lags: list[float]
+    budget_shares: list[float]  # lag / the job's lag budget
+
+    @property
+    def calls_per_job(self) -> float:
+        """Mean Zoho calls per job (credits spent / jobs)."""
+        return sum(self.calls) / len(self.calls)
+
+    @property
+    def lag_median(self) -> float:
+        """Median detection lag, seconds."""
+        return median(self.lags)
+
+    @property
+    def lag_p95(self) -> float:
+        """95th percentile detection lag, seconds."""
+        return percentile(self.lags, 0.95)
+
+    @property
+    def budget_p95(self) -> float:
+        """95th percentile of lag / max(10 s, 5% of the job's duration): under 1 meets the goal."""
+        return percentile(self.budget_shares, 0.95)
+
+    @property
+    def within_budget(self) -> float:
+        """Share of jobs whose lag is within max(10 s, 5% of the job's duration)."""
+        return sum(1 for share in self.budget_shares if share <= 1.0) / len(self.budget_shares)
+
+
+def _seed(seed: int, name: str, index: int) -> int:
+    # Stable across runs and Python versions (str hash is salted).
+    return seed * 1_000_003 + index * 7919 + sum(ord(char) * (pos + 1) for pos, char in enumerate(name))
+
+
+def summarise(
+    name: str,
+    jobs: Sequence[SimJob],
+    chooser: Callable[[random.Random], WaitChooser],
+    seed: int,
+    latency: Latency,
+) -> Summary:
+    """Run one kind of watcher over every job (each job with its own seeded randomness)."""
+    calls, lags, shares = [], [], []
+    for job in jobs:
+        rng = random.Random(_seed(seed, name, job.index))
+        trace = watch(job, chooser(rng), rng, latency)
+        lag = trace.known_at - job.end
+        calls.append(trace.calls)
+        lags.append(lag)
+        shares.append(lag / job.lag_budget)
+    return Summary(name, calls, lags, shares)
+
+
+def run_all(count: int, seed: int, latency: Latency | None = None) -> dict[str, Summary]:
+    """zoho-watch (default PollPolicy) and the fixed intervals over the same seeded jobs."""
+    latency = latency or Latency()
+    jobs = make_jobs(count, seed)
+    policy = PollPolicy()
+    results = {
+        "zoho-watch": summarise("zoho-watch", jobs, lambda rng: policy_waits(policy, rng), seed, latency)
+    }
+    for interval in FIXED_INTERVALS:
+        name = f"fixed {interval} s"
+        results[name] = summarise(name, jobs, lambda _rng, i=interval: fixed_waits(i), seed, latency)
+    return results
+
+
+def rows(results: dict[str, Summary], count: int, seed: int) -> list[Row]:
+    """Table rows: calls per job against each fixed interval, then lag against fixed 30 s."""
+    zw = results["zoho-watch"]
+    out = []
+    for interval in FIXED_INTERVALS:
+        fixed = results[f"fixed {interval} s"]
+        ratio = fixed.calls_per_job / zw.calls_per_job
+        out.append(
+            Row(
+                f"1. Zoho calls per job ({count} jobs, seed {seed}) vs fixed {interval} s",
+                f"{zw.calls_per_job:.1f}",
+                f"{fixed.calls_per_job:.1f}",
+                f"{ratio:.1f}x fewer calls",
+                ">= 3x fewer than fixed 30 s" if interval == 30 else "",
+                ratio >= 3 if interval == 30 else None,
+            )
+        )
+    fixed30 = results["fixed 30 s"]
+    out.append(
+        Row(
+            "1. detection lag, median, vs fixed 30 s",
+            seconds(zw.lag_median),
+            seconds(fixed30.lag_median),
+            f"{zw.lag_median / fixed30.lag_median:.2f}x of fixed 30 s",
+            "no worse than fixed 30 s",
+            zw.lag_median <= fixed30.lag_median,
+        )
+    )
+    out.append(
+        Row(
+            "1. detection lag, p95 (absolute), vs fixed 30 s",
+            seconds(zw.lag_p95),
+            seconds(fixed30.lag_p95),
+            f"{zw.lag_p95 / fixed30.lag_p95:.2f}x of fixed 30 s",
+        )
+    )
+    out.append(
+        Row(
+            "1. p95 of lag / max(10 s, 5% of job duration)",
+            f"{zw.budget_p95:.2f} ({zw.within_budget:.0%} of jobs within)",
+            f"{fixed30.budget_p95:.2f} ({fixed30.within_budget:.0%} within)",
+            f"{zw.budget_p95:.2f} of the budget",
+            "< 1 (p95 lag under max(10 s, 5%))",
+            zw.budget_p95 < 1.0,
+        )
+    )
+    return out
+
+
+def detail(results: dict[str, Summary]) -> str:
+    """A small markdown table of every watcher: calls per job and lag."""
+    lines = [
+        "| watcher | Zoho calls per job (mean) | calls (median) | lag median | lag p95 | lag within max(10 s, 5%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, summary in results.items():
+        lines.append(
+            f"| {name} | {summary.calls_per_job:.1f} | {median(summary.calls):.0f} | "
+            f"{seconds(summary.lag_median)} | {seconds(summary.lag_p95)} | {summary.within_budget:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def measure(count: int = 250, seed: int = 7) -> tuple[list[Row], str]:
+    """Rows for the main table and a detail table of every watcher."""
+    if count < 200:
+        raise ValueError("the polling profile needs at least 200 jobs")
+    results = run_all(count, seed)
+    return rows(results, count, seed), detail(results)
