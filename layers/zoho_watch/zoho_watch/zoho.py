@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
+
 from zoho_watch.errors import (
     JobNotFound,
     ZohoAuthError,
@@ -56,6 +57,7 @@ _ZOHO_CODES: dict[str, type[ZohoWatchError]] = {
     INVALID_TOKEN: ZohoAuthError,
     "NO_PERMISSION": ZohoAuthError,
     "AUTHORIZATION_FAILED": ZohoAuthError,
+    "AUTHENTICATION_FAILURE": ZohoAuthError,
     "INTERNAL_ERROR": ZohoUnavailable,
     "TOO_MANY_REQUESTS": ZohoRateLimited,
 }
