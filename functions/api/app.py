@@ -1,0 +1,592 @@
+"""zoho-watch REST API (API Gateway REST proxy, Powertools resolver with request validation).
+
+Routes:
+- `GET /jobs`: stored jobs, filtered by status and connection, a page at a time;
+- `GET /jobs/{module}/{job_id}`: the stored state, or with `?live=true` a check of Zoho now;
+- `GET /jobs/{module}/{job_id}/history`: the job's checks, newest first, a page at a time;
+- `PUT /jobs/{module}/{job_id}/watch`: watch the job with a Step Functions execution (idempotent) or
+  the sweep;
+- `DELETE /jobs/{module}/{job_id}/watch`: stop watching;
+- `GET /openapi.json`: the OpenAPI document of these routes.
+
+Every error is JSON, `{"code", "message"}` with a stable `code`, and never a stack trace. Bad input is refused
+with a 4xx before any call to Zoho or AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from zoho_watch.check import check_job
+from zoho_watch.errors import (
+    ConfigError,
+    InvalidInput,
+    JobNotFound,
+    ZohoAuthError,
+    ZohoRateLimited,
+    ZohoRequestError,
+    ZohoUnavailable,
+    ZohoWatchError,
+)
+from zoho_watch.services import get_services
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+
+API_TITLE = "zoho-watch"
+API_VERSION = "1.0.0"
+API_DESCRIPTION = "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches."
+
+# Patterns of docs/interfaces.md, checked at the edge so bad input never reaches Zoho.
+MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
+JOB_ID_PATTERN = r"^[0-9]{1,30}$"
+CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
+# Step Functions execution names are at most 80 characters.
+EXECUTION_NAME_LIMIT = 80
+# Generations a watch may reach (continue-as-new and restarts), and names tried per start.
+MAX_GENERATION = 9999
+MAX_START_ATTEMPTS = 50
+DEFAULT_DEADLINE_HOURS = 168
+DEFAULT_MAX_POLLS = 1000
+SCHEDULE_WATCHER = "schedule"
+STEPFUNCTIONS_WATCHER_PREFIX = "stepfunctions:"
+
+ModuleParam = Annotated[str, Path(pattern=MODULE_PATTERN, description="Zoho module API name, e.g. Leads")]
+JobIdParam = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="Mass update job id (digits)")]
+ConnectionQuery = Annotated[
+    str | None, Query(pattern=CONNECTION_PATTERN, description="Connection name (default `default`)")
+]
+CursorQuery = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
+
+
+# ---- models ---------------------------------------------------------------------------------------------
+
+
+class PollSettings(BaseModel):
+    """Bounds of the wait between two checks of one job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_seconds: int | None = Field(default=None, ge=1, le=86400)
+    max_seconds: int | None = Field(default=None, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PollSettings:
+        if (
+            self.min_seconds is not None
+            and self.max_seconds is not None
+            and self.min_seconds > self.max_seconds
+        ):
+            raise ValueError("min_seconds must not exceed max_seconds")
+        return self
+
+
+class WatchRequest(BaseModel):
+    """Body of `PUT /jobs/{module}/{job_id}/watch`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection: str | None = Field(default=None, pattern=CONNECTION_PATTERN)
+    mode: Literal["stepfunctions", "schedule"] = "stepfunctions"
+    poll: PollSettings | None = None
+    deadline: AwareDatetime | None = Field(
+        default=None, description="Stop watching at this time (stepfunctions mode; default from the stack)"
+    )
+
+
+class Counts(BaseModel):
+    """The four counts Zoho reports for a mass update job."""
+
+    total: int | None = None
+    updated: int | None = None
+    failed: int | None = None
+    not_updated: int | None = None
+
+
+class JobState(BaseModel):
+    """A job's state as zoho-watch knows it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    connection: str
+    module: str
+    job_id: str
+    status: str | None = None
+    counts: Counts | None = None
+    progress: float | None = None
+    terminal: bool = False
+    first_seen_at: str | None = None
+    last_checked_at: str | None = None
+    finished_at: str | None = None
+    checks: int = 0
+    last_error: dict[str, Any] | None = None
+    watcher: str | None = None
+    watched: bool | None = None
+
+
+class JobPage(BaseModel):
+    """One page of jobs."""
+
+    items: list[JobState]
+    next_cursor: str | None = None
+
+
+class HistoryItem(BaseModel):
+    """One check of a job."""
+
+    checked_at: str
+    status: str
+    counts: Counts
+    progress: float | None = None
+
+
+class HistoryPage(BaseModel):
+    """One page of a job's checks, newest first."""
+
+    items: list[HistoryItem]
+    next_cursor: str | None = None
+
+
+class WatchAnswer(BaseModel):
+    """What `PUT` or `DELETE .../watch` did."""
+
+    watching: bool
+    already: bool = Field(description="True when the job was already in the requested state")
+    mode: Literal["stepfunctions", "schedule"] | None = None
+    message: str
+    execution_arn: str | None = None
+    execution_name: str | None = None
+    deadline: str | None = None
+    state: JobState | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable `code` and a message for people."""
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input", "content": {"application/json": {"model": ErrorBody}}},
+    404: {"description": "Not found", "content": {"application/json": {"model": ErrorBody}}},
+    502: {"description": "Zoho refused the call", "content": {"application/json": {"model": ErrorBody}}},
+    503: {
+        "description": "Zoho unavailable or throttling",
+        "content": {"application/json": {"model": ErrorBody}},
+    },
+}
+
+
+# ---- errors ---------------------------------------------------------------------------------------------
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    """A JSON error answer with a stable `code`."""
+    headers = extra.pop("headers", None)
+    body = {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
+    )
+
+
+class JobNotRecorded(ZohoWatchError):
+    """zoho-watch has no record of the job (it was never checked nor watched)."""
+
+    code = "JOB_NOT_RECORDED"
+
+    def __init__(self, connection: str, module: str, job_id: str) -> None:
+        super().__init__(
+            f"zoho-watch has no record of {module} job {job_id} (connection {connection});"
+            " ask with ?live=true or PUT .../watch"
+        )
+
+
+class WatchConflict(ZohoWatchError):
+    """The job is watched in the other mode; its watch must be stopped first."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooManyWatches(ZohoWatchError):
+    """Every execution name this job may use is taken by an ended execution."""
+
+    code = "TOO_MANY_WATCHES"
+
+
+# Zoho's and zoho-watch's errors, as HTTP statuses (the `code` is the error's own).
+ERROR_STATUS: tuple[tuple[type[ZohoWatchError], int], ...] = (
+    (JobNotRecorded, HTTPStatus.NOT_FOUND),
+    (TooManyWatches, HTTPStatus.CONFLICT),
+    (WatchConflict, HTTPStatus.CONFLICT),
+    (InvalidInput, HTTPStatus.BAD_REQUEST),
+    (JobNotFound, HTTPStatus.NOT_FOUND),
+    (ZohoRequestError, HTTPStatus.BAD_REQUEST),
+    (ZohoAuthError, HTTPStatus.BAD_GATEWAY),
+    (ZohoRateLimited, HTTPStatus.TOO_MANY_REQUESTS),
+    (ZohoUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+
+@app.exception_handler(ZohoWatchError)
+def handle_zoho_watch_error(error: ZohoWatchError) -> Response:
+    """Typed errors of the library: their own `code` and a fitting HTTP status."""
+    status = next(
+        (code for kind, code in ERROR_STATUS if isinstance(error, kind)),
+        HTTPStatus.SERVICE_UNAVAILABLE if error.retryable else HTTPStatus.INTERNAL_SERVER_ERROR,
+    )
+    headers = None
+    if isinstance(error, ZohoRateLimited) and error.retry_after:
+        headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+    logger.warning("request failed", extra={"code": error.code, "status": int(status)})
+    return error_response(int(status), error.code, error.message, headers=headers)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response:
+    """Invalid path, query or body: 400 INVALID_INPUT with where and what (never Python internals)."""
+    details = [
+        {"loc": [str(part) for part in item.get("loc", ())], "type": item.get("type"), "msg": item.get("msg")}
+        for item in error.errors()
+    ]
+    return error_response(400, "INVALID_INPUT", "the request is not valid", details=details)
+
+
+@app.not_found
+def handle_not_found(_: NotFoundError) -> Response:
+    """An unknown route."""
+    return error_response(
+        404, "ROUTE_NOT_FOUND", f"no route {app.current_event.http_method} {app.current_event.path}"
+    )
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    """Anything else: logged with its trace, answered without it."""
+    logger.exception("unexpected error")
+    request_id = app.current_event.request_context.request_id
+    return error_response(500, "INTERNAL_ERROR", "internal error", request_id=request_id)
+
+
+# ---- helpers --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _stepfunctions() -> Any:
+    """One Step Functions client per container."""
+    return boto3.client("stepfunctions")
+
+
+def _state_machine_arn() -> str:
+    arn = os.environ.get("STATE_MACHINE_ARN", "")
+    if not arn:
+        raise ConfigError("stepfunctions mode is not available: STATE_MACHINE_ARN is not set")
+    return arn
+
+
+def execution_name(module: str, job_id: str, generation: int = 0) -> str:
+    """The deterministic execution name of a watch: `{module}-{job_id}-g{generation}`."""
+    return f"{module}-{job_id}-g{generation}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of a named execution of a state machine."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json(status: int, answer: WatchAnswer) -> Response[WatchAnswer]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=answer)
+
+
+def _poll_dict(poll: PollSettings | None) -> dict[str, int] | None:
+    if poll is None:
+        return None
+    values = poll.model_dump(exclude_none=True)
+    return values or None
+
+
+# ---- routes ---------------------------------------------------------------------------------------------
+
+
+@app.get("/jobs", summary="List jobs", responses=ERROR_RESPONSES)
+def list_jobs(
+    status: Annotated[
+        str | None, Query(pattern=STATUS_PATTERN, description="Only jobs in this status")
+    ] = None,
+    connection: ConnectionQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> JobPage:
+    """Jobs zoho-watch knows, newest data first per page; follow `next_cursor` for more."""
+    items, next_cursor = get_services().store.list_jobs(
+        status=status, connection=connection, limit=limit, cursor=cursor
+    )
+    return JobPage(items=[JobState(**item) for item in items], next_cursor=next_cursor)
+
+
+@app.get("/jobs/<module>/<job_id>", summary="Get a job", responses=ERROR_RESPONSES)
+def get_job(
+    module: ModuleParam,
+    job_id: JobIdParam,
+    live: Annotated[bool, Query(description="Check Zoho now instead of reading the stored state")] = False,
+    connection: ConnectionQuery = None,
+) -> JobState:
+    """The job's stored state, or with `live=true` the result of a check of Zoho made now."""
+    connection = connection or "default"
+    if live:
+        metrics.add_metric(name="LiveChecks", unit=MetricUnit.Count, value=1)
+        return JobState(**check_job(connection, module, job_id))
+    state = get_services().store.get(connection, module, job_id)
+    if state is None:
+        raise JobNotRecorded(connection, module, job_id)
+    return JobState(**state)
+
+
+@app.get("/jobs/<module>/<job_id>/history", summary="Get a job's checks", responses=ERROR_RESPONSES)
+def get_job_history(
+    module: ModuleParam,
+    job_id: JobIdParam,
+    connection: ConnectionQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> HistoryPage:
+    """The job's checks, newest first; follow `next_cursor` for more."""
+    items, next_cursor = get_services().store.history(
+        connection or "default", module, job_id, limit=limit, cursor=cursor
+    )
+    return HistoryPage(items=[HistoryItem(**item) for item in items], next_cursor=next_cursor)
+
+
+@app.put(
+    "/jobs/<module>/<job_id>/watch",
+    summary="Watch a job",
+    responses={
+        202: {"description": "Watching", "content": {"application/json": {"model": WatchAnswer}}},
+        200: {"description": "Already finished", "content": {"application/json": {"model": WatchAnswer}}},
+        409: {
+            "description": "Watched in the other mode",
+            "content": {"application/json": {"model": ErrorBody}},
+        },
+        **ERROR_RESPONSES,
+    },
+)
+def start_watch(
+    module: ModuleParam,
+    job_id: JobIdParam,
+    request: Annotated[WatchRequest | None, Body(embed=False)] = None,
+    connection: ConnectionQuery = None,
+) -> Response[WatchAnswer]:
+    """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
+    request = request or WatchRequest()
+    connection = request.connection or connection or "default"
+    store = get_services().store
+    stored = store.get(connection, module, job_id)
+    if stored is not None and stored.get("terminal"):
+        answer = WatchAnswer(
+            watching=False, already=True, message="the job has already finished", state=JobState(**stored)
+        )
+        return _json(200, answer)
+    watcher = (stored or {}).get("watcher") if (stored or {}).get("watched") else None
+    if request.mode == "schedule":
+        return _watch_by_schedule(request, connection, module, job_id, watcher)
+    return _watch_by_state_machine(request, connection, module, job_id, watcher)
+
+
+def _watch_by_schedule(
+    request: WatchRequest, connection: str, module: str, job_id: str, watcher: str | None
+) -> Response:
+    if request.deadline is not None:
+        raise InvalidInput("deadline applies to stepfunctions mode only")
+    if watcher is not None and watcher != SCHEDULE_WATCHER:
+        raise WatchConflict(
+            "WATCHED_BY_STATE_MACHINE", f"the job is watched by {watcher}; DELETE the watch first"
+        )
+    state = get_services().store.watch(
+        connection, module, job_id, watcher=SCHEDULE_WATCHER, poll=_poll_dict(request.poll)
+    )
+    metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=0 if watcher else 1)
+    answer = WatchAnswer(
+        watching=True,
+        already=watcher is not None,
+        mode="schedule",
+        message="already watching" if watcher else "the sweep will check the job",
+        state=JobState(**state),
+    )
+    return _json(202, answer)
+
+
+def _execution_running(arn: str) -> bool:
+    """True when the execution exists and is RUNNING."""
+    try:
+        return _stepfunctions().describe_execution(executionArn=arn)["status"] == "RUNNING"
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return False
+        raise
+
+
+def generation_of(arn: str) -> int | None:
+    """The generation number at the end of an execution ARN (`...-g{n}`), or None."""
+    head, _, number = arn.rpartition("-g")
+    return int(number) if head and number.isdigit() else None
+
+
+def _watch_by_state_machine(
+    request: WatchRequest, connection: str, module: str, job_id: str, watcher: str | None
+) -> Response:
+    if watcher == SCHEDULE_WATCHER:
+        return error_response(
+            409, "WATCHED_BY_SCHEDULE", "the job is watched by the sweep; DELETE the watch first"
+        )
+    now = datetime.now(UTC)
+    deadline = request.deadline
+    if deadline is None:
+        deadline = now + timedelta(
+            hours=int(os.environ.get("DEFAULT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS))
+        )
+    elif deadline <= now:
+        raise InvalidInput("deadline must be in the future")
+    if len(execution_name(module, job_id, MAX_GENERATION)) > EXECUTION_NAME_LIMIT:
+        raise InvalidInput(
+            f"module and job_id are too long for an execution name ({EXECUTION_NAME_LIMIT} characters);"
+            " use mode=schedule"
+        )
+    state_machine = _state_machine_arn()
+    watch_input = {
+        "connection": connection,
+        "module": module,
+        "job_id": job_id,
+        "poll": _poll_dict(request.poll),
+        "deadline": _iso(deadline),
+        "generation": 0,
+        "max_polls": int(os.environ.get("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS)),
+    }
+    arn, already = _start_or_find_execution(state_machine, watch_input, watcher)
+    state = get_services().store.watch(
+        connection, module, job_id, watcher=STEPFUNCTIONS_WATCHER_PREFIX + arn, poll=_poll_dict(request.poll)
+    )
+    if not already:
+        metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
+    logger.info("watch requested", extra={"execution_arn": arn, "already": already})
+    answer = WatchAnswer(
+        watching=True,
+        already=already,
+        mode="stepfunctions",
+        message="already watching" if already else "watching",
+        execution_arn=arn,
+        execution_name=arn.rsplit(":", 1)[-1],
+        deadline=None if already else watch_input["deadline"],
+        state=JobState(**state),
+    )
+    return _json(202, answer)
+
+
+def _start_or_find_execution(
+    state_machine: str, watch_input: dict[str, Any], watcher: str | None
+) -> tuple[str, bool]:
+    """Start the job's watch execution, or find the one running: (execution ARN, already running).
+
+    Names are deterministic, `{module}-{job_id}-g{n}`, so two concurrent starts make one execution. A name
+    that belongs to an ended execution (a watch that was stopped, or a past generation) cannot be reused:
+    the next generation number is tried instead, starting after the generation the store last saw.
+    """
+    module, job_id = watch_input["module"], watch_input["job_id"]
+    first = 0
+    if watcher is not None and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
+        known = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
+        if _execution_running(known):
+            return known, True
+        first = (generation_of(known) or 0) + 1
+    for generation in range(first, min(first + MAX_START_ATTEMPTS, MAX_GENERATION + 1)):
+        name = execution_name(module, job_id, generation)
+        try:
+            started = _stepfunctions().start_execution(
+                stateMachineArn=state_machine,
+                name=name,
+                input=json.dumps({**watch_input, "generation": generation}),
+            )
+            return started["executionArn"], False
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+        arn = execution_arn(state_machine, name)
+        if _execution_running(arn):
+            return arn, True  # someone started this watch first
+    raise TooManyWatches(f"no free execution name for {module} job {job_id}; use mode=schedule")
+
+
+@app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
+def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
+    """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
+    connection = connection or "default"
+    store = get_services().store
+    stored = store.get(connection, module, job_id)
+    if stored is None:
+        raise JobNotRecorded(connection, module, job_id)
+    watcher = stored.get("watcher") if stored.get("watched") else None
+    stopped = None
+    if watcher and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
+        stopped = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
+        try:
+            _stepfunctions().stop_execution(executionArn=stopped, cause="stopped through the zoho-watch API")
+        except ClientError as error:
+            # Already ended or never started: there is nothing left to stop.
+            if error.response["Error"]["Code"] not in ("ExecutionDoesNotExist", "InvalidArn"):
+                raise
+    state = store.unwatch(connection, module, job_id) or stored
+    return WatchAnswer(
+        watching=False,
+        already=watcher is None,
+        mode=None if watcher is None else ("schedule" if watcher == SCHEDULE_WATCHER else "stepfunctions"),
+        message="was not watched" if watcher is None else "stopped watching",
+        execution_arn=stopped,
+        state=JobState(**state),
+    )
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    """The OpenAPI document of this API."""
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
+
+
+def openapi_json() -> str:
+    """The OpenAPI document, generated from the routes (docs/openapi.json is a copy a test keeps current)."""
+    return app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway REST proxy entry point."""
+    return app.resolve(event, context)
