@@ -54,7 +54,7 @@ def _mass_update(zoho: FakeZoho, route: str, version: str, module: str) -> tuple
     token, problem = zoho.accounts.authenticate(request.headers.get("Authorization"))
     if token is None:
         return zoho_error(problem or "INVALID_TOKEN")
-    if not zoho._counters.try_enter_org(token.org_id, zoho.config.concurrency_limit):
+    if not zoho.tallies.try_enter_org(token.org_id, zoho.config.concurrency_limit):
         return zoho_error("TOO_MANY_REQUESTS")
     try:
         zoho.sleep(zoho.latency)
@@ -66,7 +66,7 @@ def _mass_update(zoho: FakeZoho, route: str, version: str, module: str) -> tuple
             return fault_reply(fault, zoho.config.retry_after_seconds)
         return _authorised(zoho, route, module, token)
     finally:
-        zoho._counters.leave_org(token.org_id)
+        zoho.tallies.leave_org(token.org_id)
 
 
 def _authorised(zoho: FakeZoho, route: str, module: str, token: AccessToken) -> tuple[Response, str]:

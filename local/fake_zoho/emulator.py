@@ -39,8 +39,9 @@ class FakeZoho:
         self.config.update(**self._initial_config)
         self.clock = EmulatorClock(scale)
         self.faults = FaultInjector()
-        self._counters = Counters(self.config.request_log_limit)
-        self.accounts = Accounts(self.clock, self.config, self._counters, self._api_domain)
+        # The live tallies behind ``counters`` and ``request_log`` (the CRM routes take org slots from it).
+        self.tallies = Counters(self.config.request_log_limit)
+        self.accounts = Accounts(self.clock, self.config, self.tallies, self._api_domain)
         self.jobs = JobStore(self.clock)
         self._views: dict[tuple[str, str], tuple[int, JobProfile]] = {}
         self._latency = 0.0
@@ -96,7 +97,7 @@ class FakeZoho:
         self.faults.reset()
         self.config.update(**{**ZohoConfig().to_dict(), **self._initial_config})
         self.clock.reset(self._initial_scale)
-        self._counters.reset(self.config.request_log_limit)
+        self.tallies.reset(self.config.request_log_limit)
         self.accounts.reset()
         self.jobs.reset()
         self._views.clear()
@@ -217,20 +218,20 @@ class FakeZoho:
     @property
     def counters(self) -> dict[str, Any]:
         """Snapshot: calls by route and HTTP status, token refreshes and their times, grants, concurrency."""
-        snapshot = self._counters.snapshot()
+        snapshot = self.tallies.snapshot()
         snapshot["faults_injected"] = self.faults.state()["injected"]
         return snapshot
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
         """Every request, oldest first: time, method, path, route, status, kind (never a secret)."""
-        return self._counters.log()
+        return self.tallies.log()
 
     def serve(self, route: str, handler: Callable[[], tuple[Response, str]]) -> Response:
         """Run one request's ``handler`` under observation: in-flight count, request log, counters."""
         started = time.monotonic()
         emulated = self.clock.now()
-        tracked = self._counters.in_flight() if route in CRM_ROUTES else contextlib.nullcontext()
+        tracked = self.tallies.in_flight() if route in CRM_ROUTES else contextlib.nullcontext()
         with tracked:
             try:
                 response, kind = handler()
@@ -249,5 +250,5 @@ class FakeZoho:
         }
         if route == "status" and "job_id" in request.args:
             entry["job_id"] = request.args.get("job_id", "")[:40]
-        self._counters.record(entry)
+        self.tallies.record(entry)
         return response
