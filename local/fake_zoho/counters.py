@@ -15,10 +15,13 @@ class Counters:
     def __init__(self, log_limit: int = 10000) -> None:
         self._lock = threading.Lock()
         self._log_limit = log_limit
+        # Requests in flight are live state, not history: reset() keeps them so they can leave cleanly.
+        self._in_flight = 0
+        self._in_flight_by_org: collections.Counter[str] = collections.Counter()
         self.reset()
 
     def reset(self, log_limit: int | None = None) -> None:
-        """Forget everything counted so far."""
+        """Forget everything counted so far (requests still in flight stay counted as in flight)."""
         with self._lock:
             if log_limit is not None:
                 self._log_limit = log_limit
@@ -27,10 +30,8 @@ class Counters:
             self._refresh_times: list[float] = []
             self._throttled = 0
             self._grants = 0
-            self._in_flight = 0
-            self._peak = 0
-            self._in_flight_by_org: collections.Counter[str] = collections.Counter()
-            self._peak_by_org: dict[str, int] = {}
+            self._peak = self._in_flight
+            self._peak_by_org: dict[str, int] = {org: n for org, n in self._in_flight_by_org.items() if n}
             self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=self._log_limit)
 
     @contextmanager

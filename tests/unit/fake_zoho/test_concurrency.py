@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -64,3 +65,22 @@ def test_limit_is_per_org(zoho: FakeZoho) -> None:
         a = pool.submit(status_call, zoho, first, job_id)
         b = pool.submit(status_call, zoho, other, job_id)
         assert (a.result().status_code, b.result().status_code) == (200, 200)
+
+
+def test_reset_during_requests_keeps_in_flight_counts_sane(zoho: FakeZoho) -> None:
+    zoho.set_latency(0.5)
+    token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(status_call, zoho, token, job_id) for _ in range(3)]
+        deadline = time.monotonic() + 5
+        while zoho.counters["in_flight"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        zoho.reset()  # wakes the sleeping requests; they finish after the reset
+        for future in futures:
+            future.result()
+    counters = zoho.counters
+    assert counters["in_flight"] == 0
+    # Each org slot was given back: a limit of 1 still lets one request through.
+    zoho.config.update(concurrency_limit=1)
+    fresh = access_token(zoho)
+    assert status_call(zoho, fresh, zoho.create_job("Leads", 1)).status_code == 200
