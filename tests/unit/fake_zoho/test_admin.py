@@ -6,7 +6,7 @@ import pytest
 
 from local.fake_zoho import FakeZoho
 
-from .helpers import admin, assert_error, refresh, status_call
+from .helpers import admin, assert_error, create_call, refresh, status_call
 
 
 def test_index_lists_the_routes(zoho: FakeZoho) -> None:
@@ -130,3 +130,13 @@ def test_bad_input_is_400_or_404_and_changes_nothing(
 
 def test_unknown_job_is_404(zoho: FakeZoho) -> None:
     assert admin(zoho, "GET", "jobs/123").status_code == 404
+
+
+def test_views_decide_the_size_of_http_created_jobs(zoho: FakeZoho) -> None:
+    view = {"module": "Leads", "cvid": "8801", "total": 1234, "profile": {"queue_delay": 0, "duration": 10}}
+    assert admin(zoho, "POST", "views", view).json() == {"module": "Leads", "cvid": "8801", "total": 1234}
+    assert admin(zoho, "POST", "views", {**view, "cvid": "not-digits"}).status_code == 400
+    token = refresh(zoho, admin(zoho, "POST", "credentials").json()).json()["access_token"]
+    reply = create_call(zoho, token, {"data": [{"Rating": "Hot"}], "cvid": "8801"}).json()
+    job = admin(zoho, "GET", f"jobs/{reply['data'][0]['details']['job_id']}").json()
+    assert (job["total"], job["cvid"], job["profile"]["duration"]) == (1234, "8801", 10)
