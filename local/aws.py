@@ -222,6 +222,7 @@ class LocalAws:
         self._invoker = invoker
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.port: int | None = None
+        self._saved: dict[str, Any] = {}
 
     @property
     def endpoint_url(self) -> str:
@@ -243,6 +244,10 @@ class LocalAws:
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         # moto's own clients (Step Functions calling Lambda) find the server through MOTO_PORT.
+        self._saved = {
+            "MOTO_PORT": os.environ.get("MOTO_PORT"),
+            "stepfunctions": dict(default_user_config.get("stepfunctions", {})),
+        }
         os.environ["MOTO_PORT"] = str(self.port)
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
         config = {"stepfunctions": {"execute_state_machine": True}}
@@ -258,6 +263,13 @@ class LocalAws:
         if self.port is not None:
             self._server.stop()
             self.port = None
+            # Leave the process as it was: moto's config and MOTO_PORT matter to in-memory moto users too.
+            previous_port = self._saved["MOTO_PORT"]
+            if previous_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = previous_port
+            default_user_config["stepfunctions"] = self._saved["stepfunctions"]  # type: ignore[typeddict-item]
         remove_patches()
 
     def client_kwargs(self) -> dict[str, Any]:

@@ -182,6 +182,10 @@ def uninstall() -> None:
 def scope(environment: dict[str, str]) -> Iterator[Scope]:
     """Run the body as an invocation with `environment` (used as is, and mutated by the handler)."""
     entered = Scope(environment=environment)
+    # Someone (pytest's capsys, say) may have replaced the streams since `install`: route them again.
+    for name in ("stdout", "stderr"):
+        if not isinstance(getattr(sys, name), RoutingStream):
+            setattr(sys, name, RoutingStream(getattr(sys, name)))
     token = _current.set(entered)
     try:
         yield entered

@@ -126,6 +126,7 @@ class LambdaRuntime:
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self.cold_starts: dict[str, int] = {}
+        self._in_flight = 0
         invocation_scope.install()
 
     def register(self, function_name: str, code: FunctionCode) -> None:
@@ -145,8 +146,11 @@ class LambdaRuntime:
         """Names of the functions this runtime can run."""
         return sorted(self._pools)
 
-    def close(self) -> None:
-        """Forget every function and restore the process' environment and streams."""
+    def close(self, drain_seconds: float = 5.0) -> None:
+        """Wait a little for invocations in flight, forget every function, restore environment and streams."""
+        deadline = time.monotonic() + drain_seconds
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._lock:
             self._pools.clear()
         invocation_scope.uninstall()
@@ -255,6 +259,8 @@ class LambdaRuntime:
             deadline_monotonic=time.monotonic() + float(function.timeout),
         )
         started = time.monotonic()
+        with self._lock:
+            self._in_flight += 1
         try:
             with invocation_scope.scope(container.environment) as scope:
                 print(f"START RequestId: {request_id} Version: {function.version}")
@@ -276,6 +282,8 @@ class LambdaRuntime:
                 container.invocations += 1
         finally:
             self._release(function.function_name, container)
+            with self._lock:
+                self._in_flight -= 1
         return Invocation(
             payload=payload,
             errored=errored,

@@ -165,6 +165,40 @@ class EmbeddedStack:
         except Exception:  # the server may be half started; stopping must go on
             return
 
+    def reset(self) -> None:
+        """A clean slate between tests: executions stopped, emulator reset and reconnected, table and
+        captured events emptied, access token forgotten (secret and the functions' in-process caches)."""
+        assert self.deployment is not None and self.zoho is not None
+        self._stop_executions()
+        self.zoho.reset()
+        self.zoho.clock.set_scale(self.time_scale.factor)
+        self.connect_emulator()
+        prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
+        self.client("secretsmanager").put_secret_value(
+            SecretId=f"{prefix}/default/access-token", SecretString="{}"
+        )
+        dynamodb, table = self.client("dynamodb"), self.table_name()
+        for item in self.table_items():
+            key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+            dynamodb.delete_item(TableName=table, Key=key)
+        logs = self.client("logs")
+        for page in logs.get_paginator("describe_log_streams").paginate(logGroupName=self.events_log_group):
+            for stream in page["logStreams"]:
+                logs.delete_log_stream(
+                    logGroupName=self.events_log_group, logStreamName=stream["logStreamName"]
+                )
+        if self.scheduler is not None:
+            self.scheduler.history.clear()
+        from zoho_watch.services import reset as reset_services  # the functions' library, in this process
+
+        reset_services()
+
+    def set_time_scale(self, factor: float) -> None:
+        """Change the time scale of the emulator, Step Functions' waits and retries, and the schedules."""
+        self.time_scale.set(factor)
+        if self.zoho is not None:
+            self.zoho.clock.set_scale(factor)
+
     def __enter__(self) -> EmbeddedStack:
         return self if self.aws is not None else self.start()
 

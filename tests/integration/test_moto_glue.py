@@ -1,0 +1,295 @@
+"""The glue between moto and the embedded stack, pinned: a moto upgrade that changes it fails here, loudly.
+
+The first tests pin the exact private names and signatures `local/aws.py` patches or calls; the others
+check the behaviour the stack relies on, with throwaway handlers (no template, no zoho_watch library).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import re
+import textwrap
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import moto
+import pytest
+from moto.awslambda.models import LambdaFunction
+from moto.core.config import default_user_config
+from moto.logs.models import LogsBackend
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from local import aws as local_aws
+from local.aws import LocalAws, TimeScale
+from local.lambda_runtime import FunctionCode, LambdaRuntime
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+UPGRADE_HINT = "moto changed a private part local/aws.py relies on: re-check the patch before upgrading moto"
+
+
+# --- the pins ---------------------------------------------------------------------------------------------
+
+
+def test_moto_is_the_pinned_version() -> None:
+    pinned = re.search(r"^moto\[server\]==(\S+)$", (REPO / "requirements-dev.txt").read_text(), re.M)
+    assert pinned is not None, "requirements-dev.txt must pin moto[server]"
+    assert moto.__version__ == local_aws.MOTO_VERSION == pinned.group(1), UPGRADE_HINT
+
+
+def test_lambda_invoke_goes_through_invoke_lambda_with_a_three_tuple() -> None:
+    assert list(inspect.signature(LambdaFunction._invoke_lambda).parameters) == ["self", "event"], (
+        UPGRADE_HINT
+    )
+    source = inspect.getsource(LambdaFunction.invoke)
+    assert "res, errored, logs = self._invoke_lambda(event=body)" in source, UPGRADE_HINT
+    assert 'response_headers["x-amz-function-error"] = "Handled"' in source, UPGRADE_HINT
+
+
+def test_logs_backend_methods_used_to_save_function_output() -> None:
+    assert list(inspect.signature(LogsBackend.ensure_log_group).parameters) == ["self", "log_group_name"]
+    assert list(inspect.signature(LogsBackend.ensure_log_stream).parameters) == [
+        "self",
+        "log_group_name",
+        "log_stream_name",
+    ], UPGRADE_HINT
+    assert list(inspect.signature(LogsBackend.put_log_events).parameters)[:4] == [
+        "self",
+        "log_group_name",
+        "log_stream_name",
+        "log_events",
+    ], UPGRADE_HINT
+    assert "logs_backend" in inspect.getsource(LambdaFunction), UPGRADE_HINT
+    assert 'self.logs_group_name = f"/aws/lambda/{self.function_name}"' in inspect.getsource(LambdaFunction)
+
+
+def test_wait_and_retry_sleep_where_the_time_scale_is_applied() -> None:
+    assert list(inspect.signature(WaitFunction._wait_interval).parameters) == ["self", "env", "wait_seconds"]
+    assert "env.program_state_event.wait(wait_seconds)" in inspect.getsource(WaitFunction._wait_interval)
+    assert "self._wait_interval(env=env, wait_seconds=w_sec)" in inspect.getsource(WaitFunction._eval_body)
+    body = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert "time.sleep(interval_seconds)" in body, UPGRADE_HINT
+    assert local_aws._glue.original_retrier_time in (None, time), UPGRADE_HINT
+
+
+def test_step_functions_maps_error_type_of_a_lambda_error_payload_to_the_error_name() -> None:
+    for source in (
+        inspect.getsource(StateTaskServiceLambda._from_error),
+        inspect.getsource(
+            __import__(
+                "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
+                fromlist=["StateTaskLambda"],
+            ).StateTaskLambda._from_error
+        ),
+    ):
+        assert 'error = cause_object["errorType"]' in source, UPGRADE_HINT
+    assert 'invocation_response.get("FunctionError")' in inspect.getsource(
+        lambda_eval_utils.execute_lambda_function_integration
+    ), UPGRADE_HINT
+
+
+def test_start_execution_and_moto_config_names() -> None:
+    parameters = list(inspect.signature(StepFunctionsParserBackend.start_execution).parameters)
+    assert parameters[:4] == ["self", "state_machine_arn", "name", "execution_input"], UPGRADE_HINT
+    assert "_handle_name_input_idempotency" in inspect.getsource(StepFunctionsParserBackend.start_execution)
+    assert "execute_state_machine" in default_user_config["stepfunctions"], UPGRADE_HINT
+    # moto's own Step Functions clients find the server through MOTO_PORT.
+    assert "moto_server_port()" in inspect.getsource(boto_client.boto_client_for), UPGRADE_HINT
+
+
+# --- the behaviour ------------------------------------------------------------------------------------------
+
+HANDLER = textwrap.dedent(
+    """
+    import os
+    import threading
+
+    class FlakyError(Exception):
+        pass
+
+    class PermanentError(Exception):
+        pass
+
+    CALLS = {"n": 0}
+
+    def lambda_handler(event, context):
+        print("secret-free log line from", context.function_name)
+        CALLS["n"] += 1
+        if event.get("fail_times", 0) >= CALLS["n"]:
+            raise FlakyError(f"failure {CALLS['n']}")
+        if event.get("permanent"):
+            raise PermanentError("no way")
+        seen = {}
+        worker = threading.Thread(target=lambda: seen.update(colour=os.environ.get("COLOUR")))
+        worker.start()
+        worker.join()
+        return {
+            "colour": os.environ.get("COLOUR"),
+            "thread_colour": seen["colour"],
+            "name": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "request_id": context.aws_request_id,
+            "calls": CALLS["n"],
+            "input": event,
+        }
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def glue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A bare LocalAws + LambdaRuntime with two functions of the throwaway handler (red and blue)."""
+    folder = tmp_path_factory.mktemp("handler")
+    (folder / "app.py").write_text(HANDLER)
+    runtime = LambdaRuntime()
+    local = LocalAws(runtime, TimeScale(1.0)).start()
+    lam, iam = local.client("lambda"), local.client("iam")
+    role = iam.create_role(RoleName="glue-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", HANDLER)
+    arns = {}
+    for colour in ("red", "blue"):
+        arns[colour] = lam.create_function(
+            FunctionName=f"glue-{colour}",
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": archive.getvalue()},
+            Timeout=30,
+            Environment={"Variables": {"COLOUR": colour}},
+        )["FunctionArn"]
+        runtime.register(f"glue-{colour}", FunctionCode(code_dir=folder))
+    try:
+        yield {"aws": local, "runtime": runtime, "role": role, "arns": arns}
+    finally:
+        local.stop()
+        runtime.close()
+
+
+def _invoke(glue: dict[str, Any], name: str, event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    reply = glue["aws"].client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    return json.loads(reply["Payload"].read()), reply.get("FunctionError")
+
+
+def test_handler_runs_in_process_with_its_own_environment_and_context(glue: dict[str, Any]) -> None:
+    payload, error = _invoke(glue, "glue-red", {"hello": 1})
+    assert error is None
+    assert payload["colour"] == payload["thread_colour"] == "red"
+    assert payload["name"] == "glue-red"
+    assert payload["input"] == {"hello": 1}
+    assert 0 < payload["remaining_ms"] <= 30_000
+    assert re.fullmatch(r"[0-9a-f-]{36}", payload["request_id"])
+
+
+def test_concurrent_invocations_never_see_each_others_environment(glue: dict[str, Any]) -> None:
+    names = ["glue-red", "glue-blue"] * 12
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda name: (name, _invoke(glue, name, {})[0]), names))
+    for name, payload in results:
+        colour = name.split("-")[1]
+        assert (payload["colour"], payload["thread_colour"], payload["name"]) == (colour, colour, name)
+
+
+def test_exception_becomes_lambda_error_payload_and_output_goes_to_the_log_group(
+    glue: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload, error = _invoke(glue, "glue-blue", {"permanent": True})
+    assert error == "Handled"
+    assert payload["errorType"] == "PermanentError"
+    assert payload["errorMessage"] == "no way"
+    assert "secret-free log line" not in capsys.readouterr().out  # not on the process' stdout...
+    logs = glue["aws"].client("logs")
+    messages = [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/glue-blue")["events"]]
+    assert any("secret-free log line from glue-blue" in message for message in messages)  # ...but here
+    assert any("[ERROR] PermanentError: no way" in message for message in messages)
+
+
+def _run(
+    glue: dict[str, Any], definition: dict[str, Any], name: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    sfn = glue["aws"].client("stepfunctions")
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=glue["role"])
+    execution = sfn.start_execution(
+        stateMachineArn=machine["stateMachineArn"], name=f"{name}-1", input=json.dumps(payload)
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution did not finish"
+        time.sleep(0.02)
+    return sfn.describe_execution(executionArn=execution)
+
+
+def test_retry_and_catch_match_the_exception_class_names_with_scaled_sleeps(glue: dict[str, Any]) -> None:
+    glue["aws"].time_scale.set(3600.0)
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": glue["arns"]["red"], "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+        "Retry": [
+            {"ErrorEquals": ["FlakyError"], "IntervalSeconds": 600, "MaxAttempts": 5, "BackoffRate": 1}
+        ],
+        "Catch": [{"ErrorEquals": ["PermanentError"], "ResultPath": "$.error", "Next": "Caught"}],
+        "Next": "Pause",
+    }
+    definition = {
+        "StartAt": "Task",
+        "States": {
+            "Task": task,
+            "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+            "Caught": {"Type": "Fail", "Error": "Caught", "Cause": "permanent"},
+        },
+    }
+    started = time.monotonic()
+    flaky = _run(glue, definition, "glue-retry", {"fail_times": 100_000})  # fails until retries run out
+    assert flaky["status"] == "FAILED"
+    assert flaky["error"] == "FlakyError"
+    caught = _run(glue, definition, "glue-catch", {"permanent": True})
+    assert (caught["status"], caught["error"]) == ("FAILED", "Caught")
+    done = _run(glue, definition, "glue-wait", {})
+    assert done["status"] == "SUCCEEDED"
+    # 5 retries x 600 s and a 3600 s wait: 2 simulated hours, a few real seconds at 3600x.
+    assert time.monotonic() - started < 15
+
+
+def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[str, Any]) -> None:
+    sfn = glue["aws"].client("stepfunctions")
+    # Long enough (100 simulated hours) to be RUNNING during every start.
+    definition = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 360_000, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="glue-once", definition=json.dumps(definition), roleArn=glue["role"]
+    )
+    barrier = threading.Barrier(20)
+
+    def start(_: int) -> str:
+        barrier.wait()
+        return sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="once", input="{}")[
+            "executionArn"
+        ]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        arns = set(pool.map(start, range(20)))
+    assert len(arns) == 1
+    assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
+    sfn.stop_execution(executionArn=arns.pop())
+
+
+def test_step_functions_execution_is_on(glue: dict[str, Any]) -> None:
+    assert default_user_config["stepfunctions"]["execute_state_machine"] is True
