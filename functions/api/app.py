@@ -324,8 +324,10 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _json(status: int, answer: WatchAnswer) -> Response[WatchAnswer]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=answer)
+def _json(status: int, answer: WatchAnswer) -> Response:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=answer.model_dump_json()
+    )
 
 
 def _poll_dict(poll: PollSettings | None) -> dict[str, int] | None:
@@ -405,7 +407,7 @@ def start_watch(
     job_id: JobIdParam,
     request: Annotated[WatchRequest | None, Body(embed=False)] = None,
     connection: ConnectionQuery = None,
-) -> Response[WatchAnswer]:
+) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
     request = request or WatchRequest()
     connection = request.connection or connection or "default"
@@ -434,7 +436,8 @@ def _watch_by_schedule(
     state = get_services().store.watch(
         connection, module, job_id, watcher=SCHEDULE_WATCHER, poll=_poll_dict(request.poll)
     )
-    metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=0 if watcher else 1)
+    if watcher is None:
+        metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
     answer = WatchAnswer(
         watching=True,
         already=watcher is not None,
@@ -575,7 +578,7 @@ def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQu
 
 
 @app.get("/openapi.json", include_in_schema=False)
-def openapi_document() -> Response[str]:
+def openapi_document() -> Any:
     """The OpenAPI document of this API."""
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 

@@ -1,0 +1,359 @@
+"""REST API handler: every route driven by its events/ sample on moto (Step Functions too) and Zoho."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.fake_zoho import JobProfile
+from tests.unit.functions.conftest import REPO_ROOT, load_event
+
+STATE_MACHINE_NAME = "zoho-watch-test-watch-job"
+OPENAPI_COPY = REPO_ROOT / "docs" / "openapi.json"
+
+
+@pytest.fixture
+def state_machine(aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The watch state machine in moto (from the real ASL; executions are recorded, not run)."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="watch-job", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = (REPO_ROOT / "statemachine" / "watch_job.asl.json").read_text(encoding="utf-8")
+    arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{STATE_MACHINE_NAME}"
+    definition = definition.replace("${WatchJobStateMachineArn}", arn).replace(
+        "${CheckJobFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:check-job"
+    )
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    created = sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=role)
+    monkeypatch.setenv("STATE_MACHINE_ARN", created["stateMachineArn"])
+    monkeypatch.setenv("MAX_POLLS_PER_EXECUTION", "500")
+    monkeypatch.setenv("DEFAULT_DEADLINE_HOURS", "24")
+    return created["stateMachineArn"]
+
+
+def call(api_app: Any, context: Any, sample: str, **changes: Any) -> tuple[int, dict[str, Any]]:
+    """Send a sample event (`job_id`, `module`, `query` or `body` changed); return (status, JSON body)."""
+    event = load_event(sample)
+    module = changes.pop("module", None)
+    job_id = changes.pop("job_id", None)
+    if module or job_id:
+        params = event["pathParameters"]
+        old = f"/jobs/{params['module']}/{params['job_id']}"
+        params.update({k: v for k, v in (("module", module), ("job_id", job_id)) if v})
+        event["path"] = event["path"].replace(old, f"/jobs/{params['module']}/{params['job_id']}")
+    if "query" in changes:
+        query = changes.pop("query")
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    if "body" in changes:
+        body = changes.pop("body")
+        event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
+    assert not changes, f"unknown changes {changes}"
+    reply = api_app.lambda_handler(event, context)
+    # Powertools answers REST API (v1) events with multiValueHeaders.
+    assert reply["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    body = json.loads(reply["body"])
+    if reply["statusCode"] >= 400:
+        assert set(body) >= {"code", "message"}
+        assert "Traceback" not in reply["body"]
+    return reply["statusCode"], body
+
+
+def executions(state_machine: str) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    return sfn.list_executions(stateMachineArn=state_machine)["executions"]
+
+
+def running_job(zoho: Any, total: int = 300) -> str:
+    zoho.clock.freeze()
+    job_id = zoho.create_job("Leads", total=total, profile=JobProfile(queue_delay=0, duration=100))
+    zoho.clock.advance(30)
+    return job_id
+
+
+# ---- reading --------------------------------------------------------------------------------------------
+
+
+def test_live_check_asks_zoho_and_records_the_job(
+    aws, zoho, zoho_connection, api_app, lambda_context
+) -> None:
+    job_id = running_job(zoho)
+
+    status, body = call(api_app, lambda_context, "api_get_job_live", job_id=job_id)
+
+    assert status == 200
+    truth = zoho.job_truth(job_id)
+    assert (body["status"], body["counts"]["updated"]) == ("RUNNING", truth["Updated_Count"])
+    assert body["terminal"] is False
+    assert [e["detail"]["job_id"] for e in aws.events("Mass Update Job Status Changed")] == [job_id]
+    # The stored state now answers without Zoho.
+    calls = zoho.counters["calls_total"]
+    status, stored = call(api_app, lambda_context, "api_get_job", job_id=job_id)
+    assert status == 200
+    assert (stored["status"], stored["checks"], stored["counts"]) == ("RUNNING", 1, body["counts"])
+    assert zoho.counters["calls_total"] == calls
+
+
+def test_a_job_never_seen_is_not_found(aws, api_app, lambda_context) -> None:
+    status, body = call(api_app, lambda_context, "api_get_job")
+
+    assert (status, body["code"]) == (404, "JOB_NOT_RECORDED")
+
+
+def test_list_filters_by_status(aws, zoho, zoho_connection, api_app, lambda_context) -> None:
+    running = running_job(zoho)
+    done = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
+    zoho.clock.advance(5)
+    for job_id in (running, done):
+        assert call(api_app, lambda_context, "api_get_job_live", job_id=job_id)[0] == 200
+
+    status, body = call(api_app, lambda_context, "api_list_jobs")  # ?status=RUNNING&limit=20
+
+    assert status == 200
+    assert [job["job_id"] for job in body["items"]] == [running]
+    assert body["next_cursor"] is None
+    status, everything = call(api_app, lambda_context, "api_list_jobs", query={"limit": "1"})
+    assert status == 200 and len(everything["items"]) == 1 and everything["next_cursor"]
+    status, rest = call(
+        api_app, lambda_context, "api_list_jobs", query={"limit": "5", "cursor": everything["next_cursor"]}
+    )
+    assert {job["job_id"] for job in everything["items"] + rest["items"]} == {running, done}
+
+
+def test_history_lists_checks_newest_first(aws, zoho, zoho_connection, api_app, lambda_context) -> None:
+    job_id = running_job(zoho)
+    for _ in range(3):
+        assert call(api_app, lambda_context, "api_get_job_live", job_id=job_id)[0] == 200
+        zoho.clock.advance(10)
+
+    status, body = call(api_app, lambda_context, "api_get_job_history", job_id=job_id)
+
+    assert status == 200
+    updated = [item["counts"]["updated"] for item in body["items"]]
+    assert len(updated) == 3 and updated == sorted(updated, reverse=True)
+    status, page = call(api_app, lambda_context, "api_get_job_history", job_id=job_id, query={"limit": "2"})
+    assert len(page["items"]) == 2 and page["next_cursor"]
+
+
+# ---- watching -------------------------------------------------------------------------------------------
+
+
+def test_watch_starts_one_named_execution_and_is_idempotent(
+    aws, state_machine, api_app, lambda_context
+) -> None:
+    status, body = call(api_app, lambda_context, "api_start_watch")
+
+    assert status == 202
+    assert (body["watching"], body["already"], body["mode"]) == (True, False, "stepfunctions")
+    assert body["execution_name"] == "Leads-554023000000506003-g0"
+    started = executions(state_machine)
+    assert [e["name"] for e in started] == ["Leads-554023000000506003-g0"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    watch_input = json.loads(sfn.describe_execution(executionArn=body["execution_arn"])["input"])
+    assert watch_input == {
+        "connection": "default",
+        "module": "Leads",
+        "job_id": "554023000000506003",
+        "poll": {"min_seconds": 5, "max_seconds": 300},
+        "deadline": "2030-01-01T00:00:00Z",
+        "generation": 0,
+        "max_polls": 500,
+    }
+    assert body["state"]["watcher"] == "stepfunctions:" + body["execution_arn"]
+    assert body["state"]["watched"] is True
+
+    status, again = call(api_app, lambda_context, "api_start_watch")
+
+    assert (status, again["already"], again["message"]) == (202, True, "already watching")
+    assert again["execution_arn"] == body["execution_arn"]
+    assert len(executions(state_machine)) == 1
+
+
+def test_watch_after_a_stop_starts_the_next_generation(aws, state_machine, api_app, lambda_context) -> None:
+    assert call(api_app, lambda_context, "api_start_watch")[0] == 202
+
+    status, stopped = call(api_app, lambda_context, "api_stop_watch")
+
+    assert (status, stopped["watching"], stopped["mode"]) == (200, False, "stepfunctions")
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    assert sfn.describe_execution(executionArn=stopped["execution_arn"])["status"] == "ABORTED"
+    assert stopped["state"]["watched"] is False
+
+    status, body = call(
+        api_app, lambda_context, "api_start_watch", body={}
+    )  # defaults: deadline from the stack
+
+    assert (status, body["already"], body["execution_name"]) == (202, False, "Leads-554023000000506003-g1")
+    assert body["deadline"] is not None
+    assert sorted(e["name"] for e in executions(state_machine)) == [
+        "Leads-554023000000506003-g0",
+        "Leads-554023000000506003-g1",
+    ]
+
+
+def test_schedule_mode_only_registers_the_job_for_the_sweep(
+    aws, zoho, state_machine, api_app, lambda_context
+) -> None:
+    status, body = call(api_app, lambda_context, "api_start_watch_schedule")
+
+    assert (status, body["mode"], body["already"]) == (202, "schedule", False)
+    assert body["state"]["watcher"] == "schedule"
+    assert executions(state_machine) == []
+    assert zoho.counters["calls_total"] == 0
+    from zoho_watch.services import get_services
+
+    due = get_services().store.due_jobs()
+    assert [(job["job_id"], job["poll"]) for job in due] == [
+        ("554023000000506003", {"min_seconds": 60, "max_seconds": 900})
+    ]
+    assert call(api_app, lambda_context, "api_start_watch_schedule")[1]["already"] is True
+
+    status, conflict = call(api_app, lambda_context, "api_start_watch")
+
+    assert (status, conflict["code"]) == (409, "WATCHED_BY_SCHEDULE")
+    assert executions(state_machine) == []
+    status, stopped = call(api_app, lambda_context, "api_stop_watch")
+    assert (status, stopped["mode"], stopped["state"]["watched"]) == (200, "schedule", False)
+    assert get_services().store.due_jobs() == []
+
+
+def test_a_finished_job_is_not_watched_again(
+    aws, zoho, zoho_connection, state_machine, api_app, lambda_context
+) -> None:
+    zoho.clock.freeze()
+    job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
+    zoho.clock.advance(5)
+    assert call(api_app, lambda_context, "api_get_job_live", job_id=job_id)[1]["status"] == "COMPLETED"
+
+    status, body = call(api_app, lambda_context, "api_start_watch", job_id=job_id)
+
+    assert (status, body["watching"], body["already"]) == (200, False, True)
+    assert executions(state_machine) == []
+
+
+def test_stop_of_an_unknown_job_is_not_found(aws, state_machine, api_app, lambda_context) -> None:
+    status, body = call(api_app, lambda_context, "api_stop_watch")
+
+    assert (status, body["code"]) == (404, "JOB_NOT_RECORDED")
+
+
+# ---- bad input and errors -------------------------------------------------------------------------------
+
+
+BAD_INPUT: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("api_get_job_live", {"module": "Leads;DROP"}, ["path", "module"]),
+    ("api_get_job_live", {"job_id": "12ab"}, ["path", "job_id"]),
+    ("api_get_job_live", {"query": {"live": "true", "connection": "Bad Name"}}, ["query", "connection"]),
+    ("api_list_jobs", {"query": {"limit": "0"}}, ["query", "limit"]),
+    ("api_list_jobs", {"query": {"status": "running; x"}}, ["query", "status"]),
+    ("api_start_watch", {"body": "{not json"}, ["body", "1"]),
+    ("api_start_watch", {"body": {"mode": "cron"}}, ["body", "mode"]),
+    ("api_start_watch", {"body": {"poll": {"min_seconds": 600, "max_seconds": 60}}}, ["body", "poll"]),
+    ("api_start_watch", {"body": {"poll": {"min_seconds": 0}}}, ["body", "poll", "min_seconds"]),
+    ("api_start_watch", {"body": {"deadline": "2030-01-01T00:00:00"}}, ["body", "deadline"]),
+    ("api_start_watch", {"body": {"surprise": 1}}, ["body", "surprise"]),
+]
+
+
+def test_bad_input_is_a_400_before_any_call(aws, zoho, state_machine, api_app, lambda_context) -> None:
+    # One stack for every case (a moto stack per case would cost a second each).
+    for sample, changes, where in BAD_INPUT:
+        status, body = call(api_app, lambda_context, sample, **changes)
+
+        assert (status, body["code"]) == (400, "INVALID_INPUT"), (sample, changes, body)
+        assert [detail["loc"] for detail in body["details"]] == [where], (sample, changes, body)
+    assert zoho.counters["calls_total"] == 0
+    assert executions(state_machine) == []
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+
+
+def test_semantic_input_errors_change_nothing(aws, zoho, state_machine, api_app, lambda_context) -> None:
+    past = call(api_app, lambda_context, "api_start_watch", body={"deadline": "2020-01-01T00:00:00Z"})
+    scheduled_deadline = call(
+        api_app,
+        lambda_context,
+        "api_start_watch_schedule",
+        body={"mode": "schedule", "deadline": "2031-01-01T00:00:00Z"},
+    )
+    too_long = call(api_app, lambda_context, "api_start_watch", module="M" + "x" * 70)
+
+    for status, body in (past, scheduled_deadline, too_long):
+        assert (status, body["code"]) == (400, "INVALID_INPUT")
+    assert executions(state_machine) == []
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+
+
+def test_zoho_errors_become_json_errors_with_a_stable_code(
+    aws, zoho, zoho_connection, api_app, lambda_context
+) -> None:
+    job_id = running_job(zoho)
+    for fault, status, code in (
+        ("500", 503, "ZOHO_UNAVAILABLE"),
+        ("429", 429, "ZOHO_RATE_LIMITED"),
+        ("OAUTH_SCOPE_MISMATCH", 502, "ZOHO_AUTH_ERROR"),
+    ):
+        zoho.faults.script([fault])
+
+        answer = call(api_app, lambda_context, "api_get_job_live", job_id=job_id)
+
+        assert (answer[0], answer[1]["code"]) == (status, code), fault
+
+
+def test_unknown_job_live_is_a_404_with_zoho_code(
+    aws, zoho, zoho_connection, api_app, lambda_context
+) -> None:
+    status, body = call(api_app, lambda_context, "api_get_job_live", job_id="111111111111111111")
+
+    assert (status, body["code"]) == (404, "JOB_NOT_FOUND")
+
+
+def test_unexpected_errors_are_a_500_without_details(aws, api_app, lambda_context, monkeypatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals /var/task/app.py line 12")
+
+    monkeypatch.setattr(api_app, "get_services", broken)
+
+    status, body = call(api_app, lambda_context, "api_get_job")
+
+    assert (status, body["code"], body["message"]) == (500, "INTERNAL_ERROR", "internal error")
+    assert "internals" not in json.dumps(body)
+
+
+def test_unknown_route_is_a_json_404(aws, api_app, lambda_context) -> None:
+    event = load_event("api_list_jobs")
+    event["path"] = event["resource"] = "/admin"
+
+    reply = api_app.lambda_handler(event, lambda_context)
+
+    assert reply["statusCode"] == 404
+    assert json.loads(reply["body"])["code"] == "ROUTE_NOT_FOUND"
+
+
+# ---- OpenAPI --------------------------------------------------------------------------------------------
+
+
+def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambda_context) -> None:
+    status, served = call(api_app, lambda_context, "api_openapi")
+
+    assert status == 200
+    assert set(served["paths"]) == {
+        "/jobs",
+        "/jobs/{module}/{job_id}",
+        "/jobs/{module}/{job_id}/history",
+        "/jobs/{module}/{job_id}/watch",
+    }
+    assert set(served["paths"]["/jobs/{module}/{job_id}/watch"]) == {"put", "delete"}
+    generated = json.loads(api_app.openapi_json())
+    assert served == generated
+    if os.environ.get("UPDATE_OPENAPI") == "1":
+        OPENAPI_COPY.write_text(json.dumps(generated, indent=2) + "\n", encoding="utf-8")
+    assert OPENAPI_COPY.is_file(), (
+        f"{OPENAPI_COPY} is missing: run UPDATE_OPENAPI=1 pytest {Path(__file__).name}"
+    )
+    assert json.loads(OPENAPI_COPY.read_text(encoding="utf-8")) == generated, (
+        f"{OPENAPI_COPY} is stale: run UPDATE_OPENAPI=1 .venv/bin/pytest tests/unit/functions/test_api.py"
+    )
