@@ -7,6 +7,7 @@ layer (`layers/zoho_watch`) is put on `sys.path` here, the way Lambda sees it un
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,3 +17,17 @@ LAYER_PATH = REPO_ROOT / "layers" / "zoho_watch"
 for _path in (str(LAYER_PATH), str(REPO_ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+# Nothing the bench runs may reach AWS (moto and the emulator only), and the handlers' Powertools objects,
+# created at import, need their settings before any handler or library module is imported.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "zoho-watch-bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "ZohoWatchBench",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)

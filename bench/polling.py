@@ -24,11 +24,11 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from local.fake_zoho.profile import JobProfile, JobTimeline
 from zoho_watch.jobs import TERMINAL_STATUSES, Observation, PollPolicy, next_check_in, trim_observations
 from zoho_watch.zoho import parse_status_reply
 
 from bench.table import Row, median, percentile, seconds
+from local.fake_zoho.profile import JobProfile, JobTimeline
 
 MIN_DURATION = 10.0
 MAX_DURATION = 6 * 3600.0
@@ -285,7 +285,8 @@ def rows(results: dict[str, Summary], count: int, seed: int) -> list[Row]:
 def detail(results: dict[str, Summary]) -> str:
     """A small markdown table of every watcher: calls per job and lag."""
     lines = [
-        "| watcher | Zoho calls per job (mean) | calls (median) | lag median | lag p95 | lag within max(10 s, 5%) |",
+        "| watcher | Zoho calls per job (mean) | calls (median) | lag median | lag p95"
+        " | lag within max(10 s, 5%) |",
         "|---|---|---|---|---|---|",
     ]
     for name, summary in results.items():

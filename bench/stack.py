@@ -1,0 +1,179 @@
+"""The bench's in-process stack: moto (`mock_aws`) with template.yaml's table, the event bus, the emulator's
+credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
+
+It reuses the test fixtures' `table_arguments` (the table exactly as template.yaml defines it) and their
+environment (docs/interfaces.md names).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench import REPO_ROOT
+from local.fake_zoho import FakeZoho
+from local.lambda_runtime import LambdaContext
+from tests.fixtures.aws import BUS_NAME, ENVIRONMENT, REGION, SECRET_PREFIX, TABLE_NAME, table_arguments
+
+
+@dataclass
+class ApiCalls:
+    """AWS API calls by "service.Operation" (thread-safe), counted by a botocore hook on each client."""
+
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def hook(self, service: str) -> Callable[..., None]:
+        """A `before-call` handler that counts calls of `service`."""
+
+        def count(model: Any, **_: Any) -> None:
+            with self._lock:
+                self.counts[f"{service}.{model.name}"] += 1
+
+        return count
+
+    def watch(self, client: Any, service: str) -> None:
+        """Count every call `client` makes from now on."""
+        client.meta.events.register("before-call", self.hook(service))
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far."""
+        with self._lock:
+            return dict(self.counts)
+
+    def reset(self) -> None:
+        """Forget the counts."""
+        with self._lock:
+            self.counts.clear()
+
+
+@dataclass
+class Stack:
+    """Handles on the in-process stack."""
+
+    zoho: FakeZoho
+    services: Any
+    calls: ApiCalls
+    connection: str = "default"
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then put the old values back."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def base_environment() -> dict[str, str]:
+    """The stack's environment variables (docs/interfaces.md), as the tests set them."""
+    return dict(ENVIRONMENT)
+
+
+@contextmanager
+def local_stack(zoho: FakeZoho, clock: Callable[[], float] | None = None, **env: str) -> Iterator[Stack]:
+    """moto with the stack's table, bus and the emulator's credentials; the library's Services installed.
+
+    `clock` is the library's clock (default: the emulator's, so token expiry and job times agree).
+    """
+    import boto3
+    from moto import mock_aws
+    from zoho_watch import services as services_module
+    from zoho_watch.config import Settings
+
+    with environment({**base_environment(), **env}):
+        for name in ("ZOHO_ACCOUNTS_URL", "ZOHO_API_DOMAIN", "AWS_ENDPOINT_URL"):
+            os.environ.pop(name, None)
+        services_module.reset()
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            arguments, ttl_attribute = table_arguments()
+            dynamodb.create_table(**arguments)
+            if ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=TABLE_NAME,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
+                )
+            boto3.client("events", region_name=REGION).create_event_bus(Name=BUS_NAME)
+            boto3.client("secretsmanager", region_name=REGION).create_secret(
+                Name=f"{SECRET_PREFIX}/default/credentials", SecretString=json.dumps(zoho.credentials())
+            )
+            services = services_module.Services(Settings.from_env(), clock=clock or zoho.clock.now)
+            services_module.set_services(services)
+            calls = ApiCalls()
+            calls.watch(services.dynamodb, "dynamodb")
+            calls.watch(services.secrets_client, "secretsmanager")
+            calls.watch(services.events_client, "events")
+            try:
+                yield Stack(zoho, services, calls)
+            finally:
+                services_module.reset()
+
+
+def load_handler(name: str) -> ModuleType:
+    """Import `functions/<name>/app.py` under a unique module name (every handler is called `app`)."""
+    path = REPO_ROOT / "functions" / name / "app.py"
+    if not path.exists():
+        raise FileNotFoundError(f"functions/{name}/app.py does not exist yet")
+    module_name = f"bench_handler_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses and Powertools look the module up by name.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def lambda_context(name: str, timeout_seconds: float, memory_mb: int = 256) -> LambdaContext:
+    """A context object like Lambda's, with a real-time deadline `timeout_seconds` from now."""
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:{name}"
+    return LambdaContext(
+        function_name=name,
+        function_version="$LATEST",
+        invoked_function_arn=arn,
+        memory_limit_in_mb=memory_mb,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{name}",
+        log_stream_name="bench",
+        deadline_monotonic=time.monotonic() + timeout_seconds,
+    )
+
+
+def invoke(handler: Callable[[Any, Any], Any], event: Any, context: LambdaContext) -> Any:
+    """Call a handler with its EMF metrics output kept off the bench's stdout."""
+    with redirect_stdout(io.StringIO()):
+        return handler(event, context)
+
+
+def handler_names() -> list[str]:
+    """The functions that have an `app.py` now, sorted."""
+    root = Path(REPO_ROOT / "functions")
+    return sorted(path.parent.name for path in root.glob("*/app.py"))
