@@ -1,10 +1,12 @@
 """Zoho access tokens per connection: memory, then the access-token secret, then one refresh for everyone.
 
 Zoho issues at most 10 access tokens per refresh token per 10 minutes, so a refresh is single-flight across
-every container: a lease item in the jobs table (conditional put with an expiry) elects one refresher, and the
-others re-read the access-token secret (`force_fetch`) until the new token appears. After a successful
-refresh the lease is kept for `MIN_REFRESH_SPACING` seconds, so even a storm of INVALID_TOKEN replies cannot
-draw more than one token a minute. Tokens and secrets are never logged and never put into error messages.
+every container: a lease item in the jobs table (conditional put with an expiry) elects one refresher, and
+the others re-read the access-token secret (`force_fetch`) until the new token appears. After a successful
+refresh the lease is kept for `MIN_REFRESH_SPACING` seconds (phase "spacing"), so even a storm of
+INVALID_TOKEN replies cannot draw more than one token a minute: whoever finds the new token rejected too
+during that time gets `ZohoRateLimited` with the seconds left. Tokens and secrets are never logged and never
+put into error messages.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
 from zoho_watch.config import Settings
 from zoho_watch.errors import ZohoAuthError, ZohoRateLimited, ZohoUnavailable
 from zoho_watch.jobs import validate_connection
@@ -28,7 +31,7 @@ from zoho_watch.zoho import ZohoClient, data_centre_urls
 logger = Logger(child=True)
 
 # Seconds between two refreshes of one connection, at least (10 per 10 minutes is Zoho's limit).
-MIN_REFRESH_SPACING = 60.0
+MIN_REFRESH_SPACING = 65.0
 # How often a waiting container re-reads the access-token secret.
 WAIT_POLL_SECONDS = 0.05
 _LEASE_TTL = 86400  # the lease item is removed by DynamoDB's TTL a day later
@@ -216,6 +219,18 @@ class TokenProvider:
 
     # ---- the lease -----------------------------------------------------------------------------------------
 
+    def _read_lease(self) -> dict[str, Any] | None:
+        reply = self._dynamodb.get_item(
+            TableName=self._settings.table_name, Key=lease_key(self.connection), ConsistentRead=True
+        )
+        item = reply.get("Item")
+        if not item:
+            return None
+        return {
+            "phase": item.get("phase", {}).get("S", "refreshing"),
+            "lease_until": float(item.get("lease_until", {}).get("N", "0")),
+        }
+
     def _acquire_lease(self) -> bool:
         now = self._clock()
         until = now + self._settings.token_lease_seconds
@@ -225,10 +240,11 @@ class TokenProvider:
                 Item={
                     **lease_key(self.connection),
                     "owner": {"S": self._owner},
+                    "phase": {"S": "refreshing"},
                     "lease_until": {"N": str(Decimal(repr(until)))},
                     "expires_at": {"N": str(int(time.time()) + _LEASE_TTL)},
                 },
-                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
+                ConditionExpression="attribute_not_exists(pk) OR lease_until <= :now",
                 ExpressionAttributeValues={":now": {"N": str(Decimal(repr(now)))}},
             )
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
@@ -250,12 +266,13 @@ class TokenProvider:
                 self._dynamodb.update_item(
                     TableName=self._settings.table_name,
                     Key=lease_key(self.connection),
-                    UpdateExpression="SET lease_until = :until",
+                    UpdateExpression="SET lease_until = :until, phase = :spacing",
                     ConditionExpression="#owner = :owner",
                     ExpressionAttributeNames={"#owner": "owner"},
                     ExpressionAttributeValues={
                         ":owner": {"S": self._owner},
                         ":until": {"N": str(Decimal(repr(until)))},
+                        ":spacing": {"S": "spacing"},
                     },
                 )
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
@@ -287,6 +304,18 @@ class TokenProvider:
             if self._acceptable(token, rejected):
                 self._memory = token
                 return token  # type: ignore[return-value]
+            lease = self._read_lease()
+            if lease is not None and lease["phase"] == "spacing" and lease["lease_until"] > self._clock():
+                # The refresher writes the secret before it marks the lease "spacing": read the secret again.
+                token = self._read_token_secret()
+                if self._acceptable(token, rejected):
+                    self._memory = token
+                    return token  # type: ignore[return-value]
+                # A token was issued moments ago and it will not do: wait for the spacing to end.
+                raise ZohoRateLimited(
+                    "a new Zoho access token was issued moments ago; refreshes are spaced, try again shortly",
+                    retry_after=max(1.0, round(lease["lease_until"] - self._clock(), 1)),
+                )
             if time.monotonic() > deadline:
                 raise ZohoUnavailable("timed out waiting for another worker's token refresh; try again")
 
