@@ -1,0 +1,195 @@
+"""The real watch_job.asl.json executed by moto's Step Functions engine, with a scripted CheckJob task.
+
+The handler is replaced by a script of answers (or errors) so each path of the state machine is driven
+quickly; the handler itself is tested in test_check_job.py. Waits are 0 seconds and no retry is triggered, so
+nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+
+from tests.unit.functions.conftest import REPO_ROOT
+
+REGION = "us-east-1"
+MACHINE = "zoho-watch-test-watch-job"
+MACHINE_ARN = f"arn:aws:states:{REGION}:123456789012:stateMachine:{MACHINE}"
+JOB = {
+    "connection": "default",
+    "module": "Leads",
+    "job_id": "554023000000506003",
+    "poll": {"min_seconds": 5, "max_seconds": 300},
+    "deadline": "2030-01-01T00:00:00Z",
+    "generation": 0,
+    "max_polls": 1000,
+}
+Step = Callable[[dict[str, Any]], Any]
+
+
+class TaskError(Exception):
+    """A scripted handler error: Lambda reports `error_type` as the errorType."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def answer(status: str, **fields: Any) -> Step:
+    """A scripted check_job answer: the loop state plus a job state in `status`."""
+
+    def step(payload: dict[str, Any]) -> dict[str, Any]:
+        terminal = status in ("COMPLETED", "FAILED")
+        return {
+            **payload["input"],
+            "status": status,
+            "terminal": terminal,
+            "counts": {"total": 10, "updated": 7, "failed": 3, "not_updated": 0},
+            "next_check_in": 0,
+            "polls": payload["input"].get("polls", 0) + 1,
+            "deadline_passed": False,
+            "continue_as_new": False,
+            **fields,
+        }
+
+    return step
+
+
+def fails(error_type: str, message: str) -> Step:
+    def step(payload: dict[str, Any]) -> Any:
+        raise TaskError(error_type, message)
+
+    return step
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple[dict[str, Any], list[dict]]]]:
+    """Run the state machine on a script; returns (describe_execution of g0, payloads CheckJob received)."""
+    script: list[Step] = []
+    payloads: list[dict[str, Any]] = []
+
+    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        payload = json.loads(event) if isinstance(event, str | bytes) else event
+        payloads.append(payload)
+        try:
+            return json.dumps(script.pop(0)(payload)), False, ""
+        except TaskError as error:
+            return json.dumps({"errorType": error.error_type, "errorMessage": str(error)}), True, ""
+
+    # moto 5.2.5 hands the Task's Parameters (StateMachineArn, Name, Input) to boto3 unchanged, whose
+    # StartExecution wants stateMachineArn, name, input: rename them as AWS's integration does.
+    original = state_task_service_sfn.StateTaskServiceSfn._normalise_parameters
+
+    def normalise(
+        self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None
+    ):
+        original(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None and self._get_boto_service_action() == "start_execution":
+            for key in list(parameters):
+                parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+    monkeypatch.setattr(state_task_service_sfn.StateTaskServiceSfn, "_normalise_parameters", normalise)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="watch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def lambda_handler(event, context): pass\n")
+        function = boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName="check-job", Runtime="python3.13", Role=role, Handler="app.lambda_handler",
+            Code={"ZipFile": code.getvalue()},
+        )["FunctionArn"]  # fmt: skip
+        definition = (REPO_ROOT / "statemachine" / "watch_job.asl.json").read_text(encoding="utf-8")
+        definition = definition.replace("${CheckJobFunctionArn}", function)
+        definition = definition.replace("${WatchJobStateMachineArn}", MACHINE_ARN)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn.create_state_machine(name=MACHINE, definition=definition, roleArn=role)
+
+        def run(*steps: Step, watch: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict]]:
+            script.extend(steps)
+            arn = sfn.start_execution(
+                stateMachineArn=MACHINE_ARN,
+                name="Leads-554023000000506003-g0",
+                input=json.dumps(watch or JOB),
+            )["executionArn"]
+            described = wait_until_done(sfn, arn)
+            # A next generation (if any) runs on its own: wait for every execution.
+            for execution in sfn.list_executions(stateMachineArn=MACHINE_ARN)["executions"]:
+                wait_until_done(sfn, execution["executionArn"])
+            assert script == [], "the state machine stopped before the script ended"
+            return described, payloads
+
+        yield run
+
+
+def wait_until_done(sfn: Any, arn: str) -> dict[str, Any]:
+    for _ in range(400):
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.01)
+    raise AssertionError(f"{arn} still running")
+
+
+def test_running_then_completed_succeeds(machine) -> None:
+    result, payloads = machine(answer("RUNNING"), answer("COMPLETED"))
+
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["status"] == "COMPLETED"
+    first, second = payloads
+    assert first["input"] == JOB
+    assert first["execution_id"] == result["executionArn"]
+    assert second["input"]["polls"] == 1  # the previous answer is the next input
+
+
+def test_failed_job_fails_with_mass_update_failed(machine) -> None:
+    result, _ = machine(answer("SCHEDULED"), answer("FAILED"))
+
+    assert (result["status"], result["error"]) == ("FAILED", "MassUpdateFailed")
+    assert "3 of 10 records failed" in result["cause"]
+
+
+def test_passed_deadline_fails_with_deadline_exceeded(machine) -> None:
+    result, _ = machine(answer("RUNNING", deadline_passed=True))
+
+    assert (result["status"], result["error"]) == ("FAILED", "DeadlineExceeded")
+    assert "still RUNNING" in result["cause"]
+
+
+@pytest.mark.parametrize("error", ["JobNotFound", "ZohoAuthError", "InvalidInput", "ZohoRequestError"])
+def test_permanent_errors_end_in_a_fail_state_named_after_them(machine, error: str) -> None:
+    result, _ = machine(answer("RUNNING"), fails(error, f"{error} happened"))
+
+    assert (result["status"], result["error"]) == ("FAILED", error)
+    assert f"{error} happened" in result["cause"]
+
+
+def test_continue_as_new_hands_the_watch_to_the_next_generation(machine) -> None:
+    result, payloads = machine(answer("RUNNING", continue_as_new=True), answer("COMPLETED"))
+
+    assert result["status"] == "SUCCEEDED"
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    executions = {e["name"]: e for e in sfn.list_executions(stateMachineArn=MACHINE_ARN)["executions"]}
+    assert set(executions) == {"Leads-554023000000506003-g0", "Leads-554023000000506003-g1"}
+    next_generation = sfn.describe_execution(
+        executionArn=executions["Leads-554023000000506003-g1"]["executionArn"]
+    )
+    assert next_generation["status"] == "SUCCEEDED"
+    carried = json.loads(next_generation["input"])
+    assert carried == {
+        **JOB,
+        "generation": 1,
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": result["executionArn"],
+    }
+    assert payloads[1]["input"] == carried  # a fresh loop state: polls start again
