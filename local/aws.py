@@ -239,8 +239,10 @@ class LocalAws:
     def start(self) -> LocalAws:
         """Start the server, patch moto, switch Step Functions execution on and reset moto's state."""
         install_patches(self._invoker, self.time_scale)
-        # One access-log line per AWS call would drown the CLI's output.
+        # One access-log line per AWS call would drown the CLI's output, and moto logs every Fail state
+        # (a job that FAILED, a watch past its deadline: normal outcomes) at ERROR level.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         # moto's own clients (Step Functions calling Lambda) find the server through MOTO_PORT.

@@ -9,7 +9,9 @@
 One `time_scale` (simulated seconds per real second) drives the Zoho emulator's clock, Step Functions'
 Wait and Retry, and the schedules, so a two-hour job is watched in seconds. The stack's functions get the
 template's environment plus where the embedded AWS (`AWS_ENDPOINT_URL`) and the emulator
-(`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the credentials secret is filled with emulator credentials.
+(`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the connection's secrets are filled as a running deployment
+has them (emulator credentials, a valid access token). Access tokens live a real hour whatever the time
+scale (the library counts real seconds).
 Every event put on the template's event buses is also copied to a log group, read by `events()`.
 
 moto's backends are process-wide: one started embedded stack per process.
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.aws import ACCOUNT_ID, REGION, LocalAws, TimeScale
@@ -103,7 +106,7 @@ class EmbeddedStack:
             from local.fake_zoho import FakeZoho
 
             self.zoho = FakeZoho(port=self._ports["zoho"]).start()
-        self.zoho.clock.set_scale(self.time_scale.factor)
+        self._apply_time_scale_to_zoho()
         self.runtime = LambdaRuntime()
         self.aws = LocalAws(self.runtime, self.time_scale, port=self._ports["aws"]).start()
         self.runtime.extra_environment.update(
@@ -171,12 +174,7 @@ class EmbeddedStack:
         assert self.deployment is not None and self.zoho is not None
         self._stop_executions()
         self.zoho.reset()
-        self.zoho.clock.set_scale(self.time_scale.factor)
-        self.connect_emulator()
-        prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
-        self.client("secretsmanager").put_secret_value(
-            SecretId=f"{prefix}/default/access-token", SecretString="{}"
-        )
+        self._apply_time_scale_to_zoho()
         dynamodb, table = self.client("dynamodb"), self.table_name()
         for item in self.table_items():
             key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
@@ -189,6 +187,7 @@ class EmbeddedStack:
                 )
         if self.scheduler is not None:
             self.scheduler.history.clear()
+        self.connect_emulator()
         from zoho_watch.services import reset as reset_services  # the functions' library, in this process
 
         reset_services()
@@ -197,7 +196,7 @@ class EmbeddedStack:
         """Change the time scale of the emulator, Step Functions' waits and retries, and the schedules."""
         self.time_scale.set(factor)
         if self.zoho is not None:
-            self.zoho.clock.set_scale(factor)
+            self._apply_time_scale_to_zoho()
 
     def __enter__(self) -> EmbeddedStack:
         return self if self.aws is not None else self.start()
@@ -231,18 +230,50 @@ class EmbeddedStack:
             )
             events.put_targets(Rule=rule, EventBusName=bus.ref, Targets=[{"Id": "capture", "Arn": target}])
 
-    def connect_emulator(self, connection: str = "default") -> dict[str, str]:
-        """Fill `{prefix}/{connection}/credentials` with new emulator credentials; returns them."""
+    def _apply_time_scale_to_zoho(self) -> None:
+        """Scale the emulator's clock; keep token lifetimes in real time.
+
+        zoho_watch reads token expiry and spaces refreshes in real seconds, so an access token must live a
+        real hour as on Zoho, not an emulated one (six real seconds at 600x).
+        """
         assert self.zoho is not None
+        factor = self.time_scale.factor
+        self.zoho.clock.set_scale(factor)
+        self.zoho.config.update(access_token_ttl=3600.0 * factor, grant_code_ttl=180.0 * factor)
+
+    def connect_emulator(self, connection: str = "default") -> dict[str, str]:
+        """Fill the connection's secrets as a running deployment has them: new emulator credentials in
+        `{prefix}/{connection}/credentials`, and a valid access token in `.../access-token`."""
+        assert self.zoho is not None
+        prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
         credentials = self.zoho.credentials()
-        name = f"{self.deployment_parameter('SecretPrefix', 'zoho-watch')}/{connection}/credentials"
-        secrets = self.client("secretsmanager")
-        document = json.dumps(credentials)
-        try:
-            secrets.put_secret_value(SecretId=name, SecretString=document)
-        except secrets.exceptions.ResourceNotFoundException:
-            secrets.create_secret(Name=name, SecretString=document)
+        reply = requests.post(
+            f"{credentials['accounts_url']}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": credentials["client_id"],
+                "client_secret": credentials["client_secret"],
+                "refresh_token": credentials["refresh_token"],
+            },
+            timeout=10,
+        ).json()
+        if "access_token" not in reply:
+            raise RuntimeError(f"the Zoho emulator refused a refresh: {reply.get('error')}")
+        token = {
+            "access_token": reply["access_token"],
+            "api_domain": reply.get("api_domain") or credentials["api_domain"],
+            "expires_at": time.time() + 3600,
+        }
+        for kind, document in (("credentials", credentials), ("access-token", token)):
+            self._put_secret(f"{prefix}/{connection}/{kind}", json.dumps(document))
         return credentials
+
+    def _put_secret(self, name: str, text: str) -> None:
+        secrets = self.client("secretsmanager")
+        try:
+            secrets.put_secret_value(SecretId=name, SecretString=text)
+        except secrets.exceptions.ResourceNotFoundException:
+            secrets.create_secret(Name=name, SecretString=text)
 
     def deployment_parameter(self, name: str, default: str) -> str:
         """A template parameter's value in this deployment."""
@@ -321,7 +352,10 @@ class EmbeddedStack:
                 found.append(
                     (event["timestamp"], event.get("ingestionTime", 0), json.loads(event["message"]))
                 )
-        found.sort(key=lambda item: (item[0], item[1]))
+        # The check time orders events of one job; several events of one check share a log timestamp.
+        found.sort(
+            key=lambda item: (str((item[2].get("detail") or {}).get("checked_at") or ""), item[0], item[1])
+        )
         return [event for _, _, event in found]
 
     def function_logs(self, function_logical_id: str) -> str:

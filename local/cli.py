@@ -1,0 +1,419 @@
+"""`zoho-watch`: the command line of zoho-watch, for the embedded stack and for a deployed one.
+
+    zoho-watch local up                 start the embedded stack and keep it running (Ctrl-C stops it)
+    zoho-watch demo                     the half-minute demo (what `make demo` runs)
+    zoho-watch watch MODULE JOB_ID      start watching a job and draw its progress until it ends
+    zoho-watch check MODULE JOB_ID      check a job on Zoho now (--stored: what zoho-watch recorded)
+    zoho-watch jobs                     the jobs zoho-watch knows
+    zoho-watch connect                  exchange a Zoho self-client grant code for the credentials secret
+
+Where it talks to: the embedded stack started by `zoho-watch local up` (found through a small state file)
+by default; a deployed stack with `--stack NAME` (CloudFormation outputs, your AWS credentials) or
+`--api-url URL` (SigV4-signed requests). Exit status: 0 done (a watched job COMPLETED), 1 error, 2 bad
+usage, 3 a watched job FAILED or was not followed to its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from local.api_client import ApiError, ZohoWatchApi
+from local.template import REPO_ROOT
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
+MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
+JOB_ID_PATTERN = r"^[0-9]{1,30}$"
+
+
+class CliError(Exception):
+    """A failure to report in one line, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- where the local stack is ---------------------------------------------------------------------------
+
+
+def state_file() -> Path:
+    """Where `local up` records its URLs for the other commands ($XDG_RUNTIME_DIR, else ~/.cache)."""
+    base = (
+        os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    )
+    return Path(base) / "zoho-watch" / "local-stack.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_local_state() -> dict[str, Any]:
+    """The running local stack's URLs, or a CliError telling how to start one."""
+    path = state_file()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if not state or not _pid_alive(int(state.get("pid", 0))):
+        raise CliError(
+            "no local stack is running: start one with `zoho-watch local up` (or `make local`), "
+            "or point at a deployed stack with --stack NAME or --api-url URL"
+        )
+    return state
+
+
+@dataclass
+class Target:
+    """The stack the command talks to: its API, and for `connect` where its secrets are."""
+
+    api: ZohoWatchApi
+    secrets: Any  # a boto3 Secrets Manager client
+    credentials_secret: str  # name or ARN of the default connection's credentials secret
+    secret_prefix: str
+    accounts_url: str | None  # the local emulator's, for `connect` on the local stack
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """The local stack by default, else the one named by --stack or --api-url."""
+    import boto3
+
+    if args.api_url:
+        session = boto3.Session(region_name=args.region)
+        return Target(
+            api=ZohoWatchApi(args.api_url, sign=True, region=args.region),
+            secrets=session.client("secretsmanager"),
+            credentials_secret=f"{args.secret_prefix}/default/credentials",
+            secret_prefix=args.secret_prefix,
+            accounts_url=None,
+        )
+    if args.stack:
+        session = boto3.Session(region_name=args.region)
+        try:
+            stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        except Exception as error:
+            raise CliError(f"cannot read stack {args.stack}: {error}") from None
+        outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+        parameters = {
+            item["ParameterKey"]: item.get("ParameterValue") for item in stack.get("Parameters", [])
+        }
+        if "ApiUrl" not in outputs:
+            raise CliError(f"stack {args.stack} has no ApiUrl output: is it a zoho-watch stack?")
+        prefix = parameters.get("SecretPrefix") or args.secret_prefix
+        return Target(
+            api=ZohoWatchApi(outputs["ApiUrl"], sign=True, region=session.region_name),
+            secrets=session.client("secretsmanager"),
+            credentials_secret=outputs.get("CredentialsSecretArn") or f"{prefix}/default/credentials",
+            secret_prefix=prefix,
+            accounts_url=None,
+        )
+    state = read_local_state()
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=state["endpoint_url"],
+        region_name=state["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+    )
+    return Target(
+        api=ZohoWatchApi(state["api_url"]),
+        secrets=secrets,
+        credentials_secret=f"{state['secret_prefix']}/default/credentials",
+        secret_prefix=state["secret_prefix"],
+        accounts_url=state["zoho_url"],
+    )
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+
+def _validate_job(module: str, job_id: str) -> None:
+    import re
+
+    if not re.fullmatch(MODULE_PATTERN, module):
+        raise CliError(f"invalid module {module[:40]!r}: letters, digits and _ (e.g. Leads)", EXIT_USAGE)
+    if not re.fullmatch(JOB_ID_PATTERN, job_id):
+        raise CliError(f"invalid job id {job_id[:40]!r}: digits only", EXIT_USAGE)
+
+
+def command_local_up(args: argparse.Namespace, console: Console) -> int:
+    """Start the embedded stack, print where it is, run until Ctrl-C."""
+    from local.stack import EmbeddedStack
+
+    stack = EmbeddedStack(
+        stack_name=args.stack_name,
+        time_scale=args.time_scale,
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        zoho_port=args.zoho_port,
+    )
+    with console.status("Starting the embedded stack..."):
+        stack.start()
+    path = state_file()
+    try:
+        state = {
+            "pid": os.getpid(),
+            "api_url": stack.api_url,
+            "endpoint_url": stack.endpoint_url,
+            "zoho_url": stack.zoho.url,
+            "region": "us-east-1",
+            "stack_name": stack.stack_name,
+            "secret_prefix": stack.deployment_parameter("SecretPrefix", "zoho-watch"),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state), encoding="utf-8")
+        outputs = stack.outputs
+        console.print(f"[bold green]zoho-watch is running locally[/bold green] (stack {stack.stack_name})")
+        console.print(f"  API              {stack.api_url}   e.g. curl {stack.api_url}/jobs")
+        console.print(f"  AWS (moto)       {stack.endpoint_url}")
+        console.print(f"  Zoho emulator    {stack.zoho.url}   (admin: {stack.zoho.url}/__admin/)")
+        console.print(f"  State machine    {outputs.get('WatchJobStateMachineArn')}")
+        console.print(f"  Table / bus      {outputs.get('JobsTableName')} / {outputs.get('EventBusName')}")
+        console.print(f"  Published events are copied to the log group {stack.events_log_group}")
+        console.print("Point boto3 or the AWS CLI at it:")
+        console.print(
+            f"  export AWS_ENDPOINT_URL={stack.endpoint_url} AWS_ACCESS_KEY_ID=testing "
+            "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+        )
+        console.print(
+            "  aws stepfunctions list-executions --state-machine-arn "
+            + str(outputs.get("WatchJobStateMachineArn"))
+        )
+        console.print("Try it: create a job on the emulator, then watch it:")
+        console.print(
+            f"  curl -s -X POST {stack.zoho.url}/__admin/jobs -H 'Content-Type: application/json' "
+            """-d '{"module": "Leads", "total": 500}'"""
+        )
+        console.print("  zoho-watch watch Leads JOB_ID")
+        console.print("Ctrl-C stops everything.")
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            while not stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        with console.status("Stopping..."):
+            stack.stop()
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+    return EXIT_OK
+
+
+def command_demo(args: argparse.Namespace, console: Console) -> int:
+    """The demo of `make demo`."""
+    from local.demo import run_demo
+
+    return run_demo(console, time_scale=args.time_scale)
+
+
+def command_watch(args: argparse.Namespace, console: Console) -> int:
+    """Start watching a job, then draw its progress until it ends."""
+    from local.progress import WatchedJob, follow, summary_table
+
+    _validate_job(args.module, args.job_id)
+    target = resolve_target(args)
+    poll = {"min_seconds": args.poll_min, "max_seconds": args.poll_max}
+    poll = {key: value for key, value in poll.items() if value is not None} or None
+    answer = target.api.start_watch(
+        args.module,
+        args.job_id,
+        mode=args.mode,
+        deadline=args.deadline,
+        poll=poll,
+        connection=args.connection,
+    )
+    console.print(f"{answer.get('message')}: {answer.get('execution_name') or answer.get('mode')}")
+    job = WatchedJob(args.module, args.job_id)
+    states = follow(target.api, [job], console=console, interval=args.interval, timeout=args.timeout)
+    console.print(summary_table(states))
+    status = (states[job] or {}).get("status")
+    return EXIT_OK if status == "COMPLETED" else EXIT_JOB_FAILED
+
+
+def command_check(args: argparse.Namespace, console: Console) -> int:
+    """Check a job on Zoho now (or read the stored state) and print it."""
+    _validate_job(args.module, args.job_id)
+    state = resolve_target(args).api.job(args.module, args.job_id, live=not args.stored)
+    console.print_json(json.dumps(state))
+    return EXIT_OK
+
+
+def command_jobs(args: argparse.Namespace, console: Console) -> int:
+    """List the jobs zoho-watch knows."""
+    from rich.table import Table
+
+    items = resolve_target(args).api.jobs(status=args.status, connection=args.connection, limit=args.limit)
+    table = Table(title=f"{len(items)} job(s)")
+    for column in ("module", "job_id", "status", "updated", "failed", "total", "checks", "last checked"):
+        table.add_column(column)
+    for item in items:
+        counts = item.get("counts") or {}
+        table.add_row(
+            item.get("module", ""),
+            item.get("job_id", ""),
+            str(item.get("status") or "-"),
+            str(counts.get("updated") if counts.get("updated") is not None else "-"),
+            str(counts.get("failed") if counts.get("failed") is not None else "-"),
+            str(counts.get("total") if counts.get("total") is not None else "-"),
+            str(item.get("checks", 0)),
+            str(item.get("last_checked_at") or "-"),
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+def command_connect(args: argparse.Namespace, console: Console) -> int:
+    """Exchange a self-client grant code for a refresh token and store the credentials secret."""
+    from local.connect import ConnectError, exchange_grant_code, store_credentials
+
+    target = resolve_target(args)
+    client_secret = args.client_secret or os.environ.get("ZOHO_CLIENT_SECRET")
+    if not client_secret:
+        client_secret = getpass.getpass("Zoho client secret: ")
+    accounts_url = args.accounts_url or (None if args.dc else target.accounts_url)
+    try:
+        document = exchange_grant_code(
+            client_id=args.client_id,
+            client_secret=client_secret,
+            code=args.code,
+            dc=args.dc or "us",
+            accounts_url=accounts_url,
+        )
+    except ConnectError as error:
+        raise CliError(str(error)) from None
+    name = (
+        target.credentials_secret
+        if args.connection == "default"
+        else f"{target.secret_prefix}/{args.connection}/credentials"
+    )
+    store_credentials(target.secrets, name, document)
+    console.print(
+        f"[green]Connected[/green]: credentials stored in the secret {name} (connection {args.connection})."
+    )
+    return EXIT_OK
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `zoho-watch`."""
+    parser = argparse.ArgumentParser(
+        prog="zoho-watch", description="Know when a Zoho CRM mass update job has finished."
+    )
+    where = parser.add_argument_group("which stack (default: the local one started by `zoho-watch local up`)")
+    where.add_argument("--stack", help="name of a deployed CloudFormation stack")
+    where.add_argument(
+        "--api-url", help="base URL of a deployed API, stage included (requests are SigV4-signed)"
+    )
+    where.add_argument("--region", help="AWS region of the deployed stack (default: your AWS configuration)")
+    where.add_argument(
+        "--secret-prefix", default="zoho-watch", help="SecretPrefix of the stack (with --api-url)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the embedded stack").add_subparsers(
+        dest="local_command", required=True
+    )
+    up = local.add_parser("up", help="start the embedded stack and keep it running until Ctrl-C")
+    up.add_argument("--stack-name", default="zoho-watch-local")
+    up.add_argument(
+        "--time-scale", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
+    up.add_argument("--api-port", type=int, default=0, help="port of the local API (default: a free one)")
+    up.add_argument("--aws-port", type=int, default=0, help="port of moto (default: a free one)")
+    up.add_argument(
+        "--zoho-port", type=int, default=0, help="port of the Zoho emulator (default: a free one)"
+    )
+    up.set_defaults(handler=command_local_up)
+
+    demo = commands.add_parser("demo", help="run the demo on a fresh embedded stack")
+    demo.add_argument("--time-scale", type=float, default=300.0, help="simulated seconds per real second")
+    demo.set_defaults(handler=command_demo)
+
+    watch = commands.add_parser("watch", help="watch a job and show its progress until it ends")
+    watch.add_argument("module")
+    watch.add_argument("job_id")
+    watch.add_argument("--mode", choices=("stepfunctions", "schedule"), default="stepfunctions")
+    watch.add_argument("--deadline", help="stop watching at this ISO-8601 time (stepfunctions mode)")
+    watch.add_argument("--poll-min", type=int, help="shortest wait between checks, seconds")
+    watch.add_argument("--poll-max", type=int, help="longest wait between checks, seconds")
+    watch.add_argument("--connection", help="Zoho connection (default: default)")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between two reads of the API")
+    watch.add_argument("--timeout", type=float, help="give up showing progress after this many seconds")
+    watch.set_defaults(handler=command_watch)
+
+    check = commands.add_parser("check", help="check a job on Zoho now")
+    check.add_argument("module")
+    check.add_argument("job_id")
+    check.add_argument("--stored", action="store_true", help="show the stored state, without calling Zoho")
+    check.set_defaults(handler=command_check)
+
+    jobs = commands.add_parser("jobs", help="list the jobs zoho-watch knows")
+    jobs.add_argument("--status", help="only jobs in this status (RUNNING, COMPLETED, ...)")
+    jobs.add_argument("--connection", help="only jobs of this connection")
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.set_defaults(handler=command_jobs)
+
+    connect = commands.add_parser("connect", help="store Zoho credentials from a self-client grant code")
+    connect.add_argument("--client-id", required=True)
+    connect.add_argument(
+        "--client-secret", help="the client secret (default: $ZOHO_CLIENT_SECRET, else asked without echo)"
+    )
+    connect.add_argument(
+        "--code", required=True, help="the grant code from the Zoho API console (valid minutes)"
+    )
+    connect.add_argument("--dc", help="Zoho data centre: us, eu, in, au, jp, cn, ca, sa (default us)")
+    connect.add_argument(
+        "--accounts-url", help="Zoho Accounts URL (overrides --dc; default locally: the emulator)"
+    )
+    connect.add_argument("--connection", default="default")
+    connect.set_defaults(handler=command_connect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a console script, exits with) the exit status."""
+    layer = str(REPO_ROOT / "layers" / "zoho_watch")
+    if layer not in sys.path:
+        sys.path.append(layer)  # the zoho_watch library, as the functions see it
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 130)
+    try:
+        return int(args.handler(args, console))
+    except CliError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return error.status
+    except ApiError as error:
+        console.print(f"[red]API error:[/red] {error}")
+        return EXIT_USAGE if 400 <= error.status < 500 else EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

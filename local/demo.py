@@ -1,0 +1,159 @@
+"""`make demo`: zoho-watch at work in half a minute, offline, on the embedded stack.
+
+It starts the embedded stack (Zoho emulator, moto, the real template, state machine and handlers), schedules
+mass update jobs of different lengths on the emulator (one of them ends FAILED, one is watched by the
+scheduled sweep instead of Step Functions), asks the API to watch them, draws their progress from the API
+until they end, then prints what DynamoDB holds and the events that were published. Time runs
+`DEMO_TIME_SCALE` times faster than real time: an hour-long job ends in seconds.
+Exit status 0 when every job ended as planned.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from local.api_client import ZohoWatchApi
+from local.progress import WatchedJob, follow, summary_table
+from local.stack import EmbeddedStack
+
+DEMO_TIME_SCALE = 300.0  # five simulated minutes per real second
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    """One mass update job of the demo: its shape on the emulator and how it is watched."""
+
+    module: str
+    total: int
+    queue_delay: float  # simulated seconds SCHEDULED
+    duration: float  # simulated seconds RUNNING
+    final_status: str = "COMPLETED"
+    failure_share: float = 0.0
+    fail_at: float = 1.0
+    mode: str = "stepfunctions"
+
+
+DEMO_JOBS = (
+    DemoJob("Contacts", total=800, queue_delay=60, duration=8 * 60),
+    DemoJob("Leads", total=5_000, queue_delay=60, duration=20 * 60, failure_share=0.01),
+    DemoJob("Deals", total=20_000, queue_delay=120, duration=60 * 60),
+    DemoJob("Accounts", total=3_000, queue_delay=30, duration=30 * 60, final_status="FAILED", fail_at=0.4),
+    DemoJob("Campaigns", total=1_200, queue_delay=0, duration=10 * 60, mode="schedule"),
+)
+
+
+def _records_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(title="DynamoDB: job records (sk = STATE) and their check history")
+    for column in (
+        "pk",
+        "status",
+        "updated/failed/total",
+        "checks",
+        "CHECK# items",
+        "watcher",
+        "finished_at",
+    ):
+        table.add_column(column)
+    history: dict[str, int] = {}
+    for item in items:
+        if str(item.get("sk", "")).startswith("CHECK#"):
+            history[item["pk"]] = history.get(item["pk"], 0) + 1
+    for item in items:
+        if item.get("sk") != "STATE":
+            continue
+        watcher = str(item.get("watcher") or "")
+        table.add_row(
+            str(item["pk"]),
+            str(item.get("status")),
+            f"{item.get('updated', '-')}/{item.get('failed', '-')}/{item.get('total', '-')}",
+            str(item.get("checks")),
+            str(history.get(item["pk"], 0)),
+            "schedule" if watcher == "schedule" else watcher.rsplit(":", 1)[-1],
+            str(item.get("finished_at") or "-"),
+        )
+    return table
+
+
+def _events_table(events: list[dict[str, Any]]) -> Table:
+    table = Table(title="EventBridge: events published on the zoho-watch bus")
+    for column in ("checked_at", "detail-type", "job", "previous → status", "updated/failed/total"):
+        table.add_column(column)
+    for event in events:
+        detail = event.get("detail") or {}
+        counts = detail.get("counts") or {}
+        table.add_row(
+            str(detail.get("checked_at", ""))[11:23],
+            str(event.get("detail-type")).removeprefix("Mass Update Job "),
+            f"{detail.get('module')} {detail.get('job_id')}",
+            f"{detail.get('previous_status') or '-'} → {detail.get('status')}",
+            f"{counts.get('updated')}/{counts.get('failed')}/{counts.get('total')}",
+        )
+    return table
+
+
+def run_demo(console: Console | None = None, time_scale: float = DEMO_TIME_SCALE) -> int:
+    """Run the demo; return the exit status (0 when every job ended as planned)."""
+    from local.fake_zoho import JobProfile
+
+    console = console or Console(width=None if sys.stdout.isatty() else 130)
+    began = time.monotonic()
+    console.rule("[bold]zoho-watch demo[/bold]: the real stack, offline")
+    with console.status("Starting the embedded stack (Zoho emulator, moto, template.yaml)..."):
+        stack = EmbeddedStack(stack_name="zoho-watch-demo", time_scale=time_scale).start()
+    try:
+        console.print(f"API        {stack.api_url}")
+        console.print(f"AWS (moto) {stack.endpoint_url}")
+        console.print(f"Zoho       {stack.zoho.url}   (time runs {time_scale:g}x faster)")
+        api = ZohoWatchApi(stack.api_url)
+        watched: list[WatchedJob] = []
+        expected: dict[WatchedJob, str] = {}
+        for job in DEMO_JOBS:
+            profile = JobProfile(
+                queue_delay=job.queue_delay,
+                duration=job.duration,
+                final_status=job.final_status,
+                failure_share=job.failure_share,
+                fail_at=job.fail_at,
+            )
+            job_id = stack.zoho.create_job(job.module, total=job.total, profile=profile)
+            api.start_watch(job.module, job_id, mode=job.mode)
+            minutes = (job.queue_delay + job.duration) / 60
+            label = f"{job.module} ({minutes:.0f} min, {'sweep' if job.mode == 'schedule' else 'SFN'})"
+            item = WatchedJob(job.module, job_id, label)
+            watched.append(item)
+            expected[item] = job.final_status
+        console.print(
+            f"Scheduled {len(watched)} mass update jobs on the emulator; watching them through the API:"
+        )
+        states = follow(api, watched, console=console, timeout=90)
+        console.print(summary_table(states))
+        console.print(_records_table(stack.table_items()))
+        events = stack.events()
+        console.print(_events_table(events))
+        executions = stack.executions()
+        outcome = {execution["name"]: execution["status"] for execution in executions}
+        console.print(
+            "Step Functions executions: " + ", ".join(f"{n} {s}" for n, s in sorted(outcome.items()))
+        )
+        wrong = [
+            f"{job.label}: {(states[job] or {}).get('status')} (expected {status})"
+            for job, status in expected.items()
+            if (states[job] or {}).get("status") != status
+        ]
+        if wrong:
+            console.print("[red]Not as planned:[/red] " + "; ".join(wrong))
+            return 1
+        finished_events = sum(1 for event in events if event.get("detail-type") == "Mass Update Job Finished")
+        console.print(
+            f"[green]Done[/green] in {time.monotonic() - began:.1f} s: {len(watched)} jobs followed to their "
+            f"end, {finished_events} finished events."
+        )
+        return 0
+    finally:
+        stack.stop()
