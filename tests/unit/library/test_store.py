@@ -1,0 +1,274 @@
+"""JobStore on moto: state and history, the sparse active index, pagination, never moving backwards."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from zoho_watch.errors import InvalidInput, JobNotFound
+from zoho_watch.jobs import PollPolicy, Snapshot
+from zoho_watch.store import JobStore, iso_utc
+
+from tests.fixtures.aws import AwsStack
+
+T0 = 1_800_000_000.0
+_job_ids = itertools.count(1000)
+
+
+@pytest.fixture
+def store(aws: AwsStack) -> JobStore:
+    return JobStore(aws.dynamodb, aws.table_name, state_ttl_days=30, history_ttl_days=7, clock=lambda: T0)
+
+
+def running(done: int, total: int = 100) -> Snapshot:
+    return Snapshot("RUNNING", total, done, 0, total - done)
+
+
+def raw_state(aws: AwsStack, job_id: str, module: str = "Leads") -> dict:
+    key = {"pk": {"S": f"JOB#default#{module}#{job_id}"}, "sk": {"S": "STATE"}}
+    return aws.dynamodb.get_item(TableName=aws.table_name, Key=key)["Item"]
+
+
+def test_first_check_creates_state_and_history(store: JobStore, aws: AwsStack) -> None:
+    outcome = store.record_check("default", "Leads", "42", running(30), T0, PollPolicy(5, 900))
+    assert outcome.changed and not outcome.stale and not outcome.became_terminal
+    assert outcome.previous_status is None
+    state = store.get("default", "Leads", "42")
+    assert state is not None
+    assert state["status"] == "RUNNING"
+    assert state["counts"] == {"total": 100, "updated": 30, "failed": 0, "not_updated": 70}
+    assert state["progress"] == 0.3
+    assert state["checks"] == 1
+    assert state["first_seen_at"] == state["last_checked_at"] == iso_utc(T0)
+    assert state["watched"] is False  # checked, not watched: not in the active index
+    assert "active" not in raw_state(aws, "42")
+    items, cursor = store.history("default", "Leads", "42")
+    assert cursor is None
+    assert items == [
+        {
+            "checked_at": iso_utc(T0),
+            "status": "RUNNING",
+            "counts": {"total": 100, "updated": 30, "failed": 0, "not_updated": 70},
+            "progress": 0.3,
+        }
+    ]
+    history_item = aws.dynamodb.get_item(
+        TableName=aws.table_name,
+        Key={"pk": {"S": "JOB#default#Leads#42"}, "sk": {"S": "CHECK#" + iso_utc(T0)}},
+    )["Item"]
+    assert int(history_item["expires_at"]["N"]) == int(T0) + 7 * 86400
+    assert isinstance(state["checks"], int)  # JSON-ready: no Decimal
+
+
+def test_watched_job_lives_in_the_sparse_index_until_it_ends(store: JobStore, aws: AwsStack) -> None:
+    watched = store.watch("default", "Leads", "7", "schedule", {"min_seconds": 10, "max_seconds": 60}, T0 + 5)
+    assert watched["watched"] and watched["watcher"] == "schedule"
+    assert watched["poll"] == {"min_seconds": 10, "max_seconds": 60}
+    assert store.due_jobs(T0) == []
+    assert [job["job_id"] for job in store.due_jobs(T0 + 5)] == ["7"]
+    outcome = store.record_check("default", "Leads", "7", running(10), T0 + 6)  # stored poll bounds apply
+    assert 10 <= outcome.next_check_in <= 60
+    assert outcome.state["next_check_at"] == pytest.approx(T0 + 6 + outcome.next_check_in)
+    assert store.due_jobs(T0 + 6) == []
+    assert len(store.due_jobs(T0 + 6 + outcome.next_check_in)) == 1
+    done = store.record_check("default", "Leads", "7", Snapshot("COMPLETED", 100, 100, 0, 0), T0 + 90)
+    assert done.became_terminal and done.finished_event_pending
+    assert done.state["finished_at"] == iso_utc(T0 + 90)
+    item = raw_state(aws, "7")
+    assert "active" not in item and "next_check_at" not in item  # left the index
+    assert int(item["expires_at"]["N"]) == int(T0 + 90) + 30 * 86400
+    assert store.due_jobs(T0 + 10**6) == []
+    again = store.watch("default", "Leads", "7", "schedule")  # finished: recorded, not re-activated
+    assert again["watched"] is False and again["status"] == "COMPLETED"
+
+
+def test_older_check_never_overwrites_a_newer_one(store: JobStore) -> None:
+    store.record_check("default", "Leads", "1", running(60), T0 + 10)
+    stale = store.record_check("default", "Leads", "1", running(20), T0 + 5)
+    assert stale.stale and not stale.changed
+    assert store.get("default", "Leads", "1")["counts"]["updated"] == 60  # type: ignore[index]
+    assert store.get("default", "Leads", "1")["checks"] == 1  # type: ignore[index]
+
+
+def test_terminal_status_is_final(store: JobStore) -> None:
+    store.record_check("default", "Leads", "2", Snapshot("FAILED", 10, 0, 10, 0), T0)
+    later = store.record_check("default", "Leads", "2", running(5, 10), T0 + 100)
+    assert later.stale and later.state["status"] == "FAILED"
+    assert store.get("default", "Leads", "2")["status"] == "FAILED"  # type: ignore[index]
+
+
+def test_permanent_error_is_kept_and_leaves_the_index(store: JobStore) -> None:
+    store.watch("default", "Leads", "3", "schedule", next_check_at=T0)
+    state = store.record_error(
+        "default", "Leads", "3", JobNotFound("Zoho has no such job", http_status=404), T0
+    )
+    assert state["last_error"]["code"] == "JOB_NOT_FOUND"
+    assert state["last_error"]["http_status"] == 404
+    assert state["last_error"]["at"] == iso_utc(T0)
+    assert state["watched"] is False
+    assert store.due_jobs(T0 + 1) == []
+    # an error on a job never seen before is kept too
+    assert (
+        store.record_error("default", "Leads", "4", JobNotFound("x"), T0)["last_error"]["error"]
+        == "JobNotFound"
+    )
+    # a later good check clears it
+    store.record_check("default", "Leads", "3", running(1), T0 + 1)
+    assert store.get("default", "Leads", "3")["last_error"] is None  # type: ignore[index]
+
+
+def test_unwatch(store: JobStore) -> None:
+    assert store.unwatch("default", "Leads", "5") is None
+    store.watch(
+        "default", "Leads", "5", "stepfunctions:arn:aws:states:us-east-1:1:execution:x:y", next_check_at=T0
+    )
+    state = store.unwatch("default", "Leads", "5")
+    assert state is not None and state["watched"] is False and state["watcher"] is None
+    assert store.due_jobs(T0 + 1) == []
+
+
+def test_list_jobs_filters_and_pages(store: JobStore) -> None:
+    for index in range(7):
+        snapshot = running(10) if index % 2 else Snapshot("COMPLETED", 100, 100, 0, 0)
+        store.record_check(
+            "default" if index < 5 else "other", "Leads", str(100 + index), snapshot, T0 + index
+        )
+    seen, cursor, pages = [], None, 0
+    while True:
+        items, cursor = store.list_jobs(limit=3, cursor=cursor)
+        seen.extend(item["job_id"] for item in items)
+        pages += 1
+        if cursor is None:
+            break
+    assert sorted(seen) == [str(100 + index) for index in range(7)] and pages == 3
+    completed, _ = store.list_jobs(status="COMPLETED", limit=50)
+    assert sorted(item["job_id"] for item in completed) == ["100", "102", "104", "106"]
+    other, _ = store.list_jobs(connection="other")
+    assert sorted(item["job_id"] for item in other) == ["105", "106"]
+    for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"status": "running"}, {"connection": "Bad/1"}):
+        with pytest.raises(InvalidInput):
+            store.list_jobs(**bad)  # type: ignore[arg-type]
+
+
+def test_history_pages_newest_first(store: JobStore) -> None:
+    for index in range(5):
+        store.record_check("default", "Leads", "9", running(index * 10), T0 + index)
+    first, cursor = store.history("default", "Leads", "9", limit=2)
+    assert [item["counts"]["updated"] for item in first] == [40, 30]
+    second, cursor = store.history("default", "Leads", "9", limit=2, cursor=cursor)
+    assert [item["counts"]["updated"] for item in second] == [20, 10]
+    third, cursor = store.history("default", "Leads", "9", limit=2, cursor=cursor)
+    assert [item["counts"]["updated"] for item in third] == [0]
+    _, other_cursor = store.history("default", "Leads", "9", limit=1)
+    with pytest.raises(InvalidInput):
+        store.history("default", "Leads", "10", cursor=other_cursor)
+
+
+def test_invalid_keys_are_refused_before_io(store: JobStore, aws: AwsStack) -> None:
+    for connection, module, job_id in (
+        ("default", "../x", "1"),
+        ("default", "Leads", "1&x"),
+        ("A B", "Leads", "1"),
+    ):
+        with pytest.raises(InvalidInput):
+            store.get(connection, module, job_id)
+        with pytest.raises(InvalidInput):
+            store.record_check(connection, module, job_id, running(1), T0)
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+
+
+def test_finished_event_is_claimed_once(store: JobStore) -> None:
+    store.record_check("default", "Leads", "11", Snapshot("COMPLETED", 1, 1, 0, 0), T0)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(store.claim_finished_event("default", "Leads", "11")))
+        for _ in range(10)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 9 + [True]
+    store.release_finished_event("default", "Leads", "11")
+    assert store.finished_event_pending("default", "Leads", "11")
+
+
+# A job's truth over time: status and done count never go back; after the end everything is the end.
+def _timeline(
+    length: int, end_at: int | None, total: int, rng: random.Random
+) -> list[tuple[float, Snapshot]]:
+    done, checks = 0, []
+    for step in range(length):
+        if end_at is not None and step >= end_at:
+            snapshot = Snapshot("COMPLETED", total, total, 0, 0)
+        elif step == 0:
+            snapshot = Snapshot("SCHEDULED", total, 0, 0, total)
+        else:
+            done = min(total, done + rng.randint(0, 10))
+            snapshot = Snapshot("RUNNING", total, done, 0, total - done)
+        checks.append((T0 + step * 7.25 + rng.random(), snapshot))
+    return checks
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    length=st.integers(min_value=1, max_value=12),
+    end_at=st.one_of(st.none(), st.integers(min_value=1, max_value=11)),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    threads=st.integers(min_value=1, max_value=6),
+)
+def test_out_of_order_and_concurrent_writes_never_regress(
+    store: JobStore, length: int, end_at: int | None, seed: int, threads: int
+) -> None:
+    rng = random.Random(seed)
+    job_id = str(next(_job_ids))
+    checks = _timeline(length, end_at, 100, rng)
+    order = checks[:]
+    rng.shuffle(order)
+    observed: list[dict] = []
+    lock = threading.Lock()
+
+    def write(batch: list[tuple[float, Snapshot]]) -> None:
+        for checked_at, snapshot in batch:
+            store.record_check(
+                "default", "Leads", job_id, snapshot, checked_at, PollPolicy(), rng=random.Random(1)
+            )
+            state = store.get("default", "Leads", job_id)
+            with lock:
+                observed.append(state)  # type: ignore[arg-type]
+
+    batches = [order[index::threads] for index in range(threads)]
+    workers = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    final = store.get("default", "Leads", job_id)
+    assert final is not None
+    ended = [(at, snapshot) for at, snapshot in checks if snapshot.terminal]
+    latest_at, latest = max(checks, key=lambda check: check[0])
+    if ended:
+        # Terminal is final: whichever end was written first stays, with the end's counts.
+        assert final["terminal"] and final["status"] == "COMPLETED"
+        assert final["counts"] == ended[0][1].counts()
+        assert final["last_checked_at"] in {iso_utc(at) for at, _ in ended}
+    else:
+        # No end: the newest check wins, whatever order the writes came in.
+        assert final["last_checked_at"] == iso_utc(latest_at)
+        assert (final["status"], final["counts"]) == (latest.status, latest.counts())
+    # Sequential reads of one writer never see the job go back in time, nor leave a terminal status.
+    for batch_states in [observed]:
+        if threads == 1:
+            stamps = [state["last_checked_at"] for state in batch_states]
+            assert stamps == sorted(stamps)
+            first_terminal = next((i for i, state in enumerate(batch_states) if state["terminal"]), None)
+            if first_terminal is not None:
+                assert all(state["terminal"] for state in batch_states[first_terminal:])
+    if ended:
+        assert store.claim_finished_event("default", "Leads", job_id)
+        assert not store.claim_finished_event("default", "Leads", job_id)
