@@ -85,7 +85,9 @@ def check_job(
     except PERMANENT_ERRORS as error:
         store.record_error(connection, module, job_id, error, at=services.clock())
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
-        logger.warning("permanent error recorded on the job", extra={"job_id": job_id, **error.to_dict()})
+        logger.warning(
+            "permanent error recorded on the job", extra={"job_id": job_id, "error": error.to_dict()}
+        )
         raise
     except ZohoWatchError as error:
         metrics.add_metric(name="TransientErrors", unit=MetricUnit.Count, value=1)
