@@ -1,0 +1,92 @@
+"""`python -m bench` (`make bench`): every measurement of issue 7, one markdown table, the cost arithmetic.
+
+Options: `--only polling,overhead,cold_start,sweep,tokens,cost`, `--jobs N` and `--seed S` (polling profile),
+`--repeats N` (cold start). A part that fails prints "not measured: <why>" in its row; the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+import bench  # noqa: F401 - puts the layer on sys.path and sets the bench's environment
+from bench.table import Row, machine_line, not_measured, render
+
+PARTS = ("polling", "overhead", "cold_start", "sweep", "tokens", "cost")
+
+
+def _parts(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(PARTS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"--only takes a comma list of {', '.join(PARTS)}; got {text!r}")
+    return names
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command line options."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", type=_parts, default=list(PARTS), help="comma list of " + ",".join(PARTS))
+    parser.add_argument("--jobs", type=int, default=250, help="jobs in the polling profile (>= 200)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the polling profile")
+    parser.add_argument("--repeats", type=int, default=11, help="fresh processes per handler (cold start)")
+    args = parser.parse_args(argv)
+    if args.jobs < 200:
+        parser.error("--jobs must be at least 200")
+    if args.repeats < 3:
+        parser.error("--repeats must be at least 3")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen parts, print the machine, the table, the polling detail and the cost arithmetic."""
+    args = parse_args(argv)
+    from bench import cold_start, cost, overhead, polling, sweep, tokens
+
+    notes: dict[str, str] = {}
+
+    def run_polling() -> list[Row]:
+        rows, notes["polling"] = polling.measure(args.jobs, args.seed)
+        return rows
+
+    def run_cost() -> list[Row]:
+        rows, notes["cost"] = cost.measure()
+        return rows
+
+    runners: dict[str, Callable[[], list[Row]]] = {
+        "polling": run_polling,
+        "overhead": overhead.measure,
+        "cold_start": lambda: cold_start.measure(args.repeats),
+        "sweep": sweep.measure,
+        "tokens": tokens.measure,
+        "cost": run_cost,
+    }
+    print(f"zoho-watch bench · {machine_line()}\n", flush=True)
+    rows: list[Row] = []
+    started = time.perf_counter()
+    for name in PARTS:
+        if name not in args.only:
+            continue
+        part_started = time.perf_counter()
+        try:
+            rows.extend(runners[name]())
+        except Exception as error:  # one broken part must not hide the others' figures
+            traceback.print_exc(file=sys.stderr)
+            rows.append(not_measured(name, f"{type(error).__name__}: {str(error)[:200]}"))
+        print(f"  {name}: {time.perf_counter() - part_started:.1f} s", file=sys.stderr, flush=True)
+    print(render(rows))
+    if "polling" in notes:
+        print(f"\nPolling, every watcher over the same {args.jobs} jobs (seed {args.seed}):\n")
+        print(notes["polling"])
+    if notes.get("cost"):
+        print("\nCost of watching one 1-hour job (us-east-1 list prices):\n")
+        print(notes["cost"])
+    print(f"\nTotal run time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
