@@ -18,9 +18,9 @@ for _path in (str(LAYER_PATH), str(REPO_ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-# Nothing the bench runs may reach AWS (moto and the emulator only), and the handlers' Powertools objects,
-# created at import, need their settings before any handler or library module is imported.
-for _name, _value in {
+# What the bench's process runs with (`prepare_environment`): nothing it runs may reach AWS (moto and the
+# emulator only), and the handlers' Powertools objects, created at import, need their settings first.
+BENCH_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_SESSION_TOKEN": "bench",
@@ -28,6 +28,10 @@ for _name, _value in {
     "POWERTOOLS_SERVICE_NAME": "zoho-watch-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "ZohoWatchBench",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+}
+
+
+def prepare_environment() -> None:
+    """Set the bench's environment (fake AWS credentials, quiet Powertools); `python -m bench` does first."""
+    os.environ.update(BENCH_ENVIRONMENT)
+    os.environ.pop("AWS_PROFILE", None)

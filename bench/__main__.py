@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-import bench  # noqa: F401 - puts the layer on sys.path and sets the bench's environment
+from bench import prepare_environment
 from bench.table import Row, machine_line, not_measured, render
 
 PARTS = ("polling", "overhead", "cold_start", "sweep", "tokens", "cost")
@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts, print the machine, the table, the polling detail and the cost arithmetic."""
     args = parse_args(argv)
+    prepare_environment()
     from bench import cold_start, cost, overhead, polling, sweep, tokens
 
     notes: dict[str, str] = {}

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from bench import LAYER_PATH, REPO_ROOT
+from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
 from bench.stack import base_environment, handler_names
 from bench.table import Row, median, not_measured, seconds
 
@@ -36,7 +36,7 @@ print(json.dumps(time.perf_counter() - started))
 
 def import_seconds(target: str) -> float:
     """Seconds one fresh process takes to import `target` (a handler path, or "baseline")."""
-    env = {**os.environ, **base_environment(), "PYTHONPATH": str(LAYER_PATH)}
+    env = {**os.environ, **BENCH_ENVIRONMENT, **base_environment(), "PYTHONPATH": str(LAYER_PATH)}
     env.pop("AWS_ENDPOINT_URL", None)
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, target],

@@ -1,0 +1,80 @@
+"""The cost arithmetic, the state machine walk, item sizes, and the 10-minute refresh window."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.cost import ASL_PATH, FIXED_LOOP_ASL, Usage, count_transitions, fixed_loop_usage, item_size
+from bench.table import Row, percentile, render
+from bench.tokens import max_in_window
+
+
+def test_fixed_loop_walk_counts_every_state_entered() -> None:
+    outputs = [{"status": "RUNNING"}, {"status": "RUNNING"}, {"status": "COMPLETED"}]
+    # CheckJob, Done?, Wait30 twice, then CheckJob, Done?, Succeeded.
+    assert count_transitions(FIXED_LOOP_ASL, outputs) == 9
+
+
+def test_watch_job_walk_is_three_states_per_check() -> None:
+    asl = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    running = {"status": "RUNNING", "terminal": False, "deadline_passed": False, "continue_as_new": False}
+    done = {**running, "status": "COMPLETED", "terminal": True}
+    assert count_transitions(asl, [running] * 4 + [done]) == 15
+    failed = {**running, "status": "FAILED", "terminal": True}
+    assert count_transitions(asl, [running, failed]) == 6
+    with pytest.raises(ValueError, match="more checks"):
+        count_transitions(asl, [running])
+
+
+def test_usage_arithmetic() -> None:
+    usage = Usage(
+        checks=10,
+        transitions=30,
+        lambda_ms=400,
+        memory_mb=256,
+        write_units=20,
+        read_units=10,
+        secrets_calls=4,
+        events=2,
+    )
+    prices = dict((item, price) for item, _, price in usage.lines())
+    assert prices["Step Functions transitions"] == pytest.approx(30 * 0.000025)
+    assert prices["Lambda requests"] == pytest.approx(10 * 0.20 / 1e6)
+    assert prices["Lambda GB-seconds"] == pytest.approx(1.0 * 0.0000166667)  # 10 x 0.4 s x 0.25 GB
+    assert prices["DynamoDB writes"] == pytest.approx(20 * 0.625 / 1e6)
+    assert prices["DynamoDB reads"] == pytest.approx(10 * 0.125 / 1e6)
+    assert prices["Secrets Manager"] == pytest.approx(4 * 0.05 / 1e4)
+    assert prices["EventBridge"] == pytest.approx(2 / 1e6)
+    assert usage.dollars == pytest.approx(sum(prices.values()))
+    assert "1.00 GB-s" in dict((item, text) for item, text, _ in usage.lines())["Lambda GB-seconds"]
+
+
+def test_fixed_loop_of_a_one_hour_job() -> None:
+    usage, lag = fixed_loop_usage(30.0)
+    # 60 s queue + 3540 s run, a check every 30.55 s: 118 running checks and the one that sees the end.
+    assert usage.checks == 119
+    assert usage.transitions == 3 * usage.checks
+    assert 0 <= lag < 31
+
+
+def test_item_size_counts_names_and_values() -> None:
+    assert item_size({"pk": {"S": "abc"}}) == 5
+    assert item_size({"ok": {"BOOL": True}}) == 3
+    assert item_size({"n": {"N": "1234"}}) == 1 + 4
+    assert item_size({"l": {"L": [{"S": "ab"}]}}) == 1 + 3 + 1 + 2
+
+
+def test_max_in_window_is_half_open() -> None:
+    assert max_in_window([]) == 0
+    assert max_in_window([0, 100, 599, 600, 1300]) == 3
+    assert max_in_window([1300, 0, 600, 100, 599]) == 3  # order does not matter
+    assert max_in_window([0, 600, 1200]) == 1
+
+
+def test_percentile_and_render() -> None:
+    assert percentile([1, 2, 3, 4, 5], 0.5) == 3
+    assert percentile([0, 10], 0.95) == pytest.approx(9.5)
+    text = render([Row("a|b", "1", "2", "3", "goal", True), Row("c", "-", "-", "x", "", None)])
+    assert "a\\|b" in text and "| yes |" in text and text.count("\n") == 3
