@@ -135,3 +135,10 @@ def test_rows_compare_against_each_fixed_interval_and_judge_the_goals() -> None:
     ratio = results["fixed 30 s"].calls_per_job / results["zoho-watch"].calls_per_job
     assert calls30.met is (ratio >= 3)
     assert calls30.result == f"{ratio:.1f}x fewer calls"
+
+
+def test_calls_while_queued_are_counted_apart() -> None:
+    # SCHEDULED until 50, ends at 150: checks at 0 and 30 find it queued; 60..120 running; 150 sees the end.
+    trace = watch(steady_job(queue_delay=50), fixed_waits(30), random.Random(1), NO_LATENCY)
+    assert (trace.calls, trace.queued_calls) == (6, 2)
+    assert trace.known_at == pytest.approx(150.0)
