@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from zoho_watch.errors import EventPublishError
 
 logger = Logger(child=True)

@@ -162,22 +162,32 @@ class PollPolicy:
 
     @classmethod
     def from_poll(cls, poll: dict[str, Any] | None, default_min: int, default_max: int) -> PollPolicy:
-        """Build from a `{"min_seconds", "max_seconds"}` dict (either may be missing), validating both."""
+        """Build from a `{"min_seconds", "max_seconds"}` dict (either may be missing), validating both.
+
+        A bound that is given wins over the default of the other one: `{"min_seconds": 1200}` with a default
+        maximum of 900 means 1200..1200.
+        """
         if poll is None:
             return cls(default_min, default_max)
         if not isinstance(poll, dict) or set(poll) - {"min_seconds", "max_seconds"}:
             raise InvalidInput("poll must be an object with min_seconds and/or max_seconds")
-        values = []
-        for name, default in (("min_seconds", default_min), ("max_seconds", default_max)):
-            value = poll.get(name, default)
+        given: dict[str, int] = {}
+        for name in ("min_seconds", "max_seconds"):
+            value = poll.get(name)
             if value is None:
-                value = default
+                continue
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 86400:
                 raise InvalidInput(f"poll.{name} must be an integer from 1 to 86400, got {_shown(value)}")
-            values.append(value)
-        return cls(values[0], values[1])
+            given[name] = value
+        low = given.get("min_seconds", default_min)
+        high = given.get("max_seconds", default_max)
+        if "min_seconds" in given and "max_seconds" not in given:
+            high = max(high, low)
+        elif "max_seconds" in given and "min_seconds" not in given:
+            low = min(low, high)
+        return cls(low, high)
 
     def as_dict(self) -> dict[str, int]:
         """The bounds as the `poll` JSON shape."""

@@ -353,7 +353,8 @@ class JobStore:
             raise InvalidInput("watcher must be a non-empty string")
         poll_values = None
         if poll is not None:
-            poll_values = PollPolicy.from_poll(poll, 1, 86400).as_dict()
+            PollPolicy.from_poll(poll, 1, 86400)  # validates; only the bounds given are kept
+            poll_values = {name: int(value) for name, value in poll.items() if value is not None}
         now = self._clock()
         values: dict[str, Any] = {
             ":connection": connection,

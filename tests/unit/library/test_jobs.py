@@ -110,6 +110,11 @@ def test_poll_policy_from_poll_validates() -> None:
         "max_seconds": 900,
     }
     assert PollPolicy.from_poll({"min_seconds": 2.0, "max_seconds": 60}, 5, 900).min_seconds == 2
+    assert PollPolicy.from_poll({"min_seconds": 1200}, 5, 900).as_dict() == {
+        "min_seconds": 1200,
+        "max_seconds": 1200,
+    }
+    assert PollPolicy.from_poll({"max_seconds": 3}, 5, 900).as_dict() == {"min_seconds": 3, "max_seconds": 3}
     for bad in (
         {"min_seconds": 0},
         {"max_seconds": "60"},
