@@ -50,7 +50,7 @@ class Settings:
         env = os.environ if environ is None else environ
         problems: list[str] = []
 
-        def text(name: str, default: str | None = None, required: bool = False) -> str | None:
+        def _text(name: str, default: str | None = None, required: bool = False) -> str | None:
             value = env.get(name, "").strip()
             if not value:
                 if required:
@@ -58,7 +58,7 @@ class Settings:
                 return default
             return value
 
-        def number(name: str, default: float, low: float, high: float, integer: bool = True) -> float:
+        def _number(name: str, default: float, low: float, high: float, integer: bool = True) -> float:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
@@ -73,24 +73,24 @@ class Settings:
                 return default
             return value
 
-        table_name = text("TABLE_NAME", "", required=True) or ""
-        bus = text("EVENT_BUS_NAME", "", required=True) or ""
-        prefix = text("SECRET_PREFIX", "zoho-watch") or "zoho-watch"
+        table_name = _text("TABLE_NAME", "", required=True) or ""
+        bus = _text("EVENT_BUS_NAME", "", required=True) or ""
+        prefix = _text("SECRET_PREFIX", "zoho-watch") or "zoho-watch"
         if not _SECRET_PREFIX.match(prefix):
             problems.append(f"SECRET_PREFIX must match {_SECRET_PREFIX.pattern}, got {prefix[:40]!r}")
-        dc = (text("ZOHO_DC", "us") or "us").lower()
+        dc = (_text("ZOHO_DC", "us") or "us").lower()
         if dc not in DATA_CENTRES:
             problems.append(f"ZOHO_DC must be one of {', '.join(DATA_CENTRES)}, got {dc[:20]!r}")
-        version = text("ZOHO_API_VERSION", "v8") or "v8"
+        version = _text("ZOHO_API_VERSION", "v8") or "v8"
         if not _API_VERSION.match(version):
             problems.append(f"ZOHO_API_VERSION must be v2, v2.1 or v3 to v8, got {version[:20]!r}")
-        accounts_url = text("ZOHO_ACCOUNTS_URL")
-        api_domain = text("ZOHO_API_DOMAIN")
+        accounts_url = _text("ZOHO_ACCOUNTS_URL")
+        api_domain = _text("ZOHO_API_DOMAIN")
         for name, url in (("ZOHO_ACCOUNTS_URL", accounts_url), ("ZOHO_API_DOMAIN", api_domain)):
             if url is not None and not _BASE_URL.match(url):
                 problems.append(f"{name} must be a base URL like https://host[:port], got {url[:80]!r}")
-        poll_min = int(number("POLL_MIN_SECONDS", 5, 1, 3600))
-        poll_max = int(number("POLL_MAX_SECONDS", 900, 10, 86400))
+        poll_min = int(_number("POLL_MIN_SECONDS", 5, 1, 3600))
+        poll_max = int(_number("POLL_MAX_SECONDS", 900, 10, 86400))
         if poll_min > poll_max:
             problems.append(f"POLL_MIN_SECONDS ({poll_min}) must not exceed POLL_MAX_SECONDS ({poll_max})")
         settings = cls(
@@ -101,15 +101,15 @@ class Settings:
             zoho_api_version=version,
             zoho_accounts_url=accounts_url.rstrip("/") if accounts_url else None,
             zoho_api_domain=api_domain.rstrip("/") if api_domain else None,
-            zoho_connect_timeout=number("ZOHO_CONNECT_TIMEOUT", 3.05, 0.1, 60, integer=False),
-            zoho_read_timeout=number("ZOHO_READ_TIMEOUT", 10.0, 0.1, 300, integer=False),
+            zoho_connect_timeout=_number("ZOHO_CONNECT_TIMEOUT", 3.05, 0.1, 60, integer=False),
+            zoho_read_timeout=_number("ZOHO_READ_TIMEOUT", 10.0, 0.1, 300, integer=False),
             poll_min_seconds=poll_min,
             poll_max_seconds=poll_max,
-            state_ttl_days=int(number("STATE_TTL_DAYS", 30, 1, 3650)),
-            history_ttl_days=int(number("HISTORY_TTL_DAYS", 7, 1, 3650)),
-            token_refresh_margin_seconds=int(number("TOKEN_REFRESH_MARGIN_SECONDS", 120, 0, 1800)),
-            token_lease_seconds=int(number("TOKEN_LEASE_SECONDS", 30, 1, 300)),
-            credentials_max_age_seconds=int(number("CREDENTIALS_MAX_AGE_SECONDS", 300, 0, 86400)),
+            state_ttl_days=int(_number("STATE_TTL_DAYS", 30, 1, 3650)),
+            history_ttl_days=int(_number("HISTORY_TTL_DAYS", 7, 1, 3650)),
+            token_refresh_margin_seconds=int(_number("TOKEN_REFRESH_MARGIN_SECONDS", 120, 0, 1800)),
+            token_lease_seconds=int(_number("TOKEN_LEASE_SECONDS", 30, 1, 300)),
+            credentials_max_age_seconds=int(_number("CREDENTIALS_MAX_AGE_SECONDS", 300, 0, 86400)),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
