@@ -289,7 +289,8 @@ class TokenProvider:
 
     def _obtain_new(self, rejected: str | None) -> AccessToken:
         """Wait for another container's refresh or make it ourselves, whichever comes first (lock held)."""
-        deadline = time.monotonic() + max(5.0, float(self._settings.token_lease_seconds))
+        # A refresh is one HTTP call (time-outs ~13 s): waiting longer would only eat the Lambda's time.
+        deadline = time.monotonic() + min(15.0, float(self._settings.token_lease_seconds))
         while True:
             if self._acquire_lease():
                 # Between our last look and the lease someone may have finished a refresh: look again.
