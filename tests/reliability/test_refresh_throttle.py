@@ -1,0 +1,116 @@
+"""Zoho Accounts' refresh throttle ("Access Denied", 10 tokens per refresh token per 10 minutes): checks wait
+and succeed later, and no job is marked failed for it.
+
+On the library the whole ten-minute window is walked through on the emulator's manual clock, counting the
+calls to Zoho Accounts; on the embedded stack a throttled watch is retried by the state machine and ends
+with the job completed and no error recorded.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from zoho_watch import tokens
+from zoho_watch.check import check_job
+from zoho_watch.errors import ZohoRateLimited
+
+from local.fake_zoho import FakeZoho, JobProfile
+from local.stack import EmbeddedStack
+from tests.fixtures.aws import AwsStack
+from tests.integration.test_watch_on_embedded_stack import (
+    assert_finished_as,
+    failure_names,
+    wait_execution_end,
+    watch,
+)
+from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+
+
+def exhaust_refresh_limit(zoho: FakeZoho, credentials: dict[str, str], count: int | None = None) -> None:
+    """Use up the refresh token's new access tokens for this window, as other callers would have."""
+    throttled = zoho.counters["token_throttled"]
+    for _ in range(zoho.config.refresh_limit if count is None else count):
+        reply = requests.post(
+            f"{credentials['accounts_url']}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": credentials["client_id"],
+                "client_secret": credentials["client_secret"],
+                "refresh_token": credentials["refresh_token"],
+            },
+            timeout=10,
+        ).json()
+        assert "access_token" in reply
+    assert zoho.counters["token_throttled"] == throttled
+
+
+def token_calls(zoho: FakeZoho) -> int:
+    """Calls made to Zoho Accounts' token endpoint so far."""
+    return sum(zoho.counters["calls"].get("token", {}).values())
+
+
+def test_throttled_refresh_waits_and_succeeds_later_without_failing_the_job(
+    library,  # noqa: F811 - the imported fixture
+    aws: AwsStack,
+    zoho: FakeZoho,
+    zoho_credentials: dict[str, str],
+) -> None:
+    job_id = zoho.create_job("Leads", total=300, profile=JobProfile(queue_delay=0, duration=900))
+    exhaust_refresh_limit(zoho, zoho_credentials)
+    before = token_calls(zoho)
+
+    # First check: Zoho Accounts answers "Access Denied" (HTTP 200): a transient error, nothing recorded.
+    with pytest.raises(ZohoRateLimited) as caught:
+        check_job("default", "Leads", job_id, watcher="schedule")
+    assert caught.value.retryable and caught.value.zoho_code == "Access Denied"
+    assert zoho.counters["token_throttled"] == 1
+    assert library.store.get("default", "Leads", job_id) is None  # no state, no last_error: not failed
+
+    # Each later check within the window asks Accounts once more at most, never more often than the
+    # refresh spacing allows, and is still only a transient error.
+    for _ in range(3):
+        zoho.clock.advance(tokens.MIN_REFRESH_SPACING + 1)
+        with pytest.raises(ZohoRateLimited):
+            check_job("default", "Leads", job_id, watcher="schedule")
+    assert token_calls(zoho) - before == 4
+    assert library.store.get("default", "Leads", job_id) is None
+
+    # Past Zoho's window the next check gets a token and records the job; nothing says it failed.
+    zoho.clock.advance(zoho.config.refresh_window)
+    result = check_job("default", "Leads", job_id, watcher="schedule")
+    assert result["status"] == "RUNNING" and result["last_error"] is None
+    assert token_calls(zoho) - before == 5
+    zoho.clock.advance(900)
+    done = check_job("default", "Leads", job_id)
+    assert (done["status"], done["terminal"], done["last_error"]) == ("COMPLETED", True, None)
+    assert done["counts"]["updated"] == zoho.job_truth(job_id)["Updated_Count"]
+    assert zoho.counters["token_refreshes"] == zoho.config.refresh_limit + 1
+
+
+@pytest.mark.integration
+def test_a_throttled_watch_is_retried_until_the_job_completes(
+    embedded_stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = embedded_stack
+    # The refresh spacing is real time in the library; on the stack it runs at the stack's time scale.
+    monkeypatch.setattr(tokens, "MIN_REFRESH_SPACING", tokens.MIN_REFRESH_SPACING / stack.time_scale.factor)
+    zoho = stack.zoho
+    zoho.clock.freeze()  # still until the throttle has been met, so it cannot lift before the first check
+    credentials = stack.connect_emulator()  # its refresh is 1 of the 10 of this window
+    exhaust_refresh_limit(zoho, credentials, zoho.config.refresh_limit - 1)
+    zoho.expire_access_tokens()  # the next check must refresh, and Zoho Accounts says "Access Denied"
+    job_id = zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=600))
+
+    reply = watch(stack, "Leads", job_id)
+    assert reply.status_code == 202, reply.text
+    stack.wait_for(lambda: zoho.counters["token_throttled"] >= 1, timeout=20)
+    watched = stack.job_state("Leads", job_id)  # the API recorded the watch; the check recorded nothing
+    assert watched is not None and watched.get("last_error") is None and watched.get("status") is None
+    zoho.clock.set(zoho.clock.now() + zoho.config.refresh_window)  # ten minutes later
+    zoho.clock.resume()
+    described = wait_execution_end(stack, reply.json()["execution_name"], timeout=40)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert "ZohoRateLimited" in failure_names(stack, described["executionArn"])
+    state = assert_finished_as(stack, "Leads", job_id, "COMPLETED")
+    assert state.get("last_error") is None
