@@ -14,7 +14,11 @@ upgrade fails loudly instead of quietly changing behaviour:
    second), so a two-hour job is watched in seconds.
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
-4. Step Functions execution is switched on through moto's config API.
+4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
+   `StateMachineArn`, `Name`, `Input` to boto3 as they are, and boto3 wants `stateMachineArn`, `name`,
+   `input`: `StateTaskServiceSfn._normalise_parameters` also maps them onto the operation's input shape,
+   with moto's own `_to_boto_request`, as AWS (and LocalStack, where this code comes from) does.
+5. Step Functions execution is switched on through moto's config API.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """
@@ -38,6 +42,9 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -100,6 +107,7 @@ class _Glue:
     original_wait_interval: Callable[..., Any] | None = None
     original_retrier_time: Any = None
     original_start_execution: Callable[..., Any] | None = None
+    original_sfn_normalise: Callable[..., Any] | None = None
 
 
 _glue = _Glue()
@@ -170,6 +178,26 @@ def _atomic_start_execution(self: StepFunctionsParserBackend, *args: Any, **kwar
         return _glue.original_start_execution(self, *args, **kwargs)
 
 
+def _sfn_normalise_parameters(
+    self: StateTaskServiceSfn,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """moto's normalisation, then the Task's parameter names mapped onto boto3's (see module docstring)."""
+    assert _glue.original_sfn_normalise is not None
+    _glue.original_sfn_normalise(self, parameters, boto_service_name, service_action_name)
+    if service_action_name is not None:
+        return  # moto normalising a call of its own (the .sync resolvers): already boto3's names
+    import botocore.session
+
+    action = self.resource.api_action
+    model = botocore.session.get_session().get_service_model(self._get_boto_service_name())
+    operation = model.operation_model(action[:1].upper() + action[1:])
+    if operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
 def check_moto_version() -> None:
     """Fail with a clear message when the installed moto is not the version the patches were written for."""
     if moto.__version__ != MOTO_VERSION:
@@ -180,7 +208,10 @@ def check_moto_version() -> None:
 
 
 def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
-    """Patch moto for in-process Lambda, scaled waits and atomic starts. Idempotent; see module docstring."""
+    """Patch moto for in-process Lambda, scaled waits, atomic starts and the startExecution integration.
+
+    Idempotent; see the module docstring.
+    """
     check_moto_version()
     _glue.invoker = invoker
     _glue.time_scale = time_scale
@@ -190,6 +221,8 @@ def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
     _glue.original_wait_interval = WaitFunction._wait_interval
     _glue.original_retrier_time = retrier_decl.time
     _glue.original_start_execution = StepFunctionsParserBackend.start_execution
+    _glue.original_sfn_normalise = StateTaskServiceSfn._normalise_parameters
+    StateTaskServiceSfn._normalise_parameters = _sfn_normalise_parameters  # type: ignore[method-assign]
     LambdaFunction._invoke_lambda = _in_process_invoke_lambda  # type: ignore[method-assign]
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
@@ -205,6 +238,7 @@ def remove_patches() -> None:
     WaitFunction._wait_interval = _glue.original_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _glue.original_retrier_time
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
     _glue.invoker = None
     _glue.installed = False
 

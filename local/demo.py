@@ -122,7 +122,9 @@ def run_demo(console: Console | None = None, time_scale: float = DEMO_TIME_SCALE
                 fail_at=job.fail_at,
             )
             job_id = stack.zoho.create_job(job.module, total=job.total, profile=profile)
-            api.start_watch(job.module, job_id, mode=job.mode)
+            # The sweep finds due jobs in real seconds (the library's clock is not scaled): short bounds.
+            poll = {"min_seconds": 1, "max_seconds": 3} if job.mode == "schedule" else None
+            api.start_watch(job.module, job_id, mode=job.mode, poll=poll)
             minutes = (job.queue_delay + job.duration) / 60
             label = f"{job.module} ({minutes:.0f} min, {'sweep' if job.mode == 'schedule' else 'SFN'})"
             item = WatchedJob(job.module, job_id, label)

@@ -29,6 +29,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -101,6 +104,22 @@ def test_step_functions_maps_error_type_of_a_lambda_error_payload_to_the_error_n
     assert 'invocation_response.get("FunctionError")' in inspect.getsource(
         lambda_eval_utils.execute_lambda_function_integration
     ), UPGRADE_HINT
+
+
+def test_start_execution_integration_parameters_are_mapped_with_moto_helpers() -> None:
+    normalise = StateTaskServiceSfn._normalise_parameters
+    assert list(inspect.signature(normalise).parameters) == [
+        "self",
+        "parameters",
+        "boto_service_name",
+        "service_action_name",
+    ], UPGRADE_HINT
+    assert list(inspect.signature(StateTaskServiceSfn._to_boto_request).parameters) == [
+        "self",
+        "parameters",
+        "structure_shape",
+    ], UPGRADE_HINT
+    assert callable(StateTaskServiceSfn._get_boto_service_name)
 
 
 def test_start_execution_and_moto_config_names() -> None:
@@ -293,3 +312,33 @@ def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[s
 
 def test_step_functions_execution_is_on(glue: dict[str, Any]) -> None:
     assert default_user_config["stepfunctions"]["execute_state_machine"] is True
+
+
+def test_a_state_machine_starts_another_execution_with_the_task_parameter_names(glue: dict[str, Any]) -> None:
+    sfn = glue["aws"].client("stepfunctions")
+    child = sfn.create_state_machine(
+        name="glue-child",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=glue["role"],
+    )["stateMachineArn"]
+    parent = {
+        "StartAt": "Start",
+        "States": {
+            "Start": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": child, "Name": "child-1", "Input": {"from.$": "$.who"}},
+                # As in watch_job.asl.json. (moto 5.2.5 cannot describe an execution whose output holds
+                # StartExecution's startDate, a datetime.)
+                "ResultPath": None,
+                "End": True,
+            }
+        },
+    }
+    described = _run(glue, parent, "glue-parent", {"who": "parent"})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    started = sfn.list_executions(stateMachineArn=child)["executions"]
+    assert [item["name"] for item in started] == ["child-1"]
+    assert json.loads(sfn.describe_execution(executionArn=started[0]["executionArn"])["input"]) == {
+        "from": "parent"
+    }

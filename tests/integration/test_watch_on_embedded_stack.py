@@ -1,0 +1,314 @@
+"""The whole product on the embedded stack: the real template, `watch_job.asl.json` and handlers, driven
+through the API, with what DynamoDB holds, the events published and the API's answers checked.
+
+Time runs at `STACK_TIME_SCALE` (tests/fixtures/stack.py): job durations below are simulated seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from local.fake_zoho import JobProfile
+from local.stack import EmbeddedStack
+
+pytestmark = pytest.mark.integration
+
+STATUS_CHANGED = "Mass Update Job Status Changed"
+FINISHED = "Mass Update Job Finished"
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def watch(stack: EmbeddedStack, module: str, job_id: str, **body: Any) -> requests.Response:
+    """PUT .../watch through the local API gateway."""
+    return requests.put(f"{stack.api_url}/jobs/{module}/{job_id}/watch", json=body, timeout=30)
+
+
+def get_job(stack: EmbeddedStack, module: str, job_id: str) -> requests.Response:
+    """GET the stored state through the API."""
+    return requests.get(f"{stack.api_url}/jobs/{module}/{job_id}", timeout=30)
+
+
+def execution(stack: EmbeddedStack, name: str) -> dict[str, Any] | None:
+    """The execution with that name, if any."""
+    return next((item for item in stack.executions() if item["name"] == name), None)
+
+
+def wait_execution_end(stack: EmbeddedStack, name: str, timeout: float = 40) -> dict[str, Any]:
+    """Wait until the execution `name` is no longer RUNNING; return its description."""
+    found = stack.wait_for(
+        lambda: (item := execution(stack, name)) is not None and item["status"] != "RUNNING" and item,
+        timeout=timeout,
+    )
+    return stack.client("stepfunctions").describe_execution(executionArn=found["executionArn"])
+
+
+def job_events(stack: EmbeddedStack, job_id: str) -> list[dict[str, Any]]:
+    """The events published about one job, oldest first."""
+    return [event for event in stack.events() if event["detail"]["job_id"] == job_id]
+
+
+def history_items(stack: EmbeddedStack, module: str, job_id: str) -> list[dict[str, Any]]:
+    """The CHECK# items of one job in DynamoDB."""
+    reply = stack.client("dynamodb").query(
+        TableName=stack.table_name(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :check)",
+        ExpressionAttributeValues={":pk": {"S": f"JOB#default#{module}#{job_id}"}, ":check": {"S": "CHECK#"}},
+    )
+    return reply["Items"]
+
+
+def failure_names(stack: EmbeddedStack, execution_arn: str) -> list[str]:
+    """The error names of the failed task attempts in an execution's history."""
+    events = stack.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    return [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]
+
+
+def assert_finished_as(stack: EmbeddedStack, module: str, job_id: str, status: str) -> dict[str, Any]:
+    """DynamoDB, the events and the API all say the job ended with `status`, with Zoho's final counts."""
+    truth = stack.zoho.job_truth(job_id)
+    state = stack.job_state(module, job_id)
+    assert state is not None
+    assert state["status"] == status == truth["Status"]
+    assert (state["total"], state["updated"], state["failed"]) == (
+        truth["Total_Count"],
+        truth["Updated_Count"],
+        truth["Failed_Count"],
+    )
+    assert state.get("finished_at")
+    assert "active" not in state and "next_check_at" not in state  # out of the sparse index
+    assert len(history_items(stack, module, job_id)) == state["checks"] >= 1
+    events = job_events(stack, job_id)
+    finished = [event for event in events if event["detail-type"] == FINISHED]
+    assert len(finished) == 1
+    assert finished[0]["source"] == "zoho-watch"
+    assert finished[0]["detail"]["status"] == status
+    assert finished[0]["detail"]["counts"]["total"] == truth["Total_Count"]
+    changes = [event["detail"]["status"] for event in events if event["detail-type"] == STATUS_CHANGED]
+    assert changes[-1] == status
+    assert all(a != b for a, b in itertools.pairwise(changes)), "an event per change only"
+    answer = get_job(stack, module, job_id)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == status
+    assert answer.json()["terminal"] is True
+    return state
+
+
+# --- the cases of issue 6 ----------------------------------------------------------------------------------
+
+
+def test_a_job_that_completes(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Leads", total=2_000, profile=JobProfile(queue_delay=120, duration=1_800))
+    reply = watch(stack, "Leads", job_id)
+    assert reply.status_code == 202, reply.text
+    name = reply.json()["execution_name"]
+    assert name == f"Leads-{job_id}-g0"
+    described = wait_execution_end(stack, name)
+    assert described["status"] == "SUCCEEDED"
+    state = assert_finished_as(stack, "Leads", job_id, "COMPLETED")
+    assert state["watcher"] == f"stepfunctions:{described['executionArn']}"
+    statuses = [event["detail"]["status"] for event in job_events(stack, job_id)]
+    assert statuses[0] in ("SCHEDULED", "RUNNING")
+    # A second watch of a finished job starts nothing and says so.
+    again = watch(stack, "Leads", job_id)
+    assert (again.status_code, again.json()["already"], again.json()["watching"]) == (200, True, False)
+    assert len([item for item in stack.executions() if job_id in item["name"]]) == 1
+
+
+def test_a_job_that_fails(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    profile = JobProfile(queue_delay=30, duration=900, final_status="FAILED", fail_at=0.5)
+    job_id = stack.zoho.create_job("Deals", total=1_000, profile=profile)
+    reply = watch(stack, "Deals", job_id)
+    assert reply.status_code == 202, reply.text
+    described = wait_execution_end(stack, reply.json()["execution_name"])
+    assert (described["status"], described["error"]) == ("FAILED", "MassUpdateFailed")
+    assert job_id in described["cause"]
+    state = assert_finished_as(stack, "Deals", job_id, "FAILED")
+    assert state["failed"] > 0
+
+
+def test_an_unknown_job_id(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = "4150868000000000001"  # never created on the emulator
+    reply = watch(stack, "Leads", job_id)
+    assert reply.status_code == 202, reply.text
+    described = wait_execution_end(stack, reply.json()["execution_name"])
+    assert (described["status"], described["error"]) == ("FAILED", "JobNotFound")
+    state = stack.job_state("Leads", job_id)
+    assert state is not None and state.get("status") is None
+    assert state["last_error"]["code"]  # recorded before the error was raised
+    assert job_events(stack, job_id) == []
+    answer = get_job(stack, "Leads", job_id).json()
+    assert answer["last_error"]["code"] == state["last_error"]["code"]
+    assert answer["terminal"] is False
+    # Bad input never reaches Zoho or Step Functions.
+    calls_before = stack.zoho.counters["calls_total"]
+    bad = watch(stack, "Leads", "12ab")
+    assert bad.status_code == 400
+    assert stack.zoho.counters["calls_total"] == calls_before
+    assert execution(stack, "Leads-12ab-g0") is None
+
+
+def test_a_token_that_expires_in_the_middle_of_a_watch(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Contacts", total=3_000, profile=JobProfile(queue_delay=0, duration=2_400))
+    reply = watch(stack, "Contacts", job_id)
+    assert reply.status_code == 202, reply.text
+    stack.wait_for(lambda: (stack.job_state("Contacts", job_id) or {}).get("checks", 0) >= 2, timeout=20)
+    refreshes_before = stack.zoho.counters["token_refreshes"]
+    stack.zoho.expire_access_tokens()
+    described = wait_execution_end(stack, reply.json()["execution_name"])
+    assert described["status"] == "SUCCEEDED"
+    assert_finished_as(stack, "Contacts", job_id, "COMPLETED")
+    counters = stack.zoho.counters
+    assert counters["token_refreshes"] == refreshes_before + 1  # refreshed once, for everyone
+    assert counters["calls"]["status"].get(401, counters["calls"]["status"].get("401", 0)) >= 1
+    assert failure_names(stack, described["executionArn"]) == []  # handled inside one check
+    secret = stack.client("secretsmanager").get_secret_value(SecretId="zoho-watch/default/access-token")
+    assert json.loads(secret["SecretString"])["access_token"]  # the new token, shared through the secret
+
+
+def test_bursts_of_500_and_429_are_absorbed_by_retry(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Accounts", total=800, profile=JobProfile(queue_delay=0, duration=600))
+    stack.zoho.faults.script(["500", "500", "429", None, "500", "429", "429"], routes=("status",))
+    reply = watch(stack, "Accounts", job_id)
+    assert reply.status_code == 202, reply.text
+    described = wait_execution_end(stack, reply.json()["execution_name"])
+    assert described["status"] == "SUCCEEDED"
+    names = failure_names(stack, described["executionArn"])
+    assert names.count("ZohoUnavailable") == 3
+    assert names.count("ZohoRateLimited") == 3
+    assert_finished_as(stack, "Accounts", job_id, "COMPLETED")
+    calls = stack.zoho.counters["calls"]["status"]
+    assert calls.get(500, calls.get("500")) == 3
+    assert calls.get(429, calls.get("429")) == 3
+
+
+def test_a_deadline_reached(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    # A 10-hour job (a minute of real time); the deadline is two real seconds away.
+    job_id = stack.zoho.create_job("Leads", total=10_000, profile=JobProfile(queue_delay=0, duration=36_000))
+    deadline = (datetime.now(UTC) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    reply = watch(stack, "Leads", job_id, deadline=deadline)
+    assert reply.status_code == 202, reply.text
+    described = wait_execution_end(stack, reply.json()["execution_name"], timeout=20)
+    assert (described["status"], described["error"]) == ("FAILED", "DeadlineExceeded")
+    state = stack.job_state("Leads", job_id)
+    assert state is not None and state["status"] == "RUNNING"
+    assert "active" not in state  # no longer watched...
+    answer = get_job(stack, "Leads", job_id).json()
+    assert (answer["watched"], answer["terminal"]) == (False, False)
+    assert not [event for event in job_events(stack, job_id) if event["detail-type"] == FINISHED]
+    checks = state["checks"]
+    time.sleep(0.3)
+    assert stack.job_state("Leads", job_id)["checks"] == checks  # ...and nobody checks it any more
+
+
+def test_continue_as_new_follows_the_job_across_generations(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    lam = stack.client("lambda")
+    function = stack.deployment.ref("ApiFunction")
+    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=function, Environment={"Variables": {**variables, "MAX_POLLS_PER_EXECUTION": "3"}}
+    )
+    try:
+        job_id = stack.zoho.create_job(
+            "Leads", total=5_000, profile=JobProfile(queue_delay=0, duration=2_400)
+        )
+        reply = watch(stack, "Leads", job_id, poll={"min_seconds": 60, "max_seconds": 120})
+        assert reply.status_code == 202, reply.text
+        state = stack.wait_for(
+            lambda: (item := stack.job_state("Leads", job_id)) and item.get("status") == "COMPLETED" and item,
+            timeout=40,
+        )
+    finally:
+        lam.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
+
+    def generations() -> list[dict[str, Any]]:
+        mine = [item for item in stack.executions() if item["name"].startswith(f"Leads-{job_id}-g")]
+        return sorted(mine, key=lambda item: int(item["name"].rsplit("-g", 1)[1]))
+
+    last = wait_execution_end(stack, generations()[-1]["name"])
+    assert last["status"] == "SUCCEEDED"
+    generations = generations()
+    assert len(generations) >= 3
+    assert [int(item["name"].rsplit("-g", 1)[1]) for item in generations] == list(range(len(generations)))
+    assert all(item["status"] == "SUCCEEDED" for item in generations)
+    sfn = stack.client("stepfunctions")
+    for item in generations[:-1]:
+        events = sfn.get_execution_history(executionArn=item["executionArn"])["events"]
+        polls = [event for event in events if event["type"] == "TaskSucceeded"]
+        assert len(polls) <= 4  # three checks, then the start of the next generation
+    second_input = json.loads(sfn.describe_execution(executionArn=generations[1]["executionArn"])["input"])
+    assert (second_input["generation"], second_input["max_polls"], second_input["job_id"]) == (1, 3, job_id)
+    assert second_input["poll"] == {"min_seconds": 60, "max_seconds": 120}
+    assert state["watcher"].endswith(generations[-1]["name"])
+    assert_finished_as(stack, "Leads", job_id, "COMPLETED")
+
+
+def test_twenty_simultaneous_starts_of_one_watch_give_one_execution(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=1_200))
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        replies = list(pool.map(lambda _: watch(stack, "Leads", job_id), range(20)))
+    assert [reply.status_code for reply in replies] == [202] * 20, [
+        r.text for r in replies if r.status_code != 202
+    ]
+    arns = {reply.json()["execution_arn"] for reply in replies}
+    assert len(arns) == 1
+    assert sum(1 for reply in replies if not reply.json()["already"]) == 1
+    assert [item["name"] for item in stack.executions() if job_id in item["name"]] == [f"Leads-{job_id}-g0"]
+    wait_execution_end(stack, f"Leads-{job_id}-g0")
+    assert_finished_as(stack, "Leads", job_id, "COMPLETED")
+
+
+def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    modules = ("Leads", "Contacts", "Deals", "Accounts")
+    jobs = []
+    for number in range(200):
+        module = modules[number % len(modules)]
+        profile = JobProfile(queue_delay=number % 7 * 30, duration=1_800 + number * 9)  # 3 to 6 real seconds
+        jobs.append((module, stack.zoho.create_job(module, total=100 + number, profile=profile)))
+    # The sweep finds due jobs by `next_check_at`, in real seconds (the time scale does not reach the
+    # library's clock): short poll bounds keep the re-checks within the test's budget.
+    poll = {"min_seconds": 1, "max_seconds": 3}
+    stack.scheduler.start()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda job: watch(stack, job[0], job[1], mode="schedule", poll=poll), jobs))
+    assert {reply.status_code for reply in replies} == {202}
+    try:
+        stack.wait_for(
+            lambda: all((stack.job_state(m, j) or {}).get("status") == "COMPLETED" for m, j in jobs),
+            timeout=60,
+            interval=0.5,
+        )
+    finally:
+        stack.scheduler.stop()
+    assert len(stack.scheduler.history) > 1, "the sweep ran, more than once"
+    checks = [stack.job_state(module, job_id)["checks"] for module, job_id in jobs]
+    assert max(checks) > 1  # some jobs were still running at a sweep and checked again
+    assert all(firing.error is None for firing in stack.scheduler.history)
+    for module, job_id in jobs[::20]:
+        assert_finished_as(stack, module, job_id, "COMPLETED")
+    finished = [event for event in stack.events() if event["detail-type"] == FINISHED]
+    assert sorted(event["detail"]["job_id"] for event in finished) == sorted(job_id for _, job_id in jobs)
+    watched = {job_id for _, job_id in jobs}
+    assert not [item for item in stack.executions() if item["name"].split("-")[1] in watched]  # no SFN
+    budget = int(stack.deployment_parameter("SweepConcurrency", "5"))
+    assert stack.zoho.counters["peak_concurrency"] <= budget
+    listed = requests.get(f"{stack.api_url}/jobs", params={"status": "COMPLETED", "limit": 100}, timeout=30)
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 100
