@@ -1,0 +1,168 @@
+"""Chaos: 200 jobs watched through the real state machine while the Zoho emulator turns 20% of the status
+calls into transient faults (500, 429, time-outs, connection resets, non-JSON bodies).
+
+Every job's final state in DynamoDB must equal the emulator's truth, every job gets exactly one "finished"
+event, and no execution fails for a transient fault (the only failed executions are the jobs that Zoho
+itself reports as FAILED, with the error `MassUpdateFailed`).
+
+Kept cheap: short jobs (at most a few simulated minutes), the stack's time scale, a 0.3 s read time-out for
+the Lambda functions (so a `timeout` fault costs 0.3 real seconds), watches started in parallel.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+
+from local.fake_zoho import JobProfile
+from local.stack import EmbeddedStack
+
+pytestmark = pytest.mark.integration
+
+JOBS = 200
+FAULT_SHARE = 0.20
+TRANSIENT_FAULTS = ("500", "429", "timeout", "reset", "non_json")
+READ_TIMEOUT = 0.3  # real seconds: the functions' Zoho read time-out in this test
+FINISHED = "Mass Update Job Finished"
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+@contextmanager
+def function_environment(stack: EmbeddedStack, output: str, variables: dict[str, str]) -> Iterator[None]:
+    """Add `variables` to a deployed function's environment for the block (as an operator would set them)."""
+    lambda_client = stack.client("lambda")
+    name = stack.outputs[output]
+    before = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**before, **variables}}
+    )
+    from zoho_watch import services  # the functions' library, in this process: read the new settings
+
+    services.reset()
+    try:
+        yield
+    finally:
+        lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+        services.reset()
+
+
+def profiles(count: int, seed: int = 8) -> list[tuple[int, JobProfile]]:
+    """Short jobs of several shapes: (total records, profile); about one in ten ends FAILED."""
+    rng = random.Random(seed)
+    jobs = []
+    for index in range(count):
+        failed = index % 10 == 9
+        jobs.append(
+            (
+                rng.randrange(50, 2_000),
+                JobProfile(
+                    queue_delay=rng.choice([0, 0, 15, 40]),
+                    duration=rng.randrange(30, 240),
+                    irregular=rng.choice([0, 0.5]),
+                    failure_share=rng.choice([0, 0, 0.1]),
+                    final_status="FAILED" if failed else "COMPLETED",
+                    fail_at=0.6,
+                ),
+            )
+        )
+    return jobs
+
+
+def start_watch(stack: EmbeddedStack, job_id: str) -> str:
+    """PUT .../watch (polls 30 to 120 simulated seconds apart); the execution's name."""
+    body = {"poll": {"min_seconds": 30, "max_seconds": 120}}
+    reply = requests.put(f"{stack.api_url}/jobs/Leads/{job_id}/watch", json=body, timeout=60)
+    assert reply.status_code == 202, reply.text
+    return reply.json()["execution_name"]
+
+
+def wait_all_ended(stack: EmbeddedStack, names: set[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """Wait until none of the named executions is RUNNING; their list entries by name."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = {item["name"]: item for item in stack.executions() if item["name"] in names}
+        running = [name for name in names if listed.get(name, {}).get("status", "RUNNING") == "RUNNING"]
+        if not running:
+            return listed
+        if time.monotonic() > deadline:
+            pytest.fail(f"{len(running)} of {len(names)} executions still running, e.g. {running[:3]}")
+        time.sleep(0.25)
+
+
+def test_two_hundred_watches_under_twenty_percent_transient_faults(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    zoho = stack.zoho
+    zoho.config.update(fault_timeout_seconds=READ_TIMEOUT * 2, concurrency_limit=None)
+    zoho.faults.seed(8)
+    # Five rules tried in turn, each on its own share, make 20% of status calls fail in all.
+    share = 1 - (1 - FAULT_SHARE) ** (1 / len(TRANSIENT_FAULTS))
+    for kind in TRANSIENT_FAULTS:
+        zoho.faults.inject(kind, share=share, routes=("status",))
+    jobs = [zoho.create_job("Leads", total=total, profile=profile) for total, profile in profiles(JOBS)]
+
+    with function_environment(stack, "CheckJobFunctionName", {"ZOHO_READ_TIMEOUT": str(READ_TIMEOUT)}):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            names = dict(zip(pool.map(lambda job_id: start_watch(stack, job_id), jobs), jobs, strict=True))
+        ended = wait_all_ended(stack, set(names), timeout=150)
+
+    # No execution failed for a transient fault: only Zoho's own FAILED jobs end in Fail.
+    outcomes = Counter((item["status"], names[name]) for name, item in ended.items())
+    sfn = stack.client("stepfunctions")
+    for name, item in ended.items():
+        job_id = names[name]
+        expected = "SUCCEEDED" if zoho.job_truth(job_id)["Status"] == "COMPLETED" else "FAILED"
+        if item["status"] != expected or expected == "FAILED":
+            described = sfn.describe_execution(executionArn=item["executionArn"])
+            assert (described["status"], described.get("error")) == (
+                expected,
+                None if expected == "SUCCEEDED" else "MassUpdateFailed",
+            ), described
+    assert len(outcomes) == JOBS
+
+    # Faults really happened, of every kind.
+    injected = zoho.counters["faults_injected"]
+    status_calls = sum(zoho.counters["calls"]["status"].values())
+    assert set(injected) == set(TRANSIENT_FAULTS), injected
+    assert 0.12 < sum(injected.values()) / status_calls < 0.28, (injected, status_calls)
+
+    # DynamoDB holds the truth for every job; one finished event per job, saying the same.
+    finished = Counter(
+        event["detail"]["job_id"] for event in stack.events() if event["detail-type"] == FINISHED
+    )
+    finished_status = {
+        event["detail"]["job_id"]: event["detail"]["status"]
+        for event in stack.events()
+        if event["detail-type"] == FINISHED
+    }
+    wrong = []
+    for job_id in jobs:
+        truth = zoho.job_truth(job_id)
+        state = stack.job_state("Leads", job_id) or {}
+        seen = (
+            state.get("status"),
+            state.get("total"),
+            state.get("updated"),
+            state.get("failed"),
+            state.get("not_updated"),
+        )
+        real = (
+            truth["Status"],
+            truth["Total_Count"],
+            truth["Updated_Count"],
+            truth["Failed_Count"],
+            truth["Not_Updated_Count"],
+        )
+        if seen != real or truth["Status"] not in TERMINAL:
+            wrong.append((job_id, seen, real))
+    assert wrong == []
+    assert {job_id: n for job_id, n in finished.items() if n != 1} == {}
+    assert set(finished) == set(jobs)
+    assert all(finished_status[job_id] == zoho.job_truth(job_id)["Status"] for job_id in jobs)
