@@ -191,21 +191,27 @@ def command_local_up(args: argparse.Namespace, console: Console) -> int:
         console.print("Point boto3 or the AWS CLI at it:")
         console.print(
             f"  export AWS_ENDPOINT_URL={stack.endpoint_url} AWS_ACCESS_KEY_ID=testing "
-            "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+            "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1",
+            soft_wrap=True,
         )
         console.print(
             "  aws stepfunctions list-executions --state-machine-arn "
-            + str(outputs.get("WatchJobStateMachineArn"))
+            + str(outputs.get("WatchJobStateMachineArn")),
+            soft_wrap=True,
         )
         console.print("Try it: create a job on the emulator, then watch it:")
         console.print(
             f"  curl -s -X POST {stack.zoho.url}/__admin/jobs -H 'Content-Type: application/json' "
-            """-d '{"module": "Leads", "total": 500}'"""
+            """-d '{"module": "Leads", "total": 500}'""",
+            soft_wrap=True,
+            markup=False,
         )
         console.print("  zoho-watch watch Leads JOB_ID")
         console.print("Ctrl-C stops everything.")
         stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        # Explicit handlers: shells start background jobs with SIGINT ignored; SIGTERM must clean up too.
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, lambda *_: stopped.set())
         try:
             while not stopped.wait(0.5):
                 pass

@@ -1,0 +1,136 @@
+"""The `zoho-watch` CLI against the embedded stack: local mode (state file) and --api-url (SigV4) mode."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from local import cli
+from local.fake_zoho import JobProfile
+from local.stack import EmbeddedStack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def local_state(embedded_stack: EmbeddedStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The state file `zoho-watch local up` writes, pointing at the test's embedded stack."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    path = cli.state_file()
+    path.parent.mkdir(parents=True)
+    state = {
+        "pid": os.getpid(),
+        "api_url": embedded_stack.api_url,
+        "endpoint_url": embedded_stack.endpoint_url,
+        "zoho_url": embedded_stack.zoho.url,
+        "region": "us-east-1",
+        "stack_name": embedded_stack.stack_name,
+        "secret_prefix": "zoho-watch",
+    }
+    path.write_text(json.dumps(state))
+    return path
+
+
+def test_watch_draws_progress_until_the_job_completes(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = embedded_stack.zoho.create_job(
+        "Leads", total=700, profile=JobProfile(queue_delay=0, duration=900)
+    )
+    status = cli.main(["watch", "Leads", job_id, "--interval", "0.1", "--timeout", "30"])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK
+    assert f"Leads-{job_id}-g0" in out
+    assert "COMPLETED" in out and "700" in out
+    assert embedded_stack.job_state("Leads", job_id)["status"] == "COMPLETED"
+
+
+def test_watch_of_a_failed_job_exits_3_and_api_url_mode_signs_requests(
+    embedded_stack: EmbeddedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = JobProfile(queue_delay=0, duration=600, final_status="FAILED", fail_at=0.5)
+    job_id = embedded_stack.zoho.create_job("Deals", total=400, profile=profile)
+    status = cli.main(["--api-url", embedded_stack.api_url, "watch", "Deals", job_id, "--interval", "0.1"])
+    assert status == cli.EXIT_JOB_FAILED
+    assert "FAILED" in capsys.readouterr().out
+    # The request was signed with SigV4 (the local gateway accepts it without checking the signature).
+    api = cli.ZohoWatchApi(embedded_stack.api_url, sign=True)
+    headers = api._signed_headers("GET", f"{embedded_stack.api_url}/jobs", None)
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/execute-api/aws4_request" in headers["Authorization"]
+
+
+def test_check_and_jobs(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = embedded_stack.zoho.create_job(
+        "Contacts", total=300, profile=JobProfile(queue_delay=0, duration=60)
+    )
+    embedded_stack.wait_for(
+        lambda: embedded_stack.zoho.job_truth(job_id)["Status"] == "COMPLETED", timeout=10
+    )
+    assert cli.main(["check", "Contacts", job_id]) == cli.EXIT_OK
+    checked = json.loads(capsys.readouterr().out)
+    assert (checked["status"], checked["counts"]["updated"], checked["job_id"]) == ("COMPLETED", 300, job_id)
+    assert cli.main(["jobs", "--status", "COMPLETED"]) == cli.EXIT_OK
+    assert job_id in capsys.readouterr().out
+    assert cli.main(["check", "Contacts", job_id, "--stored"]) == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["checks"] == 1  # read from DynamoDB, no new check
+
+
+def test_bad_input_is_refused_before_any_call(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = embedded_stack.zoho.counters["calls_total"]
+    assert cli.main(["check", "Leads", "12x"]) == cli.EXIT_USAGE
+    assert cli.main(["watch", "Le ads", "123"]) == cli.EXIT_USAGE
+    assert "invalid" in capsys.readouterr().out
+    assert embedded_stack.zoho.counters["calls_total"] == calls
+    assert embedded_stack.table_items() == []
+
+
+def test_connect_stores_credentials_from_a_grant_code(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoho = embedded_stack.zoho
+    client = zoho.add_client()
+    code = zoho.issue_grant_code(client.client_id)
+    os.environ["ZOHO_CLIENT_SECRET"] = client.client_secret
+    try:
+        assert cli.main(["connect", "--client-id", client.client_id, "--code", code]) == cli.EXIT_OK
+        first = capsys.readouterr().out
+        # A grant code works once: the second exchange is refused and changes nothing.
+        secrets = embedded_stack.client("secretsmanager")
+        stored = secrets.get_secret_value(SecretId="zoho-watch/default/credentials")["SecretString"]
+        assert cli.main(["connect", "--client-id", client.client_id, "--code", code]) == cli.EXIT_ERROR
+        second = capsys.readouterr().out
+    finally:
+        del os.environ["ZOHO_CLIENT_SECRET"]
+    document = json.loads(stored)
+    assert document["client_id"] == client.client_id
+    assert document["client_secret"] == client.client_secret
+    assert document["refresh_token"] and document["accounts_url"] == zoho.url
+    assert "invalid_code" in second
+    assert secrets.get_secret_value(SecretId="zoho-watch/default/credentials")["SecretString"] == stored
+    for output in (first, second):
+        assert client.client_secret not in output and document["refresh_token"] not in output
+    # The functions use the new credentials: a live check refreshes with them.
+    job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
+    zoho.expire_access_tokens()
+    from zoho_watch.services import reset
+
+    reset()
+    reply = requests.get(f"{embedded_stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30)
+    assert reply.status_code == 200, reply.text
+
+
+def test_without_a_local_stack_the_cli_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert cli.main(["jobs"]) == cli.EXIT_ERROR
+    assert "zoho-watch local up" in capsys.readouterr().out
