@@ -1,0 +1,277 @@
+"""Concurrency: 100 simultaneous starts of one watch give one execution, and checkers racing on one job (the
+state machine, the sweep, live API checks, many threads of the library) never move its record backwards.
+
+"Backwards" is watched by sampling the job's STATE item while the race runs: its version, status rank, the
+records done, the time of the check it holds and the number of checks may only grow, and a terminal status
+is final. At the end the record equals the emulator's truth and exactly one "finished" event was published.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from zoho_watch.check import check_job
+from zoho_watch.errors import ZohoWatchError
+
+from local.fake_zoho import FakeZoho, JobProfile
+from local.stack import EmbeddedStack
+from tests.fixtures.aws import AwsStack
+from tests.integration.test_watch_on_embedded_stack import (
+    assert_finished_as,
+    execution,
+    wait_execution_end,
+    watch,
+)
+from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+
+FINISHED = "Mass Update Job Finished"
+STATUS_RANK = {"QUEUED": 0, "SCHEDULED": 0, "RUNNING": 1, "SUSPENDED": 1, "COMPLETED": 2, "FAILED": 2}
+
+
+def progress_key(state: dict[str, Any]) -> tuple[float, ...]:
+    """What may only grow in a job's record (flat DynamoDB item or the library's state view)."""
+    counts = state.get("counts") or state
+    done = (counts.get("updated") or 0) + (counts.get("failed") or 0)
+    return (
+        float(state.get("version") or 0),
+        float(STATUS_RANK.get(state.get("status") or "", -1)),
+        float(done),
+        float(state.get("checked_ts") or 0),
+        float(state.get("checks") or 0),
+    )
+
+
+def regressed(before: tuple[float, ...], now: tuple[float, ...]) -> bool:
+    """True when the record moved backwards between two samples.
+
+    Version, status rank and records done never go down; a newer version never holds an older check.
+    """
+    if any(later < earlier for later, earlier in zip(now[:3], before[:3], strict=True)):
+        return True
+    return now[0] > before[0] and (now[3] < before[3] or now[4] < before[4])
+
+
+class RecordMonitor:
+    """Samples a job's record in a thread and keeps every regression it sees."""
+
+    def __init__(self, read: Callable[[], dict[str, Any] | None]) -> None:
+        self._read = read
+        self._stop = threading.Event()
+        self.samples = 0
+        self.regressions: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RecordMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        last: tuple[float, ...] | None = None
+        while not self._stop.is_set():
+            state = self._read()
+            if state is not None:
+                key = progress_key(state)
+                if last is not None and regressed(last, key):
+                    self.regressions.append((last, key))
+                last = key
+                self.samples += 1
+            time.sleep(0.005)
+
+
+# ---- library: many checkers at once ---------------------------------------------------------------------
+
+
+def test_sixteen_threads_checking_one_job_never_move_it_backwards(
+    library,  # noqa: F811 - the imported fixture
+    aws: AwsStack,
+    zoho: FakeZoho,
+) -> None:
+    job_id = zoho.create_job("Leads", total=1_000, profile=JobProfile(queue_delay=5, duration=60))
+    stop = threading.Event()
+    results: list[dict[str, Any]] = []
+    errors: list[str] = []
+
+    def checker() -> None:
+        while not stop.is_set():
+            try:
+                results.append(check_job("default", "Leads", job_id, watcher="schedule"))
+            except ZohoWatchError as error:  # StoreConflict is allowed (retried); nothing else is
+                errors.append(error.code)
+
+    with RecordMonitor(lambda: library.store.get("default", "Leads", job_id)) as monitor:
+        threads = [threading.Thread(target=checker) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for _ in range(80):  # the job runs while they race: 80 emulated seconds in 1-second steps
+            zoho.clock.advance(1)
+            time.sleep(0.01)
+        time.sleep(0.2)
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert set(errors) <= {"STORE_CONFLICT"}, errors
+    assert monitor.samples > 20 and monitor.regressions == []
+    state = library.store.get("default", "Leads", job_id)
+    truth = zoho.job_truth(job_id)
+    assert (state["status"], state["counts"]["updated"]) == ("COMPLETED", truth["Updated_Count"])
+    assert len(aws.events(FINISHED)) == 1
+    changed = [event["detail"]["status"] for event in aws.events("Mass Update Job Status Changed")]
+    assert changed == ["SCHEDULED", "RUNNING", "COMPLETED"][-len(changed) :] and len(set(changed)) == len(
+        changed
+    )
+    assert len(results) > 50
+
+
+# ---- the embedded stack ---------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_hundred_simultaneous_starts_of_one_watch_give_one_execution(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=1_200))
+
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        barrier = threading.Barrier(100)
+
+        def start(_: int) -> requests.Response:
+            barrier.wait()
+            return watch(stack, "Leads", job_id)
+
+        replies = list(pool.map(start, range(100)))
+
+    assert [reply.status_code for reply in replies] == [202] * 100, {r.text for r in replies}
+    arns = {reply.json()["execution_arn"] for reply in replies}
+    assert len(arns) == 1
+    assert sum(1 for reply in replies if not reply.json()["already"]) == 1
+    assert [item["name"] for item in stack.executions() if job_id in item["name"]] == [f"Leads-{job_id}-g0"]
+    described = wait_execution_end(stack, f"Leads-{job_id}-g0")
+    assert described["status"] == "SUCCEEDED"
+    state = assert_finished_as(stack, "Leads", job_id, "COMPLETED")
+    assert state["watcher"] == "stepfunctions:" + arns.pop()
+
+
+@pytest.mark.integration
+def test_sweep_state_machine_and_live_checks_racing_on_one_job_never_regress_it(
+    embedded_stack: EmbeddedStack,
+) -> None:
+    stack = embedded_stack
+    zoho = stack.zoho
+    zoho.set_latency(0.02)  # checks take a little while, so they overlap
+    job_id = zoho.create_job("Leads", total=3_000, profile=JobProfile(queue_delay=0, duration=1_800))
+    dynamodb, table = stack.client("dynamodb"), stack.table_name()
+    key = {"pk": {"S": f"JOB#default#Leads#{job_id}"}, "sk": {"S": "STATE"}}
+
+    def read() -> dict[str, Any] | None:
+        item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+
+    # Registered for the sweep (the library's clock is real time: poll bounds of 1 to 2 real seconds).
+    scheduled = watch(stack, "Leads", job_id, mode="schedule", poll={"min_seconds": 1, "max_seconds": 2})
+    assert scheduled.status_code == 202, scheduled.text
+    stop = threading.Event()
+    live_answers: list[int] = []
+
+    def live_checks() -> None:
+        while not stop.is_set():
+            reply = requests.get(f"{stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30)
+            live_answers.append(reply.status_code)
+
+    with RecordMonitor(lambda: coerce(read())) as monitor:
+        sweeps = [stack.scheduler.fire(stack.scheduler.names[0])]  # the sweep checks it first
+        # A state machine watch of the same job, as a second client would start it at the same moment.
+        sfn = stack.client("stepfunctions")
+        machine = stack.outputs["WatchJobStateMachineArn"]
+        started = sfn.start_execution(
+            stateMachineArn=machine,
+            name=f"Leads-{job_id}-g0",
+            input=json_input(job_id),
+        )
+        stack.scheduler.start()
+        checkers = [threading.Thread(target=live_checks) for _ in range(3)]
+        for thread in checkers:
+            thread.start()
+        for _ in range(4):
+            time.sleep(0.3)
+            sweeps.append(stack.scheduler.fire(stack.scheduler.names[0]))
+        described = wait_execution_end(stack, f"Leads-{job_id}-g0", timeout=40)
+        stop.set()
+        for thread in checkers:
+            thread.join()
+        stack.scheduler.stop()
+
+    assert described["status"] == "SUCCEEDED" and described["executionArn"] == started["executionArn"]
+    assert monitor.samples > 20 and monitor.regressions == []
+    assert set(live_answers) == {200} and len(live_answers) >= 3
+    swept = [firing.payload for firing in sweeps if isinstance(firing.payload, dict)]
+    assert sum(payload.get("checked", 0) for payload in swept) >= 1, sweeps
+    # The end is the truth, announced once. (Racing checks that lost still add a history item each, so
+    # the history may hold more items than `checks`, the number of state writes.)
+    truth, state = zoho.job_truth(job_id), stack.job_state("Leads", job_id)
+    assert (state["status"], state["total"], state["updated"], state["failed"]) == (
+        truth["Status"],
+        truth["Total_Count"],
+        truth["Updated_Count"],
+        truth["Failed_Count"],
+    )
+    assert "active" not in state
+    finished = [e for e in stack.events() if e["detail-type"] == FINISHED and e["detail"]["job_id"] == job_id]
+    assert len(finished) == 1 and finished[0]["detail"]["status"] == "COMPLETED"
+    assert execution(stack, f"Leads-{job_id}-g1") is None
+
+
+def coerce(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DynamoDB's number strings as numbers, for `progress_key`."""
+    if item is None:
+        return None
+    return {
+        name: float(value) if name in ("version", "updated", "failed", "checked_ts", "checks") else value
+        for name, value in item.items()
+    }
+
+
+def json_input(job_id: str) -> str:
+    """The input the API gives a watch execution."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    deadline = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "connection": "default",
+            "module": "Leads",
+            "job_id": job_id,
+            "poll": {"min_seconds": 30, "max_seconds": 120},
+            "deadline": deadline,
+            "generation": 0,
+            "max_polls": 500,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "backwards"),
+    [
+        ((3, 1, 500, 10.0, 3), (4, 1, 600, 11.0, 4), False),  # a newer check
+        ((3, 1, 500, 10.0, 3), (3, 1, 500, 10.0, 3), False),  # the same record
+        ((3, 2, 1000, 10.0, 3), (4, 2, 1000, 10.0, 3), False),  # a write that is not a check (claim, watch)
+        ((3, 1, 500, 10.0, 3), (4, 1, 400, 11.0, 4), True),  # fewer records done
+        ((3, 2, 1000, 10.0, 3), (4, 1, 1000, 11.0, 4), True),  # out of a terminal status
+        ((3, 1, 500, 10.0, 3), (4, 1, 500, 9.0, 4), True),  # an older check written over a newer one
+        ((3, 1, 500, 10.0, 3), (2, 1, 500, 10.0, 3), True),  # the version went down
+    ],
+)
+def test_the_monitor_sees_a_record_moving_backwards(
+    before: tuple[float, ...], now: tuple[float, ...], backwards: bool
+) -> None:
+    assert regressed(before, now) is backwards
