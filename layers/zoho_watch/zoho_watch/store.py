@@ -4,6 +4,9 @@ Writes never move a job backwards: a check is written with a conditional put on 
 checking that the stored state is neither terminal nor newer than the check; a lost race re-reads and decides
 again. Every other write bumps `version` too, so no write is lost under the check's read-modify-write.
 The sparse `ActiveJobs` index holds only watched jobs that still need checks (`active`, `next_check_at`).
+Its partition value says who checks the job: `ACTIVE` for the sweep (watcher `schedule`), `ACTIVE#{kind}`
+for a watcher that checks its own job (`ACTIVE#stepfunctions` for `stepfunctions:<execution arn>`), so the
+sweep's query reads only the jobs it must check (see `index_partition`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import binascii
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +45,8 @@ STATE_SK = "STATE"
 CHECK_PREFIX = "CHECK#"
 ACTIVE = "ACTIVE"
 ACTIVE_INDEX = "ActiveJobs"
+SCHEDULE_WATCHER = "schedule"
+_WATCHER_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25
 _serializer = TypeSerializer()
@@ -129,6 +135,24 @@ def _check_limit(limit: int, highest: int) -> int:
     return limit
 
 
+def index_partition(watcher: str) -> str:
+    """The `active` value (index partition) of a job watched by `watcher`.
+
+    `schedule` -> `ACTIVE` (the sweep's partition); `stepfunctions:<arn>` -> `ACTIVE#stepfunctions`; any
+    other watcher `<kind>:<...>` checks its own job too -> `ACTIVE#<kind>` (`ACTIVE#other` if the kind is not
+    a word).
+    """
+    if watcher == SCHEDULE_WATCHER:
+        return ACTIVE
+    kind = watcher.split(":", 1)[0].lower()
+    return f"{ACTIVE}#{kind if _WATCHER_KIND.fullmatch(kind) else 'other'}"
+
+
+def _is_active(value: Any) -> bool:
+    """True for any index partition value (`ACTIVE` or `ACTIVE#<kind>`)."""
+    return isinstance(value, str) and (value == ACTIVE or value.startswith(ACTIVE + "#"))
+
+
 def state_view(item: dict[str, Any]) -> dict[str, Any]:
     """The public, JSON-ready shape of a job's STATE item."""
     status = item.get("status")
@@ -151,7 +175,7 @@ def state_view(item: dict[str, Any]) -> dict[str, Any]:
         "checks": item.get("checks", 0),
         "last_error": item.get("last_error"),
         "watcher": item.get("watcher"),
-        "watched": item.get("active") == ACTIVE,
+        "watched": _is_active(item.get("active")),
         "poll": item.get("poll"),
         "next_check_at": item.get("next_check_at"),
         "version": item.get("version", 0),
@@ -294,9 +318,27 @@ class JobStore:
             if start is None:
                 return [state_view(_deserialize(item)) for item in items], None
 
-    def due_jobs(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Watched, unfinished jobs due for a check at `now`, soonest first (from the sparse index)."""
+    def due_jobs(
+        self,
+        now: float | None = None,
+        limit: int = 1000,
+        *,
+        raw: bool = False,
+        kind: str = SCHEDULE_WATCHER,
+    ) -> list[dict[str, Any]]:
+        """Watched, unfinished jobs due for a check at `now`, soonest first (from the sparse index).
+
+        Only the jobs of one watcher kind: by default `schedule` (the sweep's jobs; jobs watched by a Step
+        Functions execution are in another partition and never count against `limit`); `kind="stepfunctions"`
+        gives the executions' jobs whose next check is overdue. With `raw=False` each job is its public
+        `state_view`; with `raw=True` each is the whole STATE item as stored (the index projects ALL),
+        which `record_check(..., prefetched=item)` takes to save its first read; `state_view(item)` gives
+        the public view of a raw item.
+        """
         _check_limit(limit, 100000)
+        if kind != SCHEDULE_WATCHER and (not isinstance(kind, str) or not _WATCHER_KIND.fullmatch(kind)):
+            raise InvalidInput("kind must be a watcher kind such as schedule or stepfunctions")
+        partition = ACTIVE if kind == SCHEDULE_WATCHER else f"{ACTIVE}#{kind}"
         now = self._clock() if now is None else now
         items: list[dict[str, Any]] = []
         start = None
@@ -306,7 +348,7 @@ class JobStore:
                 "IndexName": ACTIVE_INDEX,
                 "KeyConditionExpression": "active = :active AND next_check_at <= :now",
                 "ExpressionAttributeValues": {
-                    ":active": {"S": ACTIVE},
+                    ":active": {"S": partition},
                     ":now": {"N": str(Decimal(repr(float(now))))},
                 },
                 "Limit": limit - len(items),
@@ -318,7 +360,8 @@ class JobStore:
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 break
-        return [state_view(_deserialize(item)) for item in items[:limit]]
+        found = [_deserialize(item) for item in items[:limit]]
+        return found if raw else [state_view(item) for item in found]
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -364,7 +407,7 @@ class JobStore:
             ":now": iso_utc(now),
             ":zero": 0,
             ":one": 1,
-            ":active": ACTIVE,
+            ":active": index_partition(watcher),
             ":next": float(now if next_check_at is None else next_check_at),
             ":completed": "COMPLETED",
             ":failed": "FAILED",
@@ -448,18 +491,29 @@ class JobStore:
         default_policy: PollPolicy | None = None,
         watcher: str | None = None,
         rng: random.Random | None = None,
+        prefetched: dict[str, Any] | None = None,
     ) -> CheckOutcome:
         """Write one check: append its history item, then move the state forward if (and only if) it is newer.
 
         `policy` decides `next_check_in`; None means the job's stored poll bounds, else `default_policy`.
         The job stays in the active index while it is watched and unfinished; a terminal status leaves it,
         sets `finished_at`, the state's TTL and `finished_event_pending` (see `claim_finished_event`).
+
+        `prefetched`: the job's raw STATE item the caller has already read (`due_jobs(raw=True)`), used
+        instead of a read for the first write attempt. It may be stale (the index is eventually consistent):
+        the conditional write on `version` then fails and the item is read again, as for any lost race.
         """
         key = self._key(connection, module, job_id)
         job_id = validate_job_id(job_id)
+        if prefetched is not None and (
+            not isinstance(prefetched, dict)
+            or prefetched.get("pk") != key["pk"]["S"]
+            or prefetched.get("sk") != STATE_SK
+        ):
+            raise InvalidInput("prefetched must be this job's STATE item")
         self._put_history(key, snapshot, checked_at)
-        for _ in range(_MAX_WRITE_ATTEMPTS):
-            old = self._get_raw(key)
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
+            old = prefetched if attempt == 0 and prefetched is not None else self._get_raw(key)
             if old is not None and (
                 old.get("status") in TERMINAL_STATUSES or float(old.get("checked_ts", -1)) >= checked_at
             ):
@@ -557,7 +611,7 @@ class JobStore:
             new["finished_event_pending"] = True
             new["expires_at"] = int(checked_at) + self._state_ttl
         elif watcher is not None:
-            new["active"] = ACTIVE
+            new["active"] = index_partition(watcher)
             new["next_check_at"] = checked_at + wait
         return new, wait
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
 from zoho_watch.jobs import PollPolicy, Snapshot
-from zoho_watch.store import JobStore, iso_utc
+from zoho_watch.store import JobStore, iso_utc, state_view
 
 from tests.fixtures.aws import AwsStack
 
@@ -272,3 +272,89 @@ def test_out_of_order_and_concurrent_writes_never_regress(
     if ended:
         assert store.claim_finished_event("default", "Leads", job_id)
         assert not store.claim_finished_event("default", "Leads", job_id)
+
+
+SFN_WATCHER = "stepfunctions:arn:aws:states:us-east-1:1:execution:m:x"
+
+
+def test_due_jobs_reads_only_the_sweeps_jobs(store: JobStore, aws: AwsStack) -> None:
+    # The execution's job is due first; with limit 1 it must still not crowd out the sweep's job.
+    store.watch("default", "Leads", "21", SFN_WATCHER, next_check_at=T0 - 10)
+    store.watch("default", "Leads", "22", "schedule", next_check_at=T0 - 5)
+    assert [job["job_id"] for job in store.due_jobs(T0, limit=1)] == ["22"]
+    assert [job["job_id"] for job in store.due_jobs(T0, kind="stepfunctions")] == ["21"]
+    assert raw_state(aws, "21")["active"]["S"] == "ACTIVE#stepfunctions"
+    assert raw_state(aws, "22")["active"]["S"] == "ACTIVE"
+    assert store.get("default", "Leads", "21")["watched"] is True  # type: ignore[index]
+    # A check by the execution keeps its job in its own partition.
+    store.record_check("default", "Leads", "21", running(5), T0, PollPolicy(5, 60), watcher=SFN_WATCHER)
+    assert raw_state(aws, "21")["active"]["S"] == "ACTIVE#stepfunctions"
+    assert [job["job_id"] for job in store.due_jobs(T0 + 3600)] == ["22"]
+    with pytest.raises(InvalidInput):
+        store.due_jobs(T0, kind="Step Functions!")
+
+
+def test_due_jobs_raw_items_are_the_stored_items(store: JobStore) -> None:
+    store.watch("default", "Leads", "23", "schedule", {"min_seconds": 10}, next_check_at=T0)
+    store.record_check("default", "Leads", "23", running(40), T0, PollPolicy(10, 60))
+    due = store.due_jobs(T0 + 3600, raw=True)
+    assert len(due) == 1
+    item = due[0]
+    assert (item["pk"], item["sk"], item["status"], item["version"]) == (
+        "JOB#default#Leads#23",
+        "STATE",
+        "RUNNING",
+        2,
+    )
+    assert item["observations"] and item["poll"] == {"min_seconds": 10}
+    assert state_view(item) == store.due_jobs(T0 + 3600)[0] == store.get("default", "Leads", "23")
+
+
+class _CountingClient:
+    """The DynamoDB client, counting GetItem calls."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self.gets = 0
+
+    def get_item(self, **kwargs: object) -> dict:
+        self.gets += 1
+        return self._client.get_item(**kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+def test_record_check_writes_from_a_prefetched_item_without_reading(aws: AwsStack) -> None:
+    client = _CountingClient(aws.dynamodb)
+    store = JobStore(client, aws.table_name, clock=lambda: T0)
+    store.watch("default", "Leads", "24", "schedule", next_check_at=T0)
+    [item] = store.due_jobs(T0, raw=True)
+    outcome = store.record_check("default", "Leads", "24", running(10), T0 + 1, prefetched=item)
+    assert client.gets == 0
+    assert not outcome.stale and outcome.changed and outcome.state["checks"] == 1
+    assert outcome.state["watcher"] == "schedule" and outcome.state["version"] == item["version"] + 1
+
+
+def test_a_stale_prefetched_item_is_read_again(aws: AwsStack) -> None:
+    client = _CountingClient(aws.dynamodb)
+    store = JobStore(client, aws.table_name, clock=lambda: T0)
+    store.watch("default", "Leads", "25", "schedule", next_check_at=T0)
+    [item] = store.due_jobs(T0, raw=True)
+    store.record_check("default", "Leads", "25", running(30), T0 + 2)  # written after the item was read
+    reads = client.gets
+    outcome = store.record_check("default", "Leads", "25", running(20), T0 + 1, prefetched=item)
+    assert client.gets == reads + 1  # the conditional write failed, so it read again
+    assert outcome.stale and store.get("default", "Leads", "25")["counts"]["updated"] == 30  # type: ignore[index]
+    newer = store.record_check("default", "Leads", "25", running(50), T0 + 3, prefetched=item)
+    assert not newer.stale and newer.state["checks"] == 2 and newer.state["counts"]["updated"] == 50
+
+
+def test_a_prefetched_item_of_another_job_is_refused(store: JobStore, aws: AwsStack) -> None:
+    store.watch("default", "Leads", "26", "schedule", next_check_at=T0)
+    [item] = store.due_jobs(T0, raw=True)
+    for bad in (item, {**item, "sk": "CHECK#x"}, ["not", "a", "dict"]):
+        with pytest.raises(InvalidInput):
+            store.record_check("default", "Leads", "27", running(1), T0, prefetched=bad)  # type: ignore[arg-type]
+    assert store.get("default", "Leads", "27") is None
+    assert store.history("default", "Leads", "27") == ([], None)
