@@ -16,13 +16,9 @@ with a 4xx before any call to Zoho or AWS.
 from __future__ import annotations
 
 import json
-import os
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -31,13 +27,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from zoho_watch.check import check_job
 from zoho_watch.errors import (
-    ConfigError,
     InvalidInput,
     JobNotFound,
+    JobNotRecorded,
+    TooManyWatches,
+    WatchConflict,
     ZohoAuthError,
     ZohoRateLimited,
     ZohoRequestError,
@@ -59,15 +55,6 @@ MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
 JOB_ID_PATTERN = r"^[0-9]{1,30}$"
 CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
-# Step Functions execution names are at most 80 characters.
-EXECUTION_NAME_LIMIT = 80
-# Generations a watch may reach (continue-as-new and restarts), and names tried per start.
-MAX_GENERATION = 9999
-MAX_START_ATTEMPTS = 50
-DEFAULT_DEADLINE_HOURS = 168
-DEFAULT_MAX_POLLS = 1000
-SCHEDULE_WATCHER = "schedule"
-STEPFUNCTIONS_WATCHER_PREFIX = "stepfunctions:"
 
 ModuleParam = Annotated[str, Path(pattern=MODULE_PATTERN, description="Zoho module API name, e.g. Leads")]
 JobIdParam = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="Mass update job id (digits)")]
@@ -213,32 +200,6 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     )
 
 
-class JobNotRecorded(ZohoWatchError):
-    """zoho-watch has no record of the job (it was never checked nor watched)."""
-
-    code = "JOB_NOT_RECORDED"
-
-    def __init__(self, connection: str, module: str, job_id: str) -> None:
-        super().__init__(
-            f"zoho-watch has no record of {module} job {job_id} (connection {connection});"
-            " ask with ?live=true or PUT .../watch"
-        )
-
-
-class WatchConflict(ZohoWatchError):
-    """The job is watched in the other mode; its watch must be stopped first."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TooManyWatches(ZohoWatchError):
-    """Every execution name this job may use is taken by an ended execution."""
-
-    code = "TOO_MANY_WATCHES"
-
-
 # Zoho's and zoho-watch's errors, as HTTP statuses (the `code` is the error's own).
 ERROR_STATUS: tuple[tuple[type[ZohoWatchError], int], ...] = (
     (JobNotRecorded, HTTPStatus.NOT_FOUND),
@@ -293,48 +254,24 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "INTERNAL_ERROR", "internal error", request_id=request_id)
 
 
-# ---- helpers --------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _stepfunctions() -> Any:
-    """One Step Functions client per container."""
-    return boto3.client("stepfunctions")
-
-
-def _state_machine_arn() -> str:
-    arn = os.environ.get("STATE_MACHINE_ARN", "")
-    if not arn:
-        raise ConfigError("stepfunctions mode is not available: STATE_MACHINE_ARN is not set")
-    return arn
-
-
-def execution_name(module: str, job_id: str, generation: int = 0) -> str:
-    """The deterministic execution name of a watch: `{module}-{job_id}-g{generation}`."""
-    return f"{module}-{job_id}-g{generation}"
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """The ARN of a named execution of a state machine."""
-    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{name}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def watch_answer(outcome: Any) -> WatchAnswer:
+    """The `WatchAnswer` of a `zoho_watch.watches.WatchOutcome`."""
+    return WatchAnswer(
+        watching=outcome.watching,
+        already=outcome.already,
+        mode=outcome.mode,
+        message=outcome.message,
+        execution_arn=outcome.execution_arn,
+        execution_name=outcome.execution_name,
+        deadline=outcome.deadline,
+        state=JobState(**outcome.state) if outcome.state is not None else None,
+    )
 
 
 def _json(status: int, answer: WatchAnswer) -> Response:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=answer.model_dump_json()
     )
-
-
-def _poll_dict(poll: PollSettings | None) -> dict[str, int] | None:
-    if poll is None:
-        return None
-    values = poll.model_dump(exclude_none=True)
-    return values or None
 
 
 # ---- routes ---------------------------------------------------------------------------------------------
@@ -366,6 +303,8 @@ def get_job(
     """The job's stored state, or with `live=true` the result of a check of Zoho made now."""
     connection = connection or "default"
     if live:
+        from zoho_watch.check import check_job  # Zoho's client (requests) only for live checks
+
         metrics.add_metric(name="LiveChecks", unit=MetricUnit.Count, value=1)
         return JobState(**check_job(connection, module, job_id))
     state = get_services().store.get(connection, module, job_id)
@@ -409,172 +348,30 @@ def start_watch(
     connection: ConnectionQuery = None,
 ) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
+    from zoho_watch import watches  # only the watch routes need it
+
     request = request or WatchRequest()
-    connection = request.connection or connection or "default"
-    store = get_services().store
-    stored = store.get(connection, module, job_id)
-    if stored is not None and stored.get("terminal"):
-        answer = WatchAnswer(
-            watching=False, already=True, message="the job has already finished", state=JobState(**stored)
-        )
-        return _json(200, answer)
-    watcher = (stored or {}).get("watcher") if (stored or {}).get("watched") else None
-    if request.mode == "schedule":
-        return _watch_by_schedule(request, connection, module, job_id, watcher)
-    return _watch_by_state_machine(request, connection, module, job_id, watcher)
-
-
-def _watch_by_schedule(
-    request: WatchRequest, connection: str, module: str, job_id: str, watcher: str | None
-) -> Response:
-    if request.deadline is not None:
-        raise InvalidInput("deadline applies to stepfunctions mode only")
-    if watcher is not None and watcher != SCHEDULE_WATCHER:
-        raise WatchConflict(
-            "WATCHED_BY_STATE_MACHINE", f"the job is watched by {watcher}; DELETE the watch first"
-        )
-    state = get_services().store.watch(
-        connection, module, job_id, watcher=SCHEDULE_WATCHER, poll=_poll_dict(request.poll)
+    outcome = watches.start_watch(
+        request.connection or connection or "default",
+        module,
+        job_id,
+        mode=request.mode,
+        poll=request.poll.model_dump(exclude_none=True) if request.poll else None,
+        deadline=request.deadline,
     )
-    if watcher is None:
+    if outcome.finished:
+        return _json(200, watch_answer(outcome))
+    if not outcome.already:
         metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
-    answer = WatchAnswer(
-        watching=True,
-        already=watcher is not None,
-        mode="schedule",
-        message="already watching" if watcher else "the sweep will check the job",
-        state=JobState(**state),
-    )
-    return _json(202, answer)
-
-
-def _execution_running(arn: str) -> bool:
-    """True when the execution exists and is RUNNING."""
-    try:
-        return _stepfunctions().describe_execution(executionArn=arn)["status"] == "RUNNING"
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
-            return False
-        raise
-
-
-def generation_of(arn: str) -> int | None:
-    """The generation number at the end of an execution ARN (`...-g{n}`), or None."""
-    head, _, number = arn.rpartition("-g")
-    return int(number) if head and number.isdigit() else None
-
-
-def _watch_by_state_machine(
-    request: WatchRequest, connection: str, module: str, job_id: str, watcher: str | None
-) -> Response:
-    if watcher == SCHEDULE_WATCHER:
-        return error_response(
-            409, "WATCHED_BY_SCHEDULE", "the job is watched by the sweep; DELETE the watch first"
-        )
-    now = datetime.now(UTC)
-    deadline = request.deadline
-    if deadline is None:
-        deadline = now + timedelta(
-            hours=int(os.environ.get("DEFAULT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS))
-        )
-    elif deadline <= now:
-        raise InvalidInput("deadline must be in the future")
-    if len(execution_name(module, job_id, MAX_GENERATION)) > EXECUTION_NAME_LIMIT:
-        raise InvalidInput(
-            f"module and job_id are too long for an execution name ({EXECUTION_NAME_LIMIT} characters);"
-            " use mode=schedule"
-        )
-    state_machine = _state_machine_arn()
-    watch_input = {
-        "connection": connection,
-        "module": module,
-        "job_id": job_id,
-        "poll": _poll_dict(request.poll),
-        "deadline": _iso(deadline),
-        "generation": 0,
-        "max_polls": int(os.environ.get("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS)),
-    }
-    arn, already = _start_or_find_execution(state_machine, watch_input, watcher)
-    state = get_services().store.watch(
-        connection, module, job_id, watcher=STEPFUNCTIONS_WATCHER_PREFIX + arn, poll=_poll_dict(request.poll)
-    )
-    if not already:
-        metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
-    logger.info("watch requested", extra={"execution_arn": arn, "already": already})
-    answer = WatchAnswer(
-        watching=True,
-        already=already,
-        mode="stepfunctions",
-        message="already watching" if already else "watching",
-        execution_arn=arn,
-        execution_name=arn.rsplit(":", 1)[-1],
-        deadline=None if already else watch_input["deadline"],
-        state=JobState(**state),
-    )
-    return _json(202, answer)
-
-
-def _start_or_find_execution(
-    state_machine: str, watch_input: dict[str, Any], watcher: str | None
-) -> tuple[str, bool]:
-    """Start the job's watch execution, or find the one running: (execution ARN, already running).
-
-    Names are deterministic, `{module}-{job_id}-g{n}`, so two concurrent starts make one execution. A name
-    that belongs to an ended execution (a watch that was stopped, or a past generation) cannot be reused:
-    the next generation number is tried instead, starting after the generation the store last saw.
-    """
-    module, job_id = watch_input["module"], watch_input["job_id"]
-    first = 0
-    if watcher is not None and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
-        known = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
-        if _execution_running(known):
-            return known, True
-        first = (generation_of(known) or 0) + 1
-    for generation in range(first, min(first + MAX_START_ATTEMPTS, MAX_GENERATION + 1)):
-        name = execution_name(module, job_id, generation)
-        try:
-            started = _stepfunctions().start_execution(
-                stateMachineArn=state_machine,
-                name=name,
-                input=json.dumps({**watch_input, "generation": generation}),
-            )
-            return started["executionArn"], False
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
-        arn = execution_arn(state_machine, name)
-        if _execution_running(arn):
-            return arn, True  # someone started this watch first
-    raise TooManyWatches(f"no free execution name for {module} job {job_id}; use mode=schedule")
+    return _json(202, watch_answer(outcome))
 
 
 @app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
 def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
-    connection = connection or "default"
-    store = get_services().store
-    stored = store.get(connection, module, job_id)
-    if stored is None:
-        raise JobNotRecorded(connection, module, job_id)
-    watcher = stored.get("watcher") if stored.get("watched") else None
-    stopped = None
-    if watcher and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
-        stopped = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
-        try:
-            _stepfunctions().stop_execution(executionArn=stopped, cause="stopped through the zoho-watch API")
-        except ClientError as error:
-            # Already ended or never started: there is nothing left to stop.
-            if error.response["Error"]["Code"] not in ("ExecutionDoesNotExist", "InvalidArn"):
-                raise
-    state = store.unwatch(connection, module, job_id) or stored
-    return WatchAnswer(
-        watching=False,
-        already=watcher is None,
-        mode=None if watcher is None else ("schedule" if watcher == SCHEDULE_WATCHER else "stepfunctions"),
-        message="was not watched" if watcher is None else "stopped watching",
-        execution_arn=stopped,
-        state=JobState(**state),
-    )
+    from zoho_watch import watches  # only the watch routes need it
+
+    return watch_answer(watches.stop_watch(connection or "default", module, job_id))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -114,3 +114,34 @@ class EventPublishError(ZohoWatchError):
 
 PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (JobNotFound, ZohoAuthError, ZohoRequestError)
 """Errors recorded on the job as `last_error` before they are raised."""
+
+
+class JobNotRecorded(ZohoWatchError):
+    """zoho-watch has no record of the job (it was never checked nor watched)."""
+
+    code = "JOB_NOT_RECORDED"
+
+    def __init__(self, connection: str, module: str, job_id: str) -> None:
+        super().__init__(
+            f"zoho-watch has no record of {module} job {job_id} (connection {connection});"
+            " ask with ?live=true or PUT .../watch"
+        )
+
+
+class WatchConflict(ZohoWatchError):
+    """The job is watched in the other mode; its watch must be stopped first.
+
+    `code` is `WATCHED_BY_SCHEDULE` or `WATCHED_BY_STATE_MACHINE`.
+    """
+
+    code = "WATCH_CONFLICT"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooManyWatches(ZohoWatchError):
+    """Every execution name this job may use is taken by an ended execution."""
+
+    code = "TOO_MANY_WATCHES"

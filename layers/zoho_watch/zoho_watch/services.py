@@ -23,6 +23,7 @@ class Services:
         self._settings = settings
         self.clock = clock
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._tokens: dict[str, Any] = {}
 
     @cached_property
@@ -30,10 +31,17 @@ class Services:
         """Settings from the environment (validated)."""
         return self._settings or Settings.from_env()
 
-    def _client(self, name: str) -> Any:
+    @cached_property
+    def _session(self) -> Any:
+        """One boto3 session for every client: its loader reads the endpoint and model files once."""
         import boto3  # imported on first use: cold starts that never touch AWS stay small
 
-        return boto3.session.Session().client(name)
+        return boto3.session.Session()
+
+    def _client(self, name: str) -> Any:
+        # A boto3 session is not thread-safe: the sweep's workers may ask for clients at once.
+        with self._client_lock:
+            return self._session.client(name)
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -56,6 +64,11 @@ class Services:
     def events_client(self) -> Any:
         """boto3 EventBridge client."""
         return self._client("events")
+
+    @cached_property
+    def stepfunctions(self) -> Any:
+        """boto3 Step Functions client (watches: start, describe, stop executions)."""
+        return self._client("stepfunctions")
 
     @cached_property
     def store(self) -> Any:

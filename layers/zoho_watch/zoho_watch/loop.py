@@ -1,0 +1,148 @@
+"""The Step Functions watch loop's task: validate its settings, check the job once, decide the next step.
+
+The loop state is the execution input the first time (`connection, module, job_id, poll, deadline,
+generation, max_polls`), then the task's previous answer (docs/interfaces.md, "check_job task"). One task
+run is `run_loop_check`: `loop_settings` refuses bad input before any call, `check_job` checks Zoho, and
+`next_step` decides the wait (never past the deadline), whether the deadline has passed and whether the
+execution hands over to a new generation (continue-as-new). Times come from the library's clock
+(`Services.clock`), so a test or the embedded stack can freeze them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from zoho_watch.check import check_job
+from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
+from zoho_watch.services import Services, get_services
+from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, default_max_polls, iso_z
+
+# The state machine's TimeoutSeconds is 30 days; a generation hands over well before it.
+GENERATION_MAX_SECONDS = 25 * 86400
+
+
+def parse_time(value: Any, name: str) -> datetime | None:
+    """An ISO-8601 time with a time zone (or None), as an aware datetime; InvalidInput otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be an ISO-8601 time or null")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO-8601 time, got {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{name} must carry a time zone (e.g. 2030-01-01T00:00:00Z)")
+    return parsed
+
+
+def _count(value: Any, name: str, default: int, low: int, high: int) -> int:
+    """A whole number within [low, high]; `default` when absent."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str, Any]:
+    """Validate the loop state's watch settings and fill the defaults; raise InvalidInput on bad input.
+
+    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls`, the keys the loop
+    carries from one check to the next.
+    """
+    if not isinstance(loop_state, dict):
+        raise InvalidInput("the task input must be an object")
+    services = services or get_services()
+    poll = loop_state.get("poll")
+    if poll is not None:
+        # Validates the bounds (InvalidInput) before any call to Zoho.
+        policy = PollPolicy.from_poll(
+            poll, services.settings.poll_min_seconds, services.settings.poll_max_seconds
+        )
+        poll = policy.as_dict()
+    deadline = parse_time(loop_state.get("deadline"), "deadline")
+    return {
+        "connection": validate_connection(loop_state.get("connection", "default")),
+        "module": validate_module(loop_state.get("module")),
+        "job_id": validate_job_id(loop_state.get("job_id")),
+        "poll": poll,
+        "deadline": iso_z(deadline) if deadline else None,
+        "generation": _count(loop_state.get("generation"), "generation", 0, 0, 1_000_000),
+        "polls": _count(loop_state.get("polls"), "polls", 0, 0, 1_000_000),
+        "max_polls": _count(loop_state.get("max_polls"), "max_polls", default_max_polls(), 1, 100_000),
+    }
+
+
+def next_step(
+    state: dict[str, Any], settings: dict[str, Any], now: datetime, started_at: datetime | None
+) -> dict[str, Any]:
+    """What the loop does after this check: `polls`, `next_check_in`, `deadline_passed`, `continue_as_new`.
+
+    The wait is the check's `next_check_in` (at least 1 s, Wait states take whole seconds), capped so the
+    next check happens at the deadline rather than after it. A generation hands over after `max_polls`
+    polls or before it would outlive GENERATION_MAX_SECONDS.
+    """
+    polls = settings["polls"] + 1
+    deadline = parse_time(settings["deadline"], "deadline")
+    terminal = bool(state.get("terminal"))
+    wait = max(1, int(state.get("next_check_in") or 1))
+    deadline_passed = False
+    if deadline is not None and not terminal:
+        left = (deadline - now).total_seconds()
+        deadline_passed = left <= 0
+        # Look once more right at the deadline rather than sleep past it.
+        wait = max(1, min(wait, math.ceil(left))) if not deadline_passed else wait
+    generation_age = (now - started_at).total_seconds() if started_at else 0.0
+    continue_as_new = (not terminal and not deadline_passed) and (
+        polls >= settings["max_polls"] or generation_age + wait > GENERATION_MAX_SECONDS
+    )
+    return {
+        "polls": polls,
+        "next_check_in": wait,
+        "deadline_passed": deadline_passed,
+        "continue_as_new": continue_as_new,
+    }
+
+
+@dataclass(frozen=True)
+class LoopCheck:
+    """One run of the loop's task: the validated settings, the job's state and the loop's next step."""
+
+    settings: dict[str, Any]
+    state: dict[str, Any]
+    step: dict[str, Any]
+
+    def answer(self) -> dict[str, Any]:
+        """The task's answer, which is also the next check's loop state (docs/interfaces.md)."""
+        return {**self.state, **self.settings, **self.step}
+
+
+def run_loop_check(
+    loop_state: Any,
+    execution_id: str | None = None,
+    execution_started_at: Any = None,
+) -> LoopCheck:
+    """Check the job of `loop_state` once for execution `execution_id` and decide the loop's next step.
+
+    Bad input (settings, `execution_started_at`) raises InvalidInput before any call. A passed deadline
+    takes the job out of the watched jobs (the loop ends there). Zoho's and the store's typed errors are
+    raised as they are: their class names are the error names the state machine's Retry and Catch match.
+    """
+    services = get_services()
+    settings = loop_settings(loop_state, services)
+    started_at = parse_time(execution_started_at, "execution_started_at")
+    watcher = STEPFUNCTIONS_WATCHER_PREFIX + execution_id if execution_id else None
+    state = check_job(
+        settings["connection"], settings["module"], settings["job_id"], poll=settings["poll"], watcher=watcher
+    )
+    now = datetime.fromtimestamp(services.clock(), UTC)
+    step = next_step(state, settings, now, started_at)
+    if step["deadline_passed"]:
+        # The loop ends here: the job must not look watched any more.
+        services.store.unwatch(settings["connection"], settings["module"], settings["job_id"])
+    return LoopCheck(settings=settings, state=state, step=step)

@@ -1,0 +1,301 @@
+"""Watches: start and stop watching a job, by a Step Functions execution or by the scheduled sweep.
+
+A watch in `stepfunctions` mode is one execution of the watch state machine, named deterministically
+`{module}-{job_id}-g{generation}`: two concurrent starts make one execution (the second one gets
+ExecutionAlreadyExists and finds it running: "already watching"). An ended execution's name cannot be
+reused, so a watch started again takes the next generation. A watch in `schedule` mode only marks the job
+for the sweep. The job's `watcher` in the store says who watches it (docs/interfaces.md, "Watchers"), and a
+job watched in one mode must be unwatched before the other mode can take it.
+
+Callers: the API's `PUT`/`DELETE .../watch` routes (and any other front end, such as a CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+
+from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
+from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
+from zoho_watch.services import Services, get_services
+
+logger = Logger(child=True)
+
+WatchMode = Literal["stepfunctions", "schedule"]
+SCHEDULE_WATCHER = "schedule"
+STEPFUNCTIONS_WATCHER_PREFIX = "stepfunctions:"
+# Polls per execution when MAX_POLLS_PER_EXECUTION does not say (25,000 history events allow about 8,000
+# polls of 3 states each; 1,000 keeps a wide margin).
+DEFAULT_MAX_POLLS = 1000
+# Step Functions execution names are at most 80 characters.
+EXECUTION_NAME_LIMIT = 80
+# Generations a watch may reach (continue-as-new and restarts), and names tried per start.
+MAX_GENERATION = 9999
+MAX_START_ATTEMPTS = 50
+DEFAULT_DEADLINE_HOURS = 168
+
+
+@dataclass(frozen=True)
+class WatchOutcome:
+    """What `start_watch` or `stop_watch` did, for the caller to shape into its answer."""
+
+    watching: bool
+    already: bool  # the job was already in the requested state
+    message: str
+    state: dict[str, Any] | None  # the job's stored state afterwards
+    mode: WatchMode | None = None
+    execution_arn: str | None = None
+    deadline: str | None = None  # the new execution's deadline (ISO-8601 UTC)
+    finished: bool = False  # the job had already finished: there was nothing to watch
+
+    @property
+    def execution_name(self) -> str | None:
+        """The execution's name (the last part of its ARN), or None."""
+        return self.execution_arn.rsplit(":", 1)[-1] if self.execution_arn else None
+
+
+def execution_name(module: str, job_id: str, generation: int = 0) -> str:
+    """The deterministic execution name of a watch: `{module}-{job_id}-g{generation}`."""
+    return f"{module}-{job_id}-g{generation}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of a named execution of a state machine."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def generation_of(arn: str) -> int | None:
+    """The generation number at the end of an execution ARN (`...-g{n}`), or None."""
+    head, _, number = arn.rpartition("-g")
+    return int(number) if head and number.isdigit() else None
+
+
+def iso_z(moment: datetime) -> str:
+    """An aware datetime as ISO-8601 UTC with a `Z` suffix (the form of deadlines in the loop state)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def default_max_polls() -> int:
+    """Polls per execution from MAX_POLLS_PER_EXECUTION (read per call: the embedded stack scopes it)."""
+    return int(os.environ.get("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS))
+
+
+def mode_of(watcher: str | None) -> WatchMode | None:
+    """The watch mode of a job's `watcher` value (None when no one watches it)."""
+    if watcher is None:
+        return None
+    return "schedule" if watcher == SCHEDULE_WATCHER else "stepfunctions"
+
+
+def state_machine_arn() -> str:
+    """The watch state machine's ARN (STATE_MACHINE_ARN); ConfigError when it is not set."""
+    arn = os.environ.get("STATE_MACHINE_ARN", "")
+    if not arn:
+        raise ConfigError("stepfunctions mode is not available: STATE_MACHINE_ARN is not set")
+    return arn
+
+
+def _poll_bounds(poll: dict[str, Any] | None) -> dict[str, int] | None:
+    """The poll bounds given (validated; InvalidInput otherwise), or None when none are."""
+    if poll is None:
+        return None
+    PollPolicy.from_poll(poll, 1, 86400)
+    given = {name: int(value) for name, value in poll.items() if value is not None}
+    return given or None
+
+
+def _watched_by(stored: dict[str, Any] | None) -> str | None:
+    """Who watches the stored job now (None when it is not watched)."""
+    if stored is None or not stored.get("watched"):
+        return None
+    return stored.get("watcher")
+
+
+def start_watch(
+    connection: str,
+    module: str,
+    job_id: str,
+    *,
+    mode: WatchMode = "stepfunctions",
+    poll: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+) -> WatchOutcome:
+    """Watch the job until it finishes; idempotent.
+
+    `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
+    (an aware datetime, stepfunctions mode only; default DEFAULT_DEADLINE_HOURS from now) stops the watch.
+    A finished job is not watched again (`finished=True`). Raises InvalidInput for bad input and
+    WatchConflict when the job is watched in the other mode, before anything is written or started;
+    TooManyWatches when no execution name is free; ConfigError without STATE_MACHINE_ARN.
+    """
+    connection = validate_connection(connection)
+    module = validate_module(module)
+    job_id = validate_job_id(job_id)
+    if mode not in ("stepfunctions", "schedule"):
+        raise InvalidInput("mode must be stepfunctions or schedule")
+    poll = _poll_bounds(poll)
+    services = get_services()
+    stored = services.store.get(connection, module, job_id)
+    if stored is not None and stored.get("terminal"):
+        return WatchOutcome(
+            watching=False, already=True, message="the job has already finished", state=stored, finished=True
+        )
+    watcher = _watched_by(stored)
+    if mode == "schedule":
+        return _watch_by_schedule(services, connection, module, job_id, poll, deadline, watcher)
+    return _watch_by_state_machine(services, connection, module, job_id, poll, deadline, watcher)
+
+
+def _watch_by_schedule(
+    services: Services,
+    connection: str,
+    module: str,
+    job_id: str,
+    poll: dict[str, int] | None,
+    deadline: datetime | None,
+    watcher: str | None,
+) -> WatchOutcome:
+    if deadline is not None:
+        raise InvalidInput("deadline applies to stepfunctions mode only")
+    if watcher is not None and watcher != SCHEDULE_WATCHER:
+        raise WatchConflict(
+            "WATCHED_BY_STATE_MACHINE", f"the job is watched by {watcher}; DELETE the watch first"
+        )
+    state = services.store.watch(connection, module, job_id, watcher=SCHEDULE_WATCHER, poll=poll)
+    return WatchOutcome(
+        watching=True,
+        already=watcher is not None,
+        mode="schedule",
+        message="already watching" if watcher else "the sweep will check the job",
+        state=state,
+    )
+
+
+def _watch_by_state_machine(
+    services: Services,
+    connection: str,
+    module: str,
+    job_id: str,
+    poll: dict[str, int] | None,
+    deadline: datetime | None,
+    watcher: str | None,
+) -> WatchOutcome:
+    if watcher == SCHEDULE_WATCHER:
+        raise WatchConflict("WATCHED_BY_SCHEDULE", "the job is watched by the sweep; DELETE the watch first")
+    now = datetime.fromtimestamp(services.clock(), UTC)
+    if deadline is None:
+        hours = int(os.environ.get("DEFAULT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS))
+        deadline = now + timedelta(hours=hours)
+    elif deadline.tzinfo is None:
+        raise InvalidInput("deadline must carry a time zone")
+    elif deadline <= now:
+        raise InvalidInput("deadline must be in the future")
+    if len(execution_name(module, job_id, MAX_GENERATION)) > EXECUTION_NAME_LIMIT:
+        raise InvalidInput(
+            f"module and job_id are too long for an execution name ({EXECUTION_NAME_LIMIT} characters);"
+            " use mode=schedule"
+        )
+    machine = state_machine_arn()
+    watch_input = {
+        "connection": connection,
+        "module": module,
+        "job_id": job_id,
+        "poll": poll,
+        "deadline": iso_z(deadline),
+        "generation": 0,
+        "max_polls": default_max_polls(),
+    }
+    arn, already = _start_or_find_execution(services.stepfunctions, machine, watch_input, watcher)
+    state = services.store.watch(
+        connection, module, job_id, watcher=STEPFUNCTIONS_WATCHER_PREFIX + arn, poll=poll
+    )
+    logger.info("watch requested", extra={"execution_arn": arn, "already": already})
+    return WatchOutcome(
+        watching=True,
+        already=already,
+        mode="stepfunctions",
+        message="already watching" if already else "watching",
+        execution_arn=arn,
+        deadline=None if already else watch_input["deadline"],
+        state=state,
+    )
+
+
+def _execution_running(stepfunctions: Any, arn: str) -> bool:
+    """True when the execution exists and is RUNNING."""
+    try:
+        return stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    except (stepfunctions.exceptions.ExecutionDoesNotExist, stepfunctions.exceptions.InvalidArn):
+        return False
+
+
+def _start_or_find_execution(
+    stepfunctions: Any, machine: str, watch_input: dict[str, Any], watcher: str | None
+) -> tuple[str, bool]:
+    """Start the job's watch execution, or find the one running: (execution ARN, already running).
+
+    Names are deterministic, `{module}-{job_id}-g{n}`, so two concurrent starts make one execution. A name
+    that belongs to an ended execution (a watch that was stopped, or a past generation) cannot be reused:
+    the next generation number is tried instead, starting after the generation the store last saw.
+    """
+    module, job_id = watch_input["module"], watch_input["job_id"]
+    first = 0
+    if watcher is not None and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
+        known = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
+        if _execution_running(stepfunctions, known):
+            return known, True
+        first = (generation_of(known) or 0) + 1
+    for generation in range(first, min(first + MAX_START_ATTEMPTS, MAX_GENERATION + 1)):
+        name = execution_name(module, job_id, generation)
+        try:
+            started = stepfunctions.start_execution(
+                stateMachineArn=machine,
+                name=name,
+                input=json.dumps({**watch_input, "generation": generation}),
+            )
+            return started["executionArn"], False
+        except stepfunctions.exceptions.ExecutionAlreadyExists:
+            pass
+        arn = execution_arn(machine, name)
+        if _execution_running(stepfunctions, arn):
+            return arn, True  # someone started this watch first
+    raise TooManyWatches(f"no free execution name for {module} job {job_id}; use mode=schedule")
+
+
+def stop_watch(connection: str, module: str, job_id: str) -> WatchOutcome:
+    """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent.
+
+    Raises JobNotRecorded when zoho-watch has never seen the job.
+    """
+    connection = validate_connection(connection)
+    module = validate_module(module)
+    job_id = validate_job_id(job_id)
+    services = get_services()
+    store = services.store
+    stored = store.get(connection, module, job_id)
+    if stored is None:
+        raise JobNotRecorded(connection, module, job_id)
+    watcher = _watched_by(stored)
+    stopped = None
+    if watcher and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
+        stopped = watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX)
+        stepfunctions = services.stepfunctions
+        gone = (stepfunctions.exceptions.ExecutionDoesNotExist, stepfunctions.exceptions.InvalidArn)
+        with contextlib.suppress(*gone):  # already ended or never started: nothing left to stop
+            stepfunctions.stop_execution(executionArn=stopped, cause="stopped through the zoho-watch API")
+    state = store.unwatch(connection, module, job_id) or stored
+    return WatchOutcome(
+        watching=False,
+        already=watcher is None,
+        mode=mode_of(watcher),
+        message="was not watched" if watcher is None else "stopped watching",
+        execution_arn=stopped,
+        state=state,
+    )
