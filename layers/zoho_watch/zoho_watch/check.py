@@ -11,6 +11,8 @@ A permanent error is recorded on the job (`last_error`) before it is raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -40,18 +42,31 @@ RESULT_KEYS = (
 )
 
 
-def ask_zoho(services: Services, connection: str, module: str, job_id: str) -> Snapshot:
-    """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call."""
+ZohoSlot = Callable[[], AbstractContextManager[Any]]
+"""A factory of context managers, one held around each Zoho status call (e.g. a concurrency limit)."""
+
+
+def ask_zoho(
+    services: Services, connection: str, module: str, job_id: str, zoho_slot: ZohoSlot | None = None
+) -> Snapshot:
+    """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call.
+
+    Each status call runs inside `zoho_slot()` when given, and nothing else does: a caller that limits its
+    Zoho calls in flight holds a slot for the HTTP call only, not for token reads or store writes.
+    """
+    slot = zoho_slot or nullcontext
     tokens = services.tokens(connection)
     token = tokens.get()
     try:
-        return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+        with slot():
+            return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
     except ZohoAuthError as error:
         if error.zoho_code != INVALID_TOKEN:
             raise
         logger.info("zoho refused the access token; getting a new one", extra={"connection": connection})
     token = tokens.replace_rejected(token)
-    return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+    with slot():
+        return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
 
 
 def check_job(
@@ -60,12 +75,19 @@ def check_job(
     job_id: str,
     poll: dict[str, Any] | None = None,
     watcher: str | None = None,
+    *,
+    prefetched: dict[str, Any] | None = None,
+    zoho_slot: ZohoSlot | None = None,
 ) -> dict[str, Any]:
     """Check one job now and return its state as a JSON-ready dict (keys in docs/interfaces.md).
 
     `poll` ({"min_seconds", "max_seconds"}) bounds `next_check_in`; None means the bounds stored when the
     job was watched, else the configured defaults. `watcher` marks the job watched ("schedule" or
-    "stepfunctions:<execution arn>"). Raises the typed errors of `zoho_watch.errors`.
+    "stepfunctions:<execution arn>"). `prefetched` is the job's raw STATE item if the caller has read it
+    already (`JobStore.due_jobs(raw=True)`): the store then writes from it without reading the job again
+    (a stale item costs one retry, never a wrong write). `zoho_slot` is held around each Zoho status call
+    (see `ask_zoho`). Raises the typed errors of `zoho_watch.errors`; an exception raised by `zoho_slot`
+    passes through unchanged, with nothing recorded.
     """
     connection = validate_connection(connection)
     module = validate_module(module)
@@ -81,7 +103,7 @@ def check_job(
     store = services.store
 
     try:
-        snapshot = ask_zoho(services, connection, module, job_id)
+        snapshot = ask_zoho(services, connection, module, job_id, zoho_slot)
     except PERMANENT_ERRORS as error:
         store.record_error(connection, module, job_id, error, at=services.clock())
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
@@ -107,6 +129,7 @@ def check_job(
         policy,
         default_policy=default_policy,
         watcher=watcher,
+        prefetched=prefetched,
     )
     state = outcome.state
     if outcome.changed and not outcome.stale:

@@ -15,6 +15,9 @@ from typing import Any
 from zoho_watch.config import Settings
 from zoho_watch.jobs import validate_connection
 
+# HTTP connections each boto3 client keeps: the sweep runs up to sweep.MAX_WORKERS checks at once.
+MAX_POOL_CONNECTIONS = 50
+
 
 class Services:
     """Everything the library talks to, created on first use and kept for the container's life."""
@@ -32,6 +35,13 @@ class Services:
         return self._settings or Settings.from_env()
 
     @cached_property
+    def _config(self) -> Any:
+        """Client settings: a connection pool as large as the sweep's worker pool (boto3's default is 10)."""
+        from botocore.config import Config
+
+        return Config(max_pool_connections=MAX_POOL_CONNECTIONS)
+
+    @cached_property
     def _session(self) -> Any:
         """One boto3 session for every client: its loader reads the endpoint and model files once."""
         import boto3  # imported on first use: cold starts that never touch AWS stay small
@@ -41,7 +51,7 @@ class Services:
     def _client(self, name: str) -> Any:
         # A boto3 session is not thread-safe: the sweep's workers may ask for clients at once.
         with self._client_lock:
-            return self._session.client(name)
+            return self._session.client(name, config=self._config)
 
     @cached_property
     def dynamodb(self) -> Any:

@@ -53,7 +53,7 @@ def test_running_job_is_checked_recorded_and_announced(
     item = stored_state(aws, job_id)
     assert item["status"]["S"] == "RUNNING"
     assert item["watcher"]["S"] == "stepfunctions:" + event["execution_id"]
-    assert item["active"]["S"] == "ACTIVE"
+    assert item["active"]["S"] == "ACTIVE#stepfunctions"  # the index partition of executions' jobs
     changed = aws.events("Mass Update Job Status Changed")
     assert [e["detail"]["job_id"] for e in changed] == [job_id]
     assert aws.events("Mass Update Job Finished") == []

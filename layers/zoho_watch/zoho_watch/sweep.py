@@ -1,0 +1,179 @@
+"""The sweep: check every due job watched in schedule mode, within a Zoho concurrency budget.
+
+The due jobs come from the sparse ActiveJobs index (the sweep's partition; never a scan) as raw STATE items,
+so each check writes from the item it already has instead of reading the job again. Only the Zoho call
+counts against the budget: `ZohoSlots` lets at most `budget` status calls be in flight, while a larger pool
+of workers does everything else a check does (token, DynamoDB writes, events) around them, so the store's
+latency overlaps Zoho's instead of adding to it. A check that would start too close to the invocation's
+end is left for the next sweep, and so is everything after Zoho answers 429.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from zoho_watch.check import check_job
+from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
+from zoho_watch.services import get_services
+
+logger = Logger(child=True)
+
+SCHEDULE_WATCHER = "schedule"
+# Workers per Zoho slot: while one worker's call is in flight, others write their results. On in-process
+# moto (the bench) a check's writes cost about as much as a 100 ms Zoho call; 3 keeps every slot busy
+# with room to spare, and stays small enough for boto3's connection pools (services.MAX_POOL_CONNECTIONS).
+WORKERS_PER_SLOT = 3
+MAX_WORKERS = 48
+
+
+class SweepStopped(Exception):
+    """The sweep stopped taking new Zoho calls (throttled, or out of time); the job is left for later."""
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did; `left` jobs were due but not checked (time or throttling)."""
+
+    due: int = 0
+    checked: int = 0
+    finished: int = 0
+    errors: int = 0
+    left: int = 0
+    rate_limited: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        """Add to the counters (thread-safe)."""
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts."""
+        return {
+            "due": self.due,
+            "checked": self.checked,
+            "finished": self.finished,
+            "errors": self.errors,
+            "left": self.left,
+            "rate_limited": self.rate_limited,
+        }
+
+
+class ZohoSlots:
+    """At most `budget` Zoho calls in flight; once stopped (or throttled), or short of time, none starts.
+
+    `slot()` is the context manager `check_job(zoho_slot=...)` holds around each Zoho status call. It
+    raises SweepStopped instead of starting a call after `stop()` or when `time_left_ms()` is below
+    `reserve_ms` (a worker may wait for its slot a while: the time is judged when the call would start).
+    """
+
+    def __init__(
+        self, budget: int, time_left_ms: Callable[[], int] | None = None, reserve_ms: int = 0
+    ) -> None:
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise InvalidInput("the Zoho concurrency budget must be a positive integer")
+        self.budget = budget
+        self._semaphore = threading.BoundedSemaphore(budget)
+        self._stopped = threading.Event()
+        self._time_left_ms = time_left_ms
+        self._reserve_ms = reserve_ms
+
+    def stop(self) -> None:
+        """Start no more Zoho calls (calls in flight finish)."""
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` was called."""
+        return self._stopped.is_set()
+
+    def may_start(self) -> bool:
+        """True unless stopped or short of time."""
+        if self._stopped.is_set():
+            return False
+        return self._time_left_ms is None or self._time_left_ms() >= self._reserve_ms
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the budget's slots for one Zoho call (SweepStopped if the call must not start)."""
+        with self._semaphore:
+            if not self.may_start():
+                raise SweepStopped("the sweep takes no more Zoho calls")
+            try:
+                yield
+            except ZohoRateLimited:
+                # Stopped before the slot is released, so no waiting worker starts a call after a 429.
+                self.stop()
+                raise
+
+
+def due_schedule_jobs(limit: int) -> list[dict[str, Any]]:
+    """The raw STATE items of the due jobs the sweep checks (watcher `schedule`), soonest first."""
+    items = get_services().store.due_jobs(limit=limit, raw=True)
+    return [item for item in items if item.get("watcher") == SCHEDULE_WATCHER]
+
+
+def run_sweep(
+    budget: int,
+    batch_limit: int,
+    time_left_ms: Callable[[], int],
+    reserve_ms: int,
+    workers: int | None = None,
+) -> SweepReport:
+    """Check the due schedule-mode jobs: at most `budget` Zoho calls at once, none once `reserve_ms` remain.
+
+    `workers` (default WORKERS_PER_SLOT x budget, at most MAX_WORKERS, at least `budget`) is the size of
+    the thread pool. Per-job errors are counted, logged and recorded on the job by `check_job`; Zoho's 429
+    stops the sweep's new calls (the rest is left for the next sweep).
+    """
+    slots = ZohoSlots(budget, time_left_ms, reserve_ms)
+    due = due_schedule_jobs(batch_limit)
+    report = SweepReport(due=len(due))
+    if workers is None:
+        workers = max(budget, min(MAX_WORKERS, WORKERS_PER_SLOT * budget))
+
+    def check_one(item: dict[str, Any]) -> None:
+        # Decided when a worker takes the job, and again when its Zoho call would start (ZohoSlots).
+        if not slots.may_start():
+            report.add(left=1)
+            return
+        job = {name: item.get(name) for name in ("connection", "module", "job_id")}
+        try:
+            state = check_job(
+                job["connection"], job["module"], job["job_id"], prefetched=item, zoho_slot=slots.slot
+            )
+        except SweepStopped:
+            report.add(left=1)
+            return
+        except ZohoRateLimited:
+            # Zoho's concurrency or credit limit: further calls now would only add 429s.
+            slots.stop()
+            report.rate_limited = True
+            report.add(errors=1)
+            logger.warning(
+                "zoho is throttling; leaving the rest for the next sweep", extra={"job_id": job["job_id"]}
+            )
+            return
+        except ZohoWatchError as error:
+            # Permanent errors are recorded on the job by check_job (and take it out of the index).
+            report.add(errors=1)
+            logger.info("check failed", extra={"job_id": job["job_id"], "code": error.code})
+            return
+        except Exception:
+            report.add(errors=1)
+            logger.exception("unexpected error checking a job", extra={"job_id": job["job_id"]})
+            return
+        report.add(checked=1, finished=1 if state.get("terminal") else 0)
+
+    if due:
+        with ThreadPoolExecutor(max_workers=min(workers, len(due)), thread_name_prefix="sweep") as pool:
+            list(pool.map(check_one, due))
+    return report
