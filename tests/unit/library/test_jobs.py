@@ -13,8 +13,10 @@ from zoho_watch.jobs import (
     TERMINAL_STATUSES,
     Observation,
     PollPolicy,
+    RatePrior,
     Snapshot,
     next_check_in,
+    observed_rate,
     trim_observations,
     validate_connection,
     validate_job_id,
@@ -151,8 +153,8 @@ def test_young_waiting_job_backs_off_in_proportion_to_its_age() -> None:
     while now < 3600:
         history.append(obs(now, "QUEUED", 0))
         wait = next_check_in(trim_observations(history), now, policy, random.Random(1), first_seen_at=0.0)
-        # the lag budget: a start (or end) is noticed within max(min, 4% of the age)
-        assert wait <= max(5, 0.04 * now) + 1
+        # the lag budget: a start (or end) is noticed within max(min, 5% of the age less the safety share)
+        assert wait <= max(5, policy.lag_safety * policy.lag_share * now) + 1
         waits.append(wait)
         now += wait
     assert waits[0] == 5
@@ -162,7 +164,8 @@ def test_young_waiting_job_backs_off_in_proportion_to_its_age() -> None:
 
 def test_progressing_job_is_checked_just_after_its_estimated_end() -> None:
     policy = PollPolicy(5, 900, jitter=0)
-    # 10 records a second, 1000 records: started at t=0, seen at 10 and 40 -> ends at 100.
+    # 10 records a second, 1000 records: started at t=0, seen at 10 and 40 -> ends at 100. Its budget is
+    # max(10 s, 5% of 100 s) = 10 s, so every wait stays within 85% of it, and the end is seen within it.
     now = 40.0
     history = [obs(10, "RUNNING", 100), obs(40, "RUNNING", 400)]
     waits = []
@@ -171,13 +174,98 @@ def test_progressing_job_is_checked_just_after_its_estimated_end() -> None:
         waits.append(wait)
         now += wait
         history.append(obs(now, "RUNNING" if now < 100 else "COMPLETED", min(1000, int(10 * now))))
-    assert waits[0] == 36  # 0.6 of the 60 s left: the estimate is refined on the way
-    assert 100 <= now <= 102  # the end is seen within 2 s
-    assert len(waits) <= 4
-    # Far from the end it waits a share of the time left, not all of it.
+    assert waits[0] == 8  # floor(0.85 x 10 s)
+    assert 100 <= now <= 108
+    assert all(wait <= 8 for wait in waits)
+    # Far from the end the budget is 5% of max(age, 0.8 x the estimated run), ~4,000 s: max_seconds wins.
     history = [obs(100, "RUNNING", 100), obs(1000, "RUNNING", 1000, total=100_000)]
     wait = next_check_in(history, 1000, policy, random.Random(1), first_seen_at=100)
-    assert wait == 900  # 0.6 of ~99,000 s, clamped to max_seconds
+    assert wait == 900
+
+
+def test_running_waits_never_exceed_the_budget_of_age_or_estimate() -> None:
+    """A job may fail any moment: a wait stays within lag_safety x 5% of max(age, early_share x estimate)."""
+    policy = PollPolicy(1, 86400, jitter=0)
+    # Started at 0 (SCHEDULED just before), 10 records/s, 100,000 records: a 10,000 s run.
+    for now in (100.0, 1000.0, 5000.0, 9000.0):
+        history = [obs(0, "SCHEDULED", 0, total=100_000), obs(1, "RUNNING", 10, 100_000)]
+        history.append(obs(now, "RUNNING", int(10 * now), 100_000))
+        wait = next_check_in(history, now, policy, random.Random(1), first_seen_at=0)
+        age, estimate = now, 10_000.0
+        budget = max(10.0, 0.05 * max(age, policy.early_share * estimate))
+        remaining = estimate - now
+        assert wait == min(
+            math.floor(policy.lag_safety * budget), math.ceil(remaining + max(1, budget / 100))
+        )
+    # The early share sizes the waits of a young long job: 5% x 0.8 x 10,000 s, not 5% of 100 s.
+    history = [
+        obs(0, "SCHEDULED", 0, total=100_000),
+        obs(1, "RUNNING", 10, 100_000),
+        obs(100, "RUNNING", 1000, 100_000),
+    ]
+    assert next_check_in(history, 100, policy, random.Random(1), first_seen_at=0) == 340
+
+
+def test_queued_job_with_a_rate_prior_waits_for_the_shortest_plausible_run() -> None:
+    policy = PollPolicy(5, 900, jitter=0)
+    prior = RatePrior.first(10.0).learn(10.0)  # two samples of 10 records/s, no spread seen yet
+    fast = 10.0 * math.exp(policy.prior_z * policy.prior_spread_floor)
+    assert prior.fast_rate(policy) == pytest.approx(fast)
+    history = [obs(0, "SCHEDULED", 0, total=1000), obs(30, "SCHEDULED", 0, total=1000)]
+    shortest = 1000 / fast
+    expected = math.floor(policy.lag_safety * (shortest + max(10.0, 0.05 * shortest)))
+    assert next_check_in(history, 30, policy, random.Random(1), first_seen_at=0, prior=prior) == expected
+    # A long job waits longer in the queue, up to max_seconds; a tiny one every few seconds.
+    big = [obs(0, "QUEUED", 0, total=50_000)]
+    assert next_check_in(big, 0, policy, random.Random(1), first_seen_at=0, prior=prior) == 900
+    tiny = [obs(0, "QUEUED", 0, total=1)]
+    assert next_check_in(tiny, 0, policy, random.Random(1), first_seen_at=0, prior=prior) == 8
+    # One sample is not a prior yet: the age-capped back-off applies (5 s at first).
+    one = RatePrior.first(10.0)
+    assert next_check_in(history[:1], 0, policy, random.Random(1), first_seen_at=0, prior=one) == 5
+    # Jitter never pushes a wait past its cap.
+    jittery = PollPolicy(5, 900)
+    rng = random.Random(3)
+    assert all(
+        next_check_in(history, 30, jittery, rng, first_seen_at=0, prior=prior) <= expected for _ in range(200)
+    )
+
+
+def test_rate_prior_learns_a_weighted_mean_and_spread_of_log_rates() -> None:
+    prior = RatePrior.first(4.0)
+    assert (prior.samples, prior.log_rate, prior.log_var) == (1, math.log(4.0), 0.0)
+    second = prior.learn(16.0)  # plain average while samples are few
+    assert second.samples == 2
+    assert second.log_rate == pytest.approx(math.log(8.0))
+    assert second.log_var == pytest.approx(0.5 * 0.5 * math.log(4.0) ** 2)
+    many = second
+    for _ in range(50):
+        many = many.learn(8.0)
+    assert many.log_rate == pytest.approx(math.log(8.0))
+    assert math.sqrt(many.log_var) < 0.01  # the spread fades when rates agree...
+    assert many.fast_rate(PollPolicy()) == pytest.approx(
+        8.0 * math.exp(2 * 0.5)
+    )  # ...but not below the floor
+    wide = many
+    for rate in (2.0, 32.0) * 20:
+        wide = wide.learn(rate)
+    # Rates alternating 4x either side of 8: the spread is about ln 4, and the fast rate follows it.
+    assert math.sqrt(wide.log_var) == pytest.approx(math.log(4.0), rel=0.1)
+    assert wide.fast_rate(PollPolicy()) > math.exp(wide.log_rate + 2 * 0.9 * math.log(4.0))
+    restored = RatePrior.from_item(wide.to_item())
+    assert restored.samples == wide.samples and restored.log_rate == pytest.approx(wide.log_rate)
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            prior.learn(bad)
+
+
+def test_observed_rate_uses_running_observations_only() -> None:
+    history = [obs(0, "SCHEDULED", 0), obs(10, "RUNNING", 100), obs(30, "RUNNING", 300)]
+    assert observed_rate(history) == pytest.approx(10.0)
+    # The end is seen late: counting it would make the rate look slower.
+    assert observed_rate([*history, obs(200, "COMPLETED", 1000)]) == pytest.approx(10.0)
+    assert observed_rate(history[:2]) is None  # one running observation: no baseline
+    assert observed_rate([obs(10, "RUNNING", 100), obs(30, "RUNNING", 100)]) is None  # not moving
 
 
 def test_min_and_max_bounds_are_respected_with_jitter() -> None:
