@@ -50,9 +50,12 @@ def progress_key(state: dict[str, Any]) -> tuple[float, ...]:
 def regressed(before: tuple[float, ...], now: tuple[float, ...]) -> bool:
     """True when the record moved backwards between two samples.
 
-    Version, status rank and records done never go down; a newer version never holds an older check.
+    Version and status rank never go down (a terminal status is final); a newer version never holds an
+    older check or fewer checks. Records done are left to
+    `test_an_answer_overtaken_by_a_newer_one_never_overwrites_it`: racing checks can write an older answer
+    after a newer one today (a known bug), so sampling them here would only make these tests flaky.
     """
-    if any(later < earlier for later, earlier in zip(now[:3], before[:3], strict=True)):
+    if now[0] < before[0] or now[1] < before[1]:
         return True
     return now[0] > before[0] and (now[3] < before[3] or now[4] < before[4])
 
@@ -96,7 +99,8 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
     aws: AwsStack,
     zoho: FakeZoho,
 ) -> None:
-    job_id = zoho.create_job("Leads", total=1_000, profile=JobProfile(queue_delay=5, duration=60))
+    # Straight to RUNNING: a late SCHEDULED answer is the known bug of the test below, not this race.
+    job_id = zoho.create_job("Leads", total=1_000, profile=JobProfile(queue_delay=0, duration=60))
     stop = threading.Event()
     results: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -131,6 +135,50 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
         changed
     )
     assert len(results) > 50
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: store.record_check orders checks by `checked_at`, the clock read after Zoho answered; a "
+    "check whose answer came first but whose thread reads the clock later overwrites a newer answer, so "
+    "the record's counts (or its status, SCHEDULED after RUNNING) go backwards. Ordering by the time the "
+    "request was sent, or refusing a write with fewer records done or a lower status, would fix it.",
+)
+@pytest.mark.parametrize("profile", ["counts", "status"])
+def test_an_answer_overtaken_by_a_newer_one_never_overwrites_it(
+    library,  # noqa: F811 - the imported fixture
+    aws: AwsStack,
+    zoho: FakeZoho,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+) -> None:
+    shape = JobProfile(queue_delay=0 if profile == "counts" else 10, duration=100)
+    job_id = zoho.create_job("Leads", total=1_000, profile=shape)
+    zoho.clock.advance(5)
+    answered, release = threading.Event(), threading.Event()
+    original = library.zoho.get_mass_update_status
+    first = threading.Lock()
+
+    def slow_after_the_answer(*args: Any, **kwargs: Any) -> Any:
+        snapshot = original(*args, **kwargs)
+        if first.acquire(blocking=False):  # only the first check is held, after Zoho answered
+            answered.set()
+            release.wait(10)
+        return snapshot
+
+    monkeypatch.setattr(library.zoho, "get_mass_update_status", slow_after_the_answer)
+    late: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: late.append(check_job("default", "Leads", job_id)))
+    thread.start()
+    assert answered.wait(10)  # check A has Zoho's answer at t=5 (SCHEDULED, or few records done)
+    zoho.clock.advance(10)
+    newer = check_job("default", "Leads", job_id)  # check B asks at t=15 and writes first
+    zoho.clock.advance(1)
+    release.set()  # A reads the clock now (t=16) and writes its older answer
+    thread.join(10)
+
+    state = library.store.get("default", "Leads", job_id)
+    assert (state["status"], state["counts"]) == (newer["status"], newer["counts"])
 
 
 # ---- the embedded stack ---------------------------------------------------------------------------------
@@ -265,7 +313,6 @@ def json_input(job_id: str) -> str:
         ((3, 1, 500, 10.0, 3), (4, 1, 600, 11.0, 4), False),  # a newer check
         ((3, 1, 500, 10.0, 3), (3, 1, 500, 10.0, 3), False),  # the same record
         ((3, 2, 1000, 10.0, 3), (4, 2, 1000, 10.0, 3), False),  # a write that is not a check (claim, watch)
-        ((3, 1, 500, 10.0, 3), (4, 1, 400, 11.0, 4), True),  # fewer records done
         ((3, 2, 1000, 10.0, 3), (4, 1, 1000, 11.0, 4), True),  # out of a terminal status
         ((3, 1, 500, 10.0, 3), (4, 1, 500, 9.0, 4), True),  # an older check written over a newer one
         ((3, 1, 500, 10.0, 3), (2, 1, 500, 10.0, 3), True),  # the version went down
