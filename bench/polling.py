@@ -15,6 +15,12 @@ answers exactly what the emulator would. Each watcher is the Step Functions loop
 - the Wait, then a state transition, then the next check.
 
 The fixed-interval watchers run the same loop with a constant wait. Detection lag is `known_at - end`.
+
+Record counts follow throughput: each job belongs to one of a few orgs (a connection and module), each org has
+a base rate (records/s), and each job's rate is that base times a lognormal factor (`rate_spread` is its
+sigma); Total_Count = duration x the job's rate (at least 1, at most Zoho's 50,000). zoho-watch learns each
+org's rate prior (`RatePrior`) from the jobs it has seen finish, in job order, exactly as the store does
+(`observed_rate` of the kept observations when a job ends): job i is watched with what jobs 0..i-1 taught.
 """
 
 from __future__ import annotations
@@ -24,7 +30,15 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from zoho_watch.jobs import TERMINAL_STATUSES, Observation, PollPolicy, next_check_in, trim_observations
+from zoho_watch.jobs import (
+    TERMINAL_STATUSES,
+    Observation,
+    PollPolicy,
+    RatePrior,
+    next_check_in,
+    observed_rate,
+    trim_observations,
+)
 from zoho_watch.zoho import parse_status_reply
 
 from bench.table import Row, median, percentile, seconds
@@ -35,6 +49,11 @@ MAX_DURATION = 6 * 3600.0
 MAX_QUEUE_DELAY = 600.0
 FAILED_SHARE = 0.15
 FIXED_INTERVALS = (5, 30, 60)
+# Throughput model: orgs, their base rates (records/s, log-uniform) and the per-job lognormal sigma.
+ORGS = 4
+ORG_RATE_LOW, ORG_RATE_HIGH = 0.5, 2.0
+RATE_SPREAD = 0.4
+MAX_TOTAL = 50_000
 # A watcher that never sees the end is a bug in the bench or the policy: stop and say so.
 MAX_CHECKS_PER_JOB = 100_000
 
@@ -59,6 +78,7 @@ class SimJob:
     total: int
     profile: JobProfile
     timeline: JobTimeline
+    org: int = 0
 
     @property
     def end(self) -> float:
@@ -84,17 +104,21 @@ class SimJob:
         return max(10.0, 0.05 * self.run_time)
 
 
-def make_jobs(count: int, seed: int) -> list[SimJob]:
+def make_jobs(count: int, seed: int, rate_spread: float = RATE_SPREAD) -> list[SimJob]:
     """A seeded profile: durations log-uniform 10 s..6 h, queue delays 0..10 min, irregular progress,
-    about 15% FAILED (at a random point of the run), record counts from a pace of 0.5..50 records/s."""
+    about 15% FAILED (at a random point of the run), record counts from the throughput model (module doc)."""
     if count < 1:
         raise ValueError("count must be at least 1")
+    if rate_spread < 0:
+        raise ValueError("rate_spread must be >= 0")
     rng = random.Random(seed)
+    org_rates = [math.exp(rng.uniform(math.log(ORG_RATE_LOW), math.log(ORG_RATE_HIGH))) for _ in range(ORGS)]
     jobs = []
     for index in range(count):
         duration = math.exp(rng.uniform(math.log(MIN_DURATION), math.log(MAX_DURATION)))
-        pace = math.exp(rng.uniform(math.log(0.5), math.log(50.0)))
-        total = max(10, min(50_000, round(duration * pace)))
+        org = rng.randrange(ORGS)
+        rate = org_rates[org] * math.exp(rng.gauss(0.0, rate_spread))
+        total = max(1, min(MAX_TOTAL, round(duration * rate)))
         failed = rng.random() < FAILED_SHARE
         profile = JobProfile(
             queue_delay=rng.uniform(0.0, MAX_QUEUE_DELAY),
@@ -104,7 +128,8 @@ def make_jobs(count: int, seed: int) -> list[SimJob]:
             final_status="FAILED" if failed else "COMPLETED",
             fail_at=rng.uniform(0.1, 1.0) if failed else 1.0,
         )
-        jobs.append(SimJob(index, total, profile, JobTimeline(total, profile, seed=rng.getrandbits(32))))
+        timeline = JobTimeline(total, profile, seed=rng.getrandbits(32))
+        jobs.append(SimJob(index, total, profile, timeline, org))
     return jobs
 
 
@@ -115,18 +140,21 @@ class Trace:
     calls: int
     known_at: float
     queued_calls: int = 0  # calls that found the job not yet running
+    observations: tuple[Observation, ...] = ()  # what the store keeps when the end is seen (before it)
 
 
 # A wait chooser: (observations after trimming, checked_at) -> seconds to the next check.
 WaitChooser = Callable[[list[Observation], float], int]
 
 
-def policy_waits(policy: PollPolicy, rng: random.Random, first_seen_at: float = 0.0) -> WaitChooser:
+def policy_waits(
+    policy: PollPolicy, rng: random.Random, first_seen_at: float = 0.0, prior: RatePrior | None = None
+) -> WaitChooser:
     """zoho-watch's choice, as store.py's `_next_state` and the check_job handler's `next_step` make it."""
 
     def choose(observations: list[Observation], checked_at: float) -> int:
         wait = next_check_in(
-            observations, checked_at, policy, rng, first_seen_at=min(first_seen_at, checked_at)
+            observations, checked_at, policy, rng, first_seen_at=min(first_seen_at, checked_at), prior=prior
         )
         return max(1, int(wait))
 
@@ -154,7 +182,7 @@ def watch(job: SimJob, choose: WaitChooser, rng: random.Random, latency: Latency
         checked_at = started + latency.before_zoho + reply
         known_at = checked_at + latency.after_zoho
         if snapshot.status in TERMINAL_STATUSES:
-            return Trace(calls, known_at, queued)
+            return Trace(calls, known_at, queued, tuple(observations))
         queued += read_at < job.running_at
         # The store keeps `at` rounded to microseconds (Observation.to_item).
         observations.append(Observation(round(checked_at, 6), snapshot.status, snapshot.done, snapshot.total))
@@ -220,15 +248,26 @@ def _seed(seed: int, name: str, index: int) -> int:
 def summarise(
     name: str,
     jobs: Sequence[SimJob],
-    chooser: Callable[[random.Random], WaitChooser],
+    chooser: Callable[[random.Random, RatePrior | None], WaitChooser],
     seed: int,
     latency: Latency,
+    learn: bool = False,
 ) -> Summary:
-    """Run one kind of watcher over every job (each job with its own seeded randomness)."""
+    """Run one kind of watcher over every job in order (each job with its own seeded randomness).
+
+    `learn`: keep a rate prior per org, taught by each finished job as the store does, and give each
+    job the prior of its org so far.
+    """
     calls, lags, shares, queued, failed = [], [], [], [], []
+    priors: dict[int, RatePrior] = {}
     for job in jobs:
         rng = random.Random(_seed(seed, name, job.index))
-        trace = watch(job, chooser(rng), rng, latency)
+        trace = watch(job, chooser(rng, priors.get(job.org)), rng, latency)
+        if learn:
+            sample = observed_rate(trace.observations)
+            if sample is not None:
+                known = priors.get(job.org)
+                priors[job.org] = RatePrior.first(sample) if known is None else known.learn(sample)
         lag = trace.known_at - job.end
         calls.append(trace.calls)
         lags.append(lag)
@@ -238,17 +277,26 @@ def summarise(
     return Summary(name, calls, lags, shares, queued, failed)
 
 
-def run_all(count: int, seed: int, latency: Latency | None = None) -> dict[str, Summary]:
-    """zoho-watch (default PollPolicy) and the fixed intervals over the same seeded jobs."""
+def run_all(
+    count: int,
+    seed: int,
+    latency: Latency | None = None,
+    rate_spread: float = RATE_SPREAD,
+    intervals: Sequence[int] = FIXED_INTERVALS,
+    policy: PollPolicy | None = None,
+) -> dict[str, Summary]:
+    """zoho-watch (default PollPolicy, learning rate priors) and fixed intervals over the same seeded jobs."""
     latency = latency or Latency()
-    jobs = make_jobs(count, seed)
-    policy = PollPolicy()
+    jobs = make_jobs(count, seed, rate_spread)
+    policy = policy or PollPolicy()
     results = {
-        "zoho-watch": summarise("zoho-watch", jobs, lambda rng: policy_waits(policy, rng), seed, latency)
+        "zoho-watch": summarise(
+            "zoho-watch", jobs, lambda rng, prior: policy_waits(policy, rng, prior=prior), seed, latency, True
+        )
     }
-    for interval in FIXED_INTERVALS:
+    for interval in intervals:
         name = f"fixed {interval} s"
-        results[name] = summarise(name, jobs, lambda _rng, i=interval: fixed_waits(i), seed, latency)
+        results[name] = summarise(name, jobs, lambda _rng, _prior, i=interval: fixed_waits(i), seed, latency)
     return results
 
 
@@ -318,9 +366,35 @@ def detail(results: dict[str, Summary]) -> str:
     return "\n".join(lines)
 
 
+# Checks that the policy was not tuned to one profile: other seeds, a wider and a zero per-job rate spread.
+ROBUSTNESS = ((8, RATE_SPREAD), (9, RATE_SPREAD), (10, RATE_SPREAD), (7, 0.8), (8, 0.8), (7, 0.0))
+
+
+def robustness_row(count: int, seed: int, rate_spread: float) -> Row:
+    """One row: zoho-watch against fixed 30 s on another seeded profile, all three goals judged at once."""
+    results = run_all(count, seed, rate_spread=rate_spread, intervals=(30,))
+    zw, fixed30 = results["zoho-watch"], results["fixed 30 s"]
+    ratio = fixed30.calls_per_job / zw.calls_per_job
+    met = ratio >= 3 and zw.lag_median <= fixed30.lag_median and zw.budget_p95 < 1.0
+    return Row(
+        f"1. other profile: seed {seed}, rate spread {rate_spread} ({count} jobs)",
+        f"{zw.calls_per_job:.1f} calls, lag median {seconds(zw.lag_median)}, p95 of lag/budget"
+        f" {zw.budget_p95:.2f} ({zw.within_budget:.0%} within)",
+        f"fixed 30 s: {fixed30.calls_per_job:.1f} calls, lag median {seconds(fixed30.lag_median)}",
+        f"{ratio:.1f}x fewer calls",
+        "all three goals",
+        met,
+    )
+
+
 def measure(count: int = 250, seed: int = 7) -> tuple[list[Row], str]:
-    """Rows for the main table and a detail table of every watcher."""
+    """Rows for the main table (the profile, then the robustness profiles) and a detail table."""
     if count < 200:
         raise ValueError("the polling profile needs at least 200 jobs")
     results = run_all(count, seed)
-    return rows(results, count, seed), detail(results)
+    extra = [
+        robustness_row(count, other, spread)
+        for other, spread in ROBUSTNESS
+        if (other, spread) != (seed, RATE_SPREAD)
+    ]
+    return [*rows(results, count, seed), *extra], detail(results)

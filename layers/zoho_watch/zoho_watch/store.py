@@ -7,6 +7,8 @@ The sparse `ActiveJobs` index holds only watched jobs that still need checks (`a
 Its partition value says who checks the job: `ACTIVE` for the sweep (watcher `schedule`), `ACTIVE#{kind}`
 for a watcher that checks its own job (`ACTIVE#stepfunctions` for `stepfunctions:<execution arn>`), so the
 sweep's query reads only the jobs it must check (see `index_partition`).
+Each (connection, module) has one rate prior item, `pk = RATE#{connection}#{module}`, `sk = RATE`: the
+throughput learnt from its jobs seen finishing (`RatePrior`), which the polling policy uses while a job waits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import random
 import re
 import time
@@ -25,14 +28,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from zoho_watch.errors import InvalidInput, ZohoWatchError
 from zoho_watch.jobs import (
     TERMINAL_STATUSES,
     Observation,
     PollPolicy,
+    RatePrior,
     Snapshot,
     next_check_in,
+    observed_rate,
     trim_observations,
     validate_connection,
     validate_job_id,
@@ -49,6 +55,8 @@ SCHEDULE_WATCHER = "schedule"
 _WATCHER_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25
+RATE_SK = "RATE"
+_MAX_RATE_ATTEMPTS = 5
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -73,6 +81,11 @@ def epoch_of(iso: str) -> float:
 def job_pk(connection: str, module: str, job_id: str) -> str:
     """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
     return f"JOB#{connection}#{module}#{job_id}"
+
+
+def rate_pk(connection: str, module: str) -> str:
+    """Partition key of a (connection, module)'s rate prior: `RATE#{connection}#{module}`."""
+    return f"RATE#{connection}#{module}"
 
 
 def _plain(value: Any) -> Any:
@@ -363,7 +376,69 @@ class JobStore:
         found = [_deserialize(item) for item in items[:limit]]
         return found if raw else [state_view(item) for item in found]
 
+    def _rate_key(self, connection: str, module: str) -> dict[str, Any]:
+        validate_connection(connection)
+        validate_module(module)
+        return {"pk": {"S": rate_pk(connection, module)}, "sk": {"S": RATE_SK}}
+
+    def rate_prior(self, connection: str, module: str) -> RatePrior | None:
+        """The throughput learnt from this (connection, module)'s finished jobs, or None before the first."""
+        reply = self._client.get_item(TableName=self._table, Key=self._rate_key(connection, module))
+        item = reply.get("Item")
+        return RatePrior.from_item(_deserialize(item)["prior"]) if item else None
+
     # ---- writing -------------------------------------------------------------------------------------------
+
+    def learn_rate(self, connection: str, module: str, rate: float) -> RatePrior | None:
+        """Teach the (connection, module)'s rate prior one finished job's `rate` (records per second).
+
+        A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
+        cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.
+        """
+        key = self._rate_key(connection, module)
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise InvalidInput(f"rate must be a positive number of records per second, got {rate!r}")
+        try:
+            for _ in range(_MAX_RATE_ATTEMPTS):
+                old = self._get_raw(key)
+                prior = (
+                    RatePrior.first(rate) if old is None else RatePrior.from_item(old["prior"]).learn(rate)
+                )
+                version = int(old["version"]) if old is not None else 0
+                item = {
+                    "pk": key["pk"]["S"],
+                    "sk": RATE_SK,
+                    "connection": connection,
+                    "module": module,
+                    "prior": prior.to_item(),
+                    "version": version + 1,
+                    "updated_at": iso_utc(self._clock()),
+                }
+                extra: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+                if old is not None:
+                    extra = {
+                        "ConditionExpression": "version = :version",
+                        "ExpressionAttributeValues": {":version": {"N": str(version)}},
+                    }
+                try:
+                    self._client.put_item(TableName=self._table, Item=_serialize(item), **extra)
+                except self._client.exceptions.ConditionalCheckFailedException:
+                    continue
+                return prior
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "rate prior not updated", extra={"connection": connection, "error": type(error).__name__}
+            )
+            return None
+        logger.warning(
+            "rate prior not updated: too many concurrent writers", extra={"connection": connection}
+        )
+        return None
 
     def _update(self, key: dict[str, Any], expression: str, values: dict[str, Any], **extra: Any) -> dict:
         reply = self._client.update_item(
@@ -512,6 +587,8 @@ class JobStore:
         ):
             raise InvalidInput("prefetched must be this job's STATE item")
         self._put_history(key, snapshot, checked_at)
+        prior: RatePrior | None = None
+        prior_read = False
         for attempt in range(_MAX_WRITE_ATTEMPTS):
             old = prefetched if attempt == 0 and prefetched is not None else self._get_raw(key)
             if old is not None and (
@@ -526,8 +603,20 @@ class JobStore:
                     next_check_in=max(0, round(float(old.get("next_check_at", checked_at)) - checked_at)),
                     finished_event_pending=bool(old.get("finished_event_pending")),
                 )
+            if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
+                prior, prior_read = self.rate_prior(connection, module), True
             new, wait = self._next_state(
-                old, connection, module, job_id, snapshot, checked_at, policy, default_policy, watcher, rng
+                old,
+                connection,
+                module,
+                job_id,
+                snapshot,
+                checked_at,
+                policy,
+                default_policy,
+                watcher,
+                rng,
+                prior=prior,
             )
             condition = "attribute_not_exists(pk)" if old is None else "version = :version"
             extra: dict[str, Any] = {"ConditionExpression": condition}
@@ -538,6 +627,10 @@ class JobStore:
             except self._client.exceptions.ConditionalCheckFailedException:
                 continue  # someone wrote in between: read again and decide again
             previous = old.get("status") if old else None
+            if snapshot.terminal:
+                sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])
+                if sample is not None:
+                    self.learn_rate(connection, module, sample)
             return CheckOutcome(
                 state=state_view(new),
                 changed=previous != snapshot.status,
@@ -562,6 +655,13 @@ class JobStore:
         }
         self._client.put_item(TableName=self._table, Item=_serialize(item))
 
+    @staticmethod
+    def _may_use_prior(old: dict[str, Any] | None, snapshot: Snapshot, checked_at: float) -> bool:
+        """True until the job's own rate is known: only then does the policy look at the rate prior."""
+        observations = [Observation.from_item(raw) for raw in (old or {}).get("observations", [])]
+        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
+        return observed_rate(observations) is None
+
     def _next_state(
         self,
         old: dict[str, Any] | None,
@@ -574,6 +674,7 @@ class JobStore:
         default_policy: PollPolicy | None,
         watcher: str | None,
         rng: random.Random | None,
+        prior: RatePrior | None = None,
     ) -> tuple[dict[str, Any], int]:
         old = old or {}
         if policy is None:
@@ -584,7 +685,7 @@ class JobStore:
         observations = [Observation.from_item(raw) for raw in old.get("observations", [])]
         observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
         observations = trim_observations(observations, policy.keep)
-        wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen)
+        wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen, prior=prior)
         watcher = watcher or old.get("watcher")
         new: dict[str, Any] = {
             # Attributes this write does not own are carried over (their changes bump `version`).

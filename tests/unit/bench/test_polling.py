@@ -4,21 +4,31 @@ exactly as the store does."""
 from __future__ import annotations
 
 import inspect
+import math
 import random
+import statistics
 
 import pytest
-from zoho_watch.jobs import Observation, PollPolicy, Snapshot, trim_observations
+from zoho_watch.jobs import Observation, PollPolicy, RatePrior, Snapshot, observed_rate, trim_observations
 from zoho_watch.store import JobStore, iso_utc
 
 from bench.polling import (
     FIXED_INTERVALS,
+    MAX_TOTAL,
+    ORG_RATE_HIGH,
+    ORG_RATE_LOW,
+    ORGS,
+    ROBUSTNESS,
     Latency,
     SimJob,
+    _seed,
     fixed_waits,
     make_jobs,
     policy_waits,
+    robustness_row,
     rows,
     run_all,
+    summarise,
     watch,
 )
 from local.fake_zoho.profile import JobProfile, JobTimeline
@@ -60,14 +70,17 @@ def test_a_failed_job_ends_where_it_fails() -> None:
     assert trace.calls == 10
 
 
-def test_policy_waits_are_the_stores_waits() -> None:
-    """The simulator's choice equals JobStore._next_state's for the same observations and jitter."""
+@pytest.mark.parametrize(
+    "prior", [None, RatePrior.first(0.5).learn(2.0), RatePrior.first(1.0)], ids=["none", "two", "one"]
+)
+def test_policy_waits_are_the_stores_waits(prior: RatePrior | None) -> None:
+    """The simulator's choice equals JobStore._next_state's for the same observations, jitter and prior."""
     store = JobStore(client=None, table_name="unused")
     policy = PollPolicy()
     start = 1_800_000_000.0
-    job = make_jobs(200, seed=3)[5]
+    job = next(job for job in make_jobs(200, seed=3) if job.profile.queue_delay > 60 and job.run_time > 300)
     rng_store, rng_bench = random.Random(11), random.Random(11)
-    choose = policy_waits(policy, rng_bench, first_seen_at=start)
+    choose = policy_waits(policy, rng_bench, first_seen_at=start, prior=prior)
     old: dict = {"first_seen_at": iso_utc(start), "version": 1}
     observations: list[Observation] = []
     moment, compared = start + 0.2, 0
@@ -98,6 +111,7 @@ def test_policy_waits_are_the_stores_waits() -> None:
             policy=policy,
             watcher="schedule",
             rng=rng_store,
+            prior=prior,
             **extra,
         )
         observations.append(Observation(round(moment, 6), snapshot.status, snapshot.done, snapshot.total))
@@ -142,3 +156,63 @@ def test_calls_while_queued_are_counted_apart() -> None:
     trace = watch(steady_job(queue_delay=50), fixed_waits(30), random.Random(1), NO_LATENCY)
     assert (trace.calls, trace.queued_calls) == (6, 2)
     assert trace.known_at == pytest.approx(150.0)
+
+
+def test_record_counts_follow_each_orgs_throughput() -> None:
+    """Total_Count = duration x (org rate x a lognormal factor of sigma rate_spread), within Zoho's limits."""
+    for spread in (0.0, 0.4):
+        jobs = make_jobs(400, seed=5, rate_spread=spread)
+        assert {job.org for job in jobs} == set(range(ORGS))
+        assert all(1 <= job.total <= MAX_TOTAL for job in jobs)
+        for org in range(ORGS):
+            rates = [
+                job.total / job.profile.duration
+                for job in jobs
+                if job.org == org and job.total >= 50  # rounding dominates tiny jobs
+            ]
+            logs = [math.log(rate) for rate in rates]
+            spread_seen = statistics.pstdev(logs)
+            assert ORG_RATE_LOW * 0.3 < math.exp(statistics.mean(logs)) < ORG_RATE_HIGH * 3
+            if spread == 0.0:
+                assert spread_seen < 0.02  # one rate per org
+            else:
+                assert 0.3 < spread_seen < 0.5
+    with pytest.raises(ValueError):
+        make_jobs(10, seed=1, rate_spread=-0.1)
+
+
+def test_zoho_watch_learns_each_orgs_rate_as_the_store_does() -> None:
+    """Job i is watched with the prior taught by the earlier jobs of its org, from the kept observations."""
+    jobs = make_jobs(30, seed=4)
+    given: list[RatePrior | None] = []
+
+    def chooser(rng: random.Random, prior: RatePrior | None):  # type: ignore[no-untyped-def]
+        given.append(prior)
+        return policy_waits(PollPolicy(), rng, prior=prior)
+
+    summarise("zoho-watch", jobs, chooser, 4, NO_LATENCY, learn=True)
+    # Replay: the same traces teach the same priors.
+    priors: dict[int, RatePrior] = {}
+    for job, prior in zip(jobs, given, strict=True):
+        assert prior == priors.get(job.org)
+        rng = random.Random(_seed(4, "zoho-watch", job.index))  # the same randomness as summarise's
+        trace = watch(job, policy_waits(PollPolicy(), rng, prior=prior), rng, NO_LATENCY)
+        sample = observed_rate(trace.observations)
+        if sample is not None:
+            known = priors.get(job.org)
+            priors[job.org] = RatePrior.first(sample) if known is None else known.learn(sample)
+    assert sum(prior is not None and prior.samples >= 2 for prior in given) > 10  # most jobs had a prior
+
+
+def test_robustness_rows_judge_all_three_goals() -> None:
+    assert (7, 0.8) in ROBUSTNESS and (7, 0.0) in ROBUSTNESS and len({seed for seed, _ in ROBUSTNESS}) >= 3
+    row = robustness_row(30, seed=2, rate_spread=0.8)
+    results = run_all(30, seed=2, rate_spread=0.8, intervals=(30,))
+    zw, fixed30 = results["zoho-watch"], results["fixed 30 s"]
+    expected = (
+        fixed30.calls_per_job / zw.calls_per_job >= 3
+        and zw.lag_median <= fixed30.lag_median
+        and zw.budget_p95 < 1.0
+    )
+    assert row.met is expected
+    assert row.result == f"{fixed30.calls_per_job / zw.calls_per_job:.1f}x fewer calls"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import threading
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
-from zoho_watch.jobs import PollPolicy, Snapshot
+from zoho_watch.jobs import Observation, PollPolicy, RatePrior, Snapshot, next_check_in
 from zoho_watch.store import JobStore, iso_utc, state_view
 
 from tests.fixtures.aws import AwsStack
@@ -311,14 +314,14 @@ def test_due_jobs_raw_items_are_the_stored_items(store: JobStore) -> None:
 
 
 class _CountingClient:
-    """The DynamoDB client, counting GetItem calls."""
+    """The DynamoDB client, counting GetItem calls of job STATE items."""
 
     def __init__(self, client: object) -> None:
         self._client = client
         self.gets = 0
 
-    def get_item(self, **kwargs: object) -> dict:
-        self.gets += 1
+    def get_item(self, **kwargs: Any) -> dict:
+        self.gets += kwargs["Key"]["sk"]["S"] == "STATE"
         return self._client.get_item(**kwargs)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
@@ -358,3 +361,68 @@ def test_a_prefetched_item_of_another_job_is_refused(store: JobStore, aws: AwsSt
             store.record_check("default", "Leads", "27", running(1), T0, prefetched=bad)  # type: ignore[arg-type]
     assert store.get("default", "Leads", "27") is None
     assert store.history("default", "Leads", "27") == ([], None)
+
+
+def _finish_a_job(store: JobStore, job_id: str, rate: float, start: float, module: str = "Leads") -> None:
+    """SCHEDULED, then two RUNNING checks at `rate` records/s, then COMPLETED (seen late: ignored)."""
+    store.record_check("default", module, job_id, Snapshot("SCHEDULED", 1000, 0, 0, 1000), start)
+    for offset in (10.0, 30.0):
+        done = int(rate * offset)
+        store.record_check("default", module, job_id, running(done, 1000), start + offset)
+    store.record_check("default", module, job_id, Snapshot("COMPLETED", 1000, 1000, 0, 0), start + 900)
+
+
+def test_finished_jobs_teach_the_rate_prior_and_queued_jobs_use_it(store: JobStore, aws: AwsStack) -> None:
+    assert store.rate_prior("default", "Leads") is None
+    _finish_a_job(store, "31", 10.0, T0)
+    first = store.rate_prior("default", "Leads")
+    assert first is not None and first.samples == 1
+    assert first.log_rate == pytest.approx(math.log(10.0))  # from the running checks, not the late end
+    _finish_a_job(store, "32", 20.0, T0 + 1000)
+    second = store.rate_prior("default", "Leads")
+    taught = RatePrior.first(10.0).learn(20.0)
+    assert second is not None and second.samples == 2
+    assert (second.log_rate, second.log_var) == pytest.approx((taught.log_rate, taught.log_var))
+    assert store.rate_prior("default", "Deals") is None  # per (connection, module)
+    item = aws.dynamodb.get_item(
+        TableName=aws.table_name, Key={"pk": {"S": "RATE#default#Leads"}, "sk": {"S": "RATE"}}
+    )["Item"]
+    assert item["version"]["N"] == "2"
+    # A queued job now waits as the policy says with this prior (and differently without one).
+    policy = PollPolicy(5, 900)
+    queued = Snapshot("SCHEDULED", 5000, 0, 0, 5000)
+    outcome = store.record_check("default", "Leads", "33", queued, T0 + 5000, policy, rng=random.Random(4))
+    seen = [Observation(T0 + 5000, "SCHEDULED", 0, 5000)]
+    expected = next_check_in(seen, T0 + 5000, policy, random.Random(4), first_seen_at=T0 + 5000, prior=second)
+    assert outcome.next_check_in == expected
+    assert expected != next_check_in(seen, T0 + 5000, policy, random.Random(4), first_seen_at=T0 + 5000)
+    # Listing jobs never shows the prior item.
+    assert all(job["job_id"] is not None for job in store.list_jobs(limit=100)[0])
+
+
+def test_a_job_seen_only_waiting_then_ended_teaches_nothing(store: JobStore) -> None:
+    store.record_check("default", "Leads", "34", Snapshot("SCHEDULED", 10, 0, 0, 10), T0)
+    store.record_check("default", "Leads", "34", Snapshot("COMPLETED", 10, 10, 0, 0), T0 + 20)
+    assert store.rate_prior("default", "Leads") is None
+
+
+class _FailingPuts(_CountingClient):
+    """The DynamoDB client, refusing every PutItem on the rate prior."""
+
+    def put_item(self, **kwargs: Any) -> dict:
+        if kwargs["Item"]["pk"]["S"].startswith("RATE#"):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "PutItem")
+        return self._client.put_item(**kwargs)  # type: ignore[attr-defined]
+
+
+def test_a_rate_prior_that_cannot_be_written_does_not_fail_the_check(aws: AwsStack) -> None:
+    store = JobStore(_FailingPuts(aws.dynamodb), aws.table_name, clock=lambda: T0)
+    _finish_a_job(store, "35", 10.0, T0)
+    assert store.get("default", "Leads", "35")["status"] == "COMPLETED"  # type: ignore[index]
+    assert store.rate_prior("default", "Leads") is None
+    assert store.learn_rate("default", "Leads", 5.0) is None
+    for bad in (0, -1.0, float("nan"), True, "5"):
+        with pytest.raises(InvalidInput):
+            store.learn_rate("default", "Leads", bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        store.rate_prior("default", "../x")
