@@ -42,7 +42,7 @@ class DemoJob:
 DEMO_JOBS = (
     DemoJob("Contacts", total=800, queue_delay=60, duration=8 * 60),
     DemoJob("Leads", total=5_000, queue_delay=60, duration=20 * 60, failure_share=0.01),
-    DemoJob("Deals", total=20_000, queue_delay=120, duration=60 * 60),
+    DemoJob("Deals", total=20_000, queue_delay=120, duration=45 * 60),
     DemoJob("Accounts", total=3_000, queue_delay=30, duration=30 * 60, final_status="FAILED", fail_at=0.4),
     DemoJob("Campaigns", total=1_200, queue_delay=0, duration=10 * 60, mode="schedule"),
 )
