@@ -26,10 +26,11 @@ from zoho_watch.services import get_services
 logger = Logger(child=True)
 
 SCHEDULE_WATCHER = "schedule"
-# Workers per Zoho slot: while one worker's call is in flight, others write their results. On in-process
-# moto (the bench) a check's writes cost about as much as a 100 ms Zoho call; 3 keeps every slot busy
-# with room to spare, and stays small enough for boto3's connection pools (services.MAX_POOL_CONNECTIONS).
-WORKERS_PER_SLOT = 3
+# Workers per Zoho slot: while one worker's call is in flight, another writes its results (a check's writes
+# take about as long as a 100 ms Zoho call on the bench's in-process moto). More workers only add thread
+# contention there: measured on 1,000 checks, 2 per slot beat 1 (Zoho slots idle) and 3 or 4 (GIL
+# contention). Small enough for boto3's connection pools (services.MAX_POOL_CONNECTIONS).
+WORKERS_PER_SLOT = 2
 MAX_WORKERS = 48
 
 
