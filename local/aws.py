@@ -18,13 +18,18 @@ upgrade fails loudly instead of quietly changing behaviour:
    `StateMachineArn`, `Name`, `Input` to boto3 as they are, and boto3 wants `stateMachineArn`, `name`,
    `input`: `StateTaskServiceSfn._normalise_parameters` also maps them onto the operation's input shape,
    with moto's own `_to_boto_request`, as AWS (and LocalStack, where this code comes from) does.
-5. Step Functions execution is switched on through moto's config API.
+5. DynamoDB item operations are not atomic in moto's backend (a conditional write reads, checks and writes
+   with no lock, so two threads can both pass one condition): `DynamoDBBackend`'s item operations run under
+   one lock, which restores the guarantee the store's conditional writes rely on. The in-process `aws`
+   test fixture applies the same wrapper (`atomic_dynamodb_operation`).
+6. Step Functions execution is switched on through moto's config API.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -40,6 +45,7 @@ import moto
 import requests
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
@@ -108,10 +114,22 @@ class _Glue:
     original_retrier_time: Any = None
     original_start_execution: Callable[..., Any] | None = None
     original_sfn_normalise: Callable[..., Any] | None = None
+    original_dynamodb: dict[str, Callable[..., Any]] | None = None
 
 
 _glue = _Glue()
 _start_execution_lock = threading.Lock()
+_dynamodb_lock = threading.RLock()
+# The item operations of moto's DynamoDB backend that the store's guarantees depend on.
+ATOMIC_DYNAMODB_OPERATIONS = (
+    "put_item",
+    "get_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "query",
+    "scan",
+)
 _logs_lock = threading.Lock()
 
 
@@ -178,6 +196,20 @@ def _atomic_start_execution(self: StepFunctionsParserBackend, *args: Any, **kwar
         return _glue.original_start_execution(self, *args, **kwargs)
 
 
+def atomic_dynamodb_operation(operation: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap one of moto's DynamoDB backend operations so it runs under the process-wide DynamoDB lock."""
+    if getattr(operation, "__zoho_watch_atomic__", False):
+        return operation
+
+    @functools.wraps(operation)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            return operation(*args, **kwargs)
+
+    locked.__zoho_watch_atomic__ = True  # type: ignore[attr-defined]
+    return locked
+
+
 def _sfn_normalise_parameters(
     self: StateTaskServiceSfn,
     parameters: dict[str, Any],
@@ -208,7 +240,7 @@ def check_moto_version() -> None:
 
 
 def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
-    """Patch moto for in-process Lambda, scaled waits, atomic starts and the startExecution integration.
+    """Patch moto: in-process Lambda, scaled waits, atomic starts and DynamoDB items, startExecution params.
 
     Idempotent; see the module docstring.
     """
@@ -227,6 +259,9 @@ def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
     StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
+    _glue.original_dynamodb = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
+    for name, operation in _glue.original_dynamodb.items():
+        setattr(DynamoDBBackend, name, atomic_dynamodb_operation(operation))
     _glue.installed = True
 
 
@@ -239,6 +274,8 @@ def remove_patches() -> None:
     retrier_decl.time = _glue.original_retrier_time
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
+    for name, operation in (_glue.original_dynamodb or {}).items():
+        setattr(DynamoDBBackend, name, operation)
     _glue.invoker = None
     _glue.installed = False
 

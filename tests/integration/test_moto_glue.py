@@ -23,6 +23,8 @@ import moto
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as moto_table
 from moto.logs.models import LogsBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -308,6 +310,73 @@ def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[s
     assert len(arns) == 1
     assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
     sfn.stop_execution(executionArn=arns.pop())
+
+
+def test_dynamodb_item_operations_that_are_made_atomic_exist() -> None:
+    for name in local_aws.ATOMIC_DYNAMODB_OPERATIONS:
+        operation = getattr(DynamoDBBackend, name, None)
+        assert callable(operation), f"{UPGRADE_HINT}: DynamoDBBackend.{name}"
+        assert next(iter(inspect.signature(operation).parameters)) == "self", UPGRADE_HINT
+
+
+def _conditional_claims(dynamodb: Any, table: str, rounds: int = 5, writers: int = 6) -> list[int]:
+    """How many of `writers` simultaneous `attribute_not_exists` puts of one new item succeed, per round."""
+    winners = []
+    for round_number in range(rounds):
+        barrier = threading.Barrier(writers)
+
+        def claim(
+            writer: int, key: str = f"item-{round_number}", barrier: threading.Barrier = barrier
+        ) -> bool:
+            barrier.wait()
+            try:
+                dynamodb.put_item(
+                    TableName=table,
+                    Item={"pk": {"S": key}, "writer": {"N": str(writer)}},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            winners.append(sum(pool.map(claim, range(writers))))
+    return winners
+
+
+@pytest.fixture
+def slow_conditions(glue: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A table, and moto's condition evaluation slowed down: it widens the gap between check and write."""
+    original = moto_table.get_filter_expression
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", slow)
+    dynamodb = glue["aws"].client("dynamodb")
+    table = f"glue-atomic-{time.monotonic_ns()}"
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb, table
+
+
+def test_moto_alone_lets_concurrent_conditional_writes_through(
+    slow_conditions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Why the patch exists; if moto ever checks and writes atomically, this fails and the patch can go.
+    for name, operation in (local_aws._glue.original_dynamodb or {}).items():
+        monkeypatch.setattr(DynamoDBBackend, name, operation)
+    assert max(_conditional_claims(*slow_conditions)) > 1
+
+
+def test_concurrent_conditional_writes_to_one_item_let_exactly_one_through(slow_conditions: Any) -> None:
+    assert getattr(DynamoDBBackend.put_item, "__zoho_watch_atomic__", False) is True
+    assert _conditional_claims(*slow_conditions) == [1] * 5
 
 
 def test_step_functions_execution_is_on(glue: dict[str, Any]) -> None:
