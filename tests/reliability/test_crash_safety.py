@@ -191,11 +191,6 @@ def test_a_check_that_times_out_after_zoho_answered_is_repeated(
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: statemachine/watch_job.asl.json retries Sandbox.Timedout but not Runtime.ExitError "
-    "(nor Runtime.OutOfMemory): a check whose container crashes fails the whole watch (CheckJobFailed)",
-)
 def test_a_check_whose_runtime_crashed_after_zoho_answered_is_repeated(
     embedded_stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
