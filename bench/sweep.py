@@ -6,8 +6,9 @@ emulator counts the peak of CRM calls in flight, which must never pass the budge
 limit is lifted for the run, so an excess would show in the peak instead of as 429s).
 
 The same sweep then runs again (all jobs due again) with no Zoho latency: what it takes then is the cost of
-everything else a check does while it holds its slot (token, DynamoDB writes, events; on in-process moto,
-whose CPU time shares this process's GIL and grows with the table).
+everything else the checks do (token, DynamoDB writes, events; on in-process moto, whose CPU time shares this
+process's GIL with the emulator and grows with the table). Only the Zoho call holds a slot of the budget
+(`zoho_watch.sweep.ZohoSlots`), so with latency that work overlaps the calls instead of adding to them.
 """
 
 from __future__ import annotations
@@ -90,6 +91,6 @@ def measure(jobs: int = 1000, latency: float = 0.1, budget: int = 10) -> list[Ro
             "4. the same sweep with 0 ms Zoho latency (store, events, token on in-process moto)",
             f"{seconds(bare_wall)} ({bare_report.get('checked', 0)} checked)",
             f"limit {seconds(limit)}",
-            f"{bare_wall / limit:.2f}x the limit: time a check holds its Zoho slot besides Zoho",
+            f"{bare_wall / limit:.2f}x the limit: the checks' work besides Zoho (it holds no Zoho slot)",
         ),
     ]
