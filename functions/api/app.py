@@ -28,6 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from zoho_watch import watches
 from zoho_watch.errors import (
     InvalidInput,
     JobNotFound,
@@ -254,7 +255,7 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "INTERNAL_ERROR", "internal error", request_id=request_id)
 
 
-def watch_answer(outcome: Any) -> WatchAnswer:
+def watch_answer(outcome: watches.WatchOutcome) -> WatchAnswer:
     """The `WatchAnswer` of a `zoho_watch.watches.WatchOutcome`."""
     return WatchAnswer(
         watching=outcome.watching,
@@ -348,8 +349,6 @@ def start_watch(
     connection: ConnectionQuery = None,
 ) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
-    from zoho_watch import watches  # only the watch routes need it
-
     request = request or WatchRequest()
     outcome = watches.start_watch(
         request.connection or connection or "default",
@@ -369,8 +368,6 @@ def start_watch(
 @app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
 def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
-    from zoho_watch import watches  # only the watch routes need it
-
     return watch_answer(watches.stop_watch(connection or "default", module, job_id))
 
 
