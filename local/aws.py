@@ -9,9 +9,11 @@ upgrade fails loudly instead of quietly changing behaviour:
    whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log group
    as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
    error, so `Retry` and `Catch` see our exception class names.
-2. Time: a `Wait` state and a retrier really sleep. `WaitFunction._wait_interval` and the retrier module's
-   `time` are replaced by versions that divide every wait by the time scale (simulated seconds per real
-   second), so a two-hour job is watched in seconds.
+2. Time: a `Wait` state and a retrier really sleep, and executions are dated with the real time.
+   `WaitFunction._wait_interval` and the retrier module's `time` are replaced by versions that wait on the
+   stack's simulated clock (`TimeScale`: simulated seconds per real second, or frozen), so a two-hour job
+   is watched in seconds; the `datetime` of moto's execution modules is replaced by one whose `now()` is
+   that clock, so `$$.Execution.StartTime` and the start and stop dates are in the library's time too.
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
 4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
@@ -29,6 +31,7 @@ Patches are process-wide (moto's backends are too): one embedded AWS per process
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -47,18 +50,26 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from local.fake_zoho.clock import EmulatorClock
 
 MOTO_VERSION = "5.2.5"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 logger = logging.getLogger(__name__)
+
+_MAX_NAP = 0.05  # real seconds between two readings of the simulated clock by a waiting thread
+# moto's modules that date executions with `datetime.datetime.now` (start: `$$.Execution.StartTime`; stop).
+_DATED_MODULES = (sfn_models, sfn_execution)
 
 
 @dataclass(frozen=True)
@@ -81,25 +92,78 @@ class Invoker(Protocol):
 
 
 class TimeScale:
-    """Simulated seconds per real second, shared by every patched sleep. Thread-safe reads."""
+    """The embedded stack's simulated clock: one clock for everything that tells time on the stack.
 
-    def __init__(self, factor: float = 1.0) -> None:
+    It is an `EmulatorClock` (the Zoho emulator's own, when the stack has one): epoch seconds that run
+    `factor` simulated seconds per real second, or stand still while frozen until `advance` or `set`
+    moves them. Every patched sleep (Wait states, retriers), the scheduler's ticks, moto's execution
+    dates, the library's clock (`local.lambda_runtime`) and the emulator's job timelines and token
+    lifetimes read it, so what the polling policy observes and what it waits are in the same time.
+    """
+
+    def __init__(self, factor: float = 1.0, clock: EmulatorClock | None = None) -> None:
+        self.clock = clock if clock is not None else EmulatorClock(factor)
         self.set(factor)
+        self._released = threading.Event()
 
     @property
     def factor(self) -> float:
         """The current factor (1 = real time, 100 = a hundred simulated seconds per real second)."""
-        return self._factor
+        return self.clock.scale
 
     def set(self, factor: float) -> None:
-        """Change the factor; it must be positive."""
+        """Change the factor; it must be positive (simulated time already passed is kept)."""
         if not factor > 0:
             raise ValueError(f"time scale must be > 0, got {factor!r}")
-        self._factor = float(factor)
+        self.clock.set_scale(float(factor))
+
+    def now(self) -> float:
+        """Simulated time, epoch seconds (the library's `Services.clock` on the stack)."""
+        return self.clock.now()
 
     def real_seconds(self, simulated_seconds: float) -> float:
-        """How long to really wait for `simulated_seconds` of simulated time."""
-        return max(0.0, float(simulated_seconds)) / self._factor
+        """How long `simulated_seconds` take in real time at the current factor (inf while frozen)."""
+        return self.clock.real_seconds(max(0.0, float(simulated_seconds)))
+
+    def wait_until(
+        self,
+        moment: float,
+        wake: threading.Event | None = None,
+        keep_waiting: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Block until the simulated clock shows `moment`; True then, False when cut short.
+
+        It follows the clock rather than a real-time deadline computed once: a change of factor, a
+        frozen clock (it waits until the clock moves) and `advance` all count. `wake` set (and not
+        cleared) or `keep_waiting()` turning false cuts the wait short, and so does `release()`.
+        """
+        while keep_waiting is None or keep_waiting():
+            left = moment - self.now()
+            if left <= 0:
+                return True
+            if self._released.is_set():
+                return False
+            # Nap at most _MAX_NAP real seconds: the factor may change and the clock may be advanced.
+            nap = min(self.real_seconds(left), _MAX_NAP)
+            if wake is None:
+                time.sleep(nap)
+            elif wake.wait(nap):
+                if keep_waiting is None:
+                    return False
+                time.sleep(min(nap, 0.001))  # an unrelated wake-up: re-check, without spinning on the flag
+        return False
+
+    def sleep(self, simulated_seconds: float) -> None:
+        """Sleep `simulated_seconds` of simulated time (what the retriers' `time.sleep` becomes)."""
+        self.wait_until(self.now() + max(0.0, float(simulated_seconds)))
+
+    def release(self) -> None:
+        """End every wait now and from now on (the stack is stopping: no thread may stay blocked)."""
+        self._released.set()
+
+    def restore(self) -> None:
+        """Let waits wait again (the stack started)."""
+        self._released.clear()
 
 
 @dataclass
@@ -112,6 +176,7 @@ class _Glue:
     original_invoke_lambda: Callable[..., Any] | None = None
     original_wait_interval: Callable[..., Any] | None = None
     original_retrier_time: Any = None
+    original_datetime_modules: dict[Any, Any] | None = None
     original_start_execution: Callable[..., Any] | None = None
     original_sfn_normalise: Callable[..., Any] | None = None
     original_dynamodb: dict[str, Callable[..., Any]] | None = None
@@ -167,14 +232,8 @@ def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> 
     Like the original it wakes early when the execution stops (`program_state_event`), and it keeps
     waiting after an unrelated wake-up while the execution is still running.
     """
-    deadline = time.monotonic() + _scale().real_seconds(wait_seconds)
-    while env.is_running():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        if env.program_state_event.wait(remaining):
-            # Set by a state change (stop, failure): re-check is_running, and do not spin on the flag.
-            time.sleep(min(remaining, 0.001))
+    scale = _scale()
+    scale.wait_until(scale.now() + wait_seconds, wake=env.program_state_event, keep_waiting=env.is_running)
 
 
 class _ScaledTime(types.SimpleNamespace):
@@ -183,10 +242,28 @@ class _ScaledTime(types.SimpleNamespace):
     @staticmethod
     def sleep(seconds: float) -> None:
         """Sleep `seconds` of simulated time."""
-        time.sleep(_scale().real_seconds(seconds))
+        _scale().sleep(seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+class _SimulatedDatetime(datetime.datetime):
+    """`datetime.datetime` whose `now()` is the simulated clock's (moto's execution start and stop dates)."""
+
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> _SimulatedDatetime:  # type: ignore[override]
+        """The simulated time, as `datetime.now` gives it (naive local time without `tz`)."""
+        return cls.fromtimestamp(_scale().now(), tz)
+
+
+class _SimulatedDatetimeModule(types.SimpleNamespace):
+    """Stands in for the `datetime` module inside moto's Step Functions execution code."""
+
+    datetime = _SimulatedDatetime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(datetime, name)
 
 
 def _atomic_start_execution(self: StepFunctionsParserBackend, *args: Any, **kwargs: Any) -> Any:
@@ -258,6 +335,9 @@ def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
     LambdaFunction._invoke_lambda = _in_process_invoke_lambda  # type: ignore[method-assign]
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    _glue.original_datetime_modules = {module: module.datetime for module in _DATED_MODULES}
+    for module in _DATED_MODULES:
+        module.datetime = _SimulatedDatetimeModule()  # type: ignore[assignment]
     StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
     _glue.original_dynamodb = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
     for name, operation in _glue.original_dynamodb.items():
@@ -272,6 +352,8 @@ def remove_patches() -> None:
     LambdaFunction._invoke_lambda = _glue.original_invoke_lambda  # type: ignore[method-assign]
     WaitFunction._wait_interval = _glue.original_wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _glue.original_retrier_time
+    for module, original in (_glue.original_datetime_modules or {}).items():
+        module.datetime = original
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
     for name, operation in (_glue.original_dynamodb or {}).items():
@@ -310,6 +392,7 @@ class LocalAws:
     def start(self) -> LocalAws:
         """Start the server, patch moto, switch Step Functions execution on and reset moto's state."""
         install_patches(self._invoker, self.time_scale)
+        self.time_scale.restore()
         # One access-log line per AWS call would drown the CLI's output, and moto logs every Fail state
         # (a job that FAILED, a watch past its deadline: normal outcomes) at ERROR level.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -332,7 +415,8 @@ class LocalAws:
         return self
 
     def stop(self) -> None:
-        """Stop the server and undo the patches."""
+        """Stop the server and undo the patches (waits on the simulated clock end at once)."""
+        self.time_scale.release()
         if self.port is not None:
             self._server.stop()
             self.port = None

@@ -13,6 +13,12 @@ code location and runs invocations:
   the Zoho emulator are), then Lambda's reserved variables. It is applied with
   `local.invocation_scope`, which explains why that is sound when invocations run in concurrent threads.
 - Layers go on `sys.path` as Lambda's /opt/python would put them.
+- The zoho_watch library tells time with the runtime's `clock` (the embedded stack's simulated clock):
+  before each invocation the library's `Services` is checked and, when it is missing or has another
+  clock (a fresh process, a reset, another stack before this one), replaced through `set_services` by a
+  new `Services(clock=clock)`, so the store's `checked_at`, the polling policy, deadlines and token
+  expiry run on the same time as the Zoho emulator and the state machine's Waits. `reset_library()`
+  drops every per-container cache of the library and installs a new one.
 - A context object carries function_name, function_version, invoked_function_arn, memory_limit_in_mb,
   aws_request_id, log_group_name, log_stream_name and get_remaining_time_in_millis().
 - An exception becomes Lambda's error payload, `{"errorType": <class name>, "errorMessage", ...}`, so
@@ -33,6 +39,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -121,8 +128,12 @@ def error_payload(exc: BaseException, request_id: str) -> str:
 class LambdaRuntime:
     """In-process Lambda runtime: `register` a function's code, then moto calls `self(function, event)`."""
 
-    def __init__(self, extra_environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, extra_environment: dict[str, str] | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.extra_environment = dict(extra_environment or {})
+        self.clock = clock
+        self._library_lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self.cold_starts: dict[str, int] = {}
@@ -154,6 +165,33 @@ class LambdaRuntime:
         with self._lock:
             self._pools.clear()
         invocation_scope.uninstall()
+
+    def _library_services(self) -> Any:
+        """The zoho_watch services module when the library is importable (a layer registered), else None."""
+        try:
+            from zoho_watch import services
+        except ImportError:
+            return None
+        return services
+
+    def install_library_clock(self) -> None:
+        """Make the library's per-container `Services` use this runtime's clock (see module docstring)."""
+        services = self._library_services()
+        if services is None:
+            return
+        with self._library_lock:
+            if services.get_services().clock is not self.clock:
+                services.reset()  # a Services of another clock may hold another stack's clients too
+                services.set_services(services.Services(clock=self.clock))
+
+    def reset_library(self) -> None:
+        """Forget the library's per-container caches (clients, tokens, parameters); keep this clock."""
+        services = self._library_services()
+        if services is None:
+            return
+        with self._library_lock:
+            services.reset()
+            services.set_services(services.Services(clock=self.clock))
 
     def _reserved_environment(self, function: Any, log_stream_name: str) -> dict[str, str]:
         return {
@@ -262,6 +300,7 @@ class LambdaRuntime:
         with self._lock:
             self._in_flight += 1
         try:
+            self.install_library_clock()
             with invocation_scope.scope(container.environment) as scope:
                 print(f"START RequestId: {request_id} Version: {function.version}")
                 try:

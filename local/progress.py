@@ -101,18 +101,16 @@ def follow(
             time.sleep(interval)
 
 
-def summary_table(states: dict[WatchedJob, dict[str, Any] | None]) -> Table:
-    """One row per job: status, counts, checks, how long it ran, how it was watched."""
+def summary_table(
+    states: dict[WatchedJob, dict[str, Any] | None], planned: dict[WatchedJob, int] | None = None
+) -> Table:
+    """One row per job: status, counts, checks, how it was watched; with `planned`, the checks the polling
+    policy alone plans for each job (`local.replay`) next to the checks made."""
     table = Table(title="Jobs")
-    for column in (
-        "job",
-        "status",
-        "updated",
-        "failed",
-        "total",
-        "checks",
-        "watched by",
-    ):
+    columns = ["job", "status", "updated", "failed", "total", "checks"]
+    if planned is not None:
+        columns.append("policy's plan")
+    for column in (*columns, "watched by"):
         table.add_column(column)
     for job, state in states.items():
         state = state or {}
@@ -125,6 +123,7 @@ def summary_table(states: dict[WatchedJob, dict[str, Any] | None]) -> Table:
             f"{failed:,}",
             f"{total:,}",
             str(state.get("checks", 0)),
+            *([str(planned.get(job, "-"))] if planned is not None else []),
             "schedule" if watcher == "schedule" else ("step functions" if watcher else "-"),
         )
     return table

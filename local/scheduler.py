@@ -1,10 +1,12 @@
 """Fire the template's schedules locally: moto stores rules and schedules but never triggers them.
 
-Each enabled schedule with a `rate(...)` expression gets a thread that invokes its function every period,
-divided by the time scale, through moto's Lambda API. The event is the one EventBridge sends
-(`detail-type: Scheduled Event`, `source: aws.events`) or the schedule's `Input`. A run that is still going
-when the next is due is not overlapped: the next one waits for it. `cron(...)` schedules are not fired on
-their own (call `fire(name)`), and `fire` runs any schedule once, now, for tests and demos.
+Each enabled schedule with a `rate(...)` expression gets a thread that invokes its function every period
+of the stack's simulated clock (`TimeScale`: it follows a change of scale, a frozen clock and `advance`),
+through moto's Lambda API. The event is the one EventBridge sends (`detail-type: Scheduled Event`,
+`source: aws.events`, `time` in simulated time) or the schedule's `Input`. A run that is still going when
+the next is due is not overlapped: the next one starts when it ends, and the ticks it missed are skipped.
+`cron(...)` schedules are not fired on their own (call `fire(name)`), and `fire` runs any schedule once,
+now, for tests and demos.
 """
 
 from __future__ import annotations
@@ -110,11 +112,19 @@ class LocalScheduler:
         self._threads.clear()
 
     def _loop(self, runner: _Runner, period: float) -> None:
-        while not self._stop.wait(self._time_scale.real_seconds(period)):
+        clock = self._time_scale
+        tick = clock.now() + period
+        while clock.wait_until(tick, wake=self._stop) and not self._stop.is_set():
             try:
                 self._run(runner)
             except Exception:
                 logger.exception("schedule %s failed to run", runner.schedule.name)
+            tick += period
+            if tick <= clock.now():  # the run outlasted its period: start the next one now, skip the rest
+                tick = clock.now()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._time_scale.now(), UTC)
 
     def fire(self, name: str) -> Firing:
         """Run the schedule `name` once, now, and return what its function answered."""
@@ -135,7 +145,7 @@ class LocalScheduler:
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": ACCOUNT_ID,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": self._now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": REGION,
             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{schedule.name}"],
             "detail": {},
@@ -143,7 +153,7 @@ class LocalScheduler:
 
     def _run(self, runner: _Runner) -> Firing:
         with runner.lock:  # one run of a schedule at a time
-            started = datetime.now(UTC).isoformat()
+            started = self._now().isoformat()
             reply = self._client().invoke(
                 FunctionName=runner.schedule.function_name,
                 Payload=json.dumps(self.event(runner.schedule)).encode(),

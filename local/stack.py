@@ -6,12 +6,16 @@
         ...
         stack.events(); stack.job_state("Leads", job_id)
 
-One `time_scale` (simulated seconds per real second) drives the Zoho emulator's clock, Step Functions'
-Wait and Retry, and the schedules, so a two-hour job is watched in seconds. The stack's functions get the
-template's environment plus where the embedded AWS (`AWS_ENDPOINT_URL`) and the emulator
-(`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the connection's secrets are filled as a running deployment
-has them (emulator credentials, a valid access token). Access tokens live a real hour whatever the time
-scale (the library counts real seconds).
+One simulated clock, `stack.clock` (the Zoho emulator's clock, running `time_scale` simulated seconds per
+real second, or frozen and moved by hand), is the time of everything on the stack: the emulator's jobs and
+tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and the zoho_watch
+library in the functions (the in-process runtime installs `Services(clock=stack.clock.now)`): checks are
+dated, deadlines and token expiry judged and the polling policy's waits chosen in simulated time, as they
+would be in real time on AWS. So a two-hour job is watched in seconds with the checks it would get on AWS.
+The stack's functions get the template's environment plus where the embedded AWS (`AWS_ENDPOINT_URL`) and
+the emulator (`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the connection's secrets are filled as a
+running deployment has them (emulator credentials, an access token valid for Zoho's simulated hour).
+Simulated time never goes backwards, not even across `reset()`.
 Every event put on the template's event buses is also copied to a log group, read by `events()`.
 
 moto's backends are process-wide: one started embedded stack per process.
@@ -106,8 +110,10 @@ class EmbeddedStack:
             from local.fake_zoho import FakeZoho
 
             self.zoho = FakeZoho(port=self._ports["zoho"]).start()
+        self.time_scale = TimeScale(self.time_scale.factor, clock=self.zoho.clock)
         self._apply_time_scale_to_zoho()
-        self.runtime = LambdaRuntime()
+        self.runtime = LambdaRuntime(clock=self.time_scale.now)
+        self.runtime.reset_library()  # nothing cached by an earlier stack in this process (its clients)
         self.aws = LocalAws(self.runtime, self.time_scale, port=self._ports["aws"]).start()
         self.runtime.extra_environment.update(
             {
@@ -173,7 +179,9 @@ class EmbeddedStack:
         captured events emptied, access token forgotten (secret and the functions' in-process caches)."""
         assert self.deployment is not None and self.zoho is not None
         self._stop_executions()
-        self.zoho.reset()
+        now = self.clock.now()
+        self.zoho.reset()  # its clock goes back to real time...
+        self.clock.set(max(now, self.clock.now()))  # ...but simulated time never runs backwards
         self._apply_time_scale_to_zoho()
         dynamodb, table = self.client("dynamodb"), self.table_name()
         for item in self.table_items():
@@ -188,9 +196,8 @@ class EmbeddedStack:
         if self.scheduler is not None:
             self.scheduler.history.clear()
         self.connect_emulator()
-        from zoho_watch.services import reset as reset_services  # the functions' library, in this process
-
-        reset_services()
+        assert self.runtime is not None
+        self.runtime.reset_library()
 
     def set_time_scale(self, factor: float) -> None:
         """Change the time scale of the emulator, Step Functions' waits and retries, and the schedules."""
@@ -230,16 +237,15 @@ class EmbeddedStack:
             )
             events.put_targets(Rule=rule, EventBusName=bus.ref, Targets=[{"Id": "capture", "Arn": target}])
 
-    def _apply_time_scale_to_zoho(self) -> None:
-        """Scale the emulator's clock; keep token lifetimes in real time.
+    @property
+    def clock(self) -> Any:
+        """The stack's simulated clock (`EmulatorClock`: now, freeze, advance, set, resume)."""
+        return self.time_scale.clock
 
-        zoho_watch reads token expiry and spaces refreshes in real seconds, so an access token must live a
-        real hour as on Zoho, not an emulated one (six real seconds at 600x).
-        """
+    def _apply_time_scale_to_zoho(self) -> None:
+        """Run the emulator's clock at the stack's scale (it is the stack's clock once started)."""
         assert self.zoho is not None
-        factor = self.time_scale.factor
-        self.zoho.clock.set_scale(factor)
-        self.zoho.config.update(access_token_ttl=3600.0 * factor, grant_code_ttl=180.0 * factor)
+        self.zoho.clock.set_scale(self.time_scale.factor)
 
     def connect_emulator(self, connection: str = "default") -> dict[str, str]:
         """Fill the connection's secrets as a running deployment has them: new emulator credentials in
@@ -262,7 +268,8 @@ class EmbeddedStack:
         token = {
             "access_token": reply["access_token"],
             "api_domain": reply.get("api_domain") or credentials["api_domain"],
-            "expires_at": time.time() + 3600,
+            "expires_at": self.clock.now()
+            + float(reply.get("expires_in_sec") or reply.get("expires_in") or 3600),
         }
         for kind, document in (("credentials", credentials), ("access-token", token)):
             self._put_secret(f"{prefix}/{connection}/{kind}", json.dumps(document))

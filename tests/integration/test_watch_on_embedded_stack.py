@@ -1,7 +1,10 @@
 """The whole product on the embedded stack: the real template, `watch_job.asl.json` and handlers, driven
 through the API, with what DynamoDB holds, the events published and the API's answers checked.
 
-Time runs at `STACK_TIME_SCALE` (tests/fixtures/stack.py): job durations below are simulated seconds.
+Time runs at `STACK_TIME_SCALE` (tests/fixtures/stack.py) on one simulated clock, `stack.clock`, shared by
+the emulator, Step Functions and the library: job durations, deadlines and poll bounds below are simulated
+seconds. A test whose outcome depends on what happens before a job ends holds the job's end back with the
+clock (frozen, or a job far longer than the test, then `advance`), never with a race against real time.
 """
 
 from __future__ import annotations
@@ -50,6 +53,20 @@ def wait_execution_end(stack: EmbeddedStack, name: str, timeout: float = 40) -> 
         timeout=timeout,
     )
     return stack.client("stepfunctions").describe_execution(executionArn=found["executionArn"])
+
+
+def wait_in_wait_state(stack: EmbeddedStack, name: str) -> None:
+    """Wait until the execution `name` sits in its Wait state (so moving the clock ends that wait)."""
+    sfn = stack.client("stepfunctions")
+
+    def waiting() -> bool:
+        found = execution(stack, name)
+        if found is None:
+            return False
+        events = sfn.get_execution_history(executionArn=found["executionArn"])["events"]
+        return bool(events) and max(events, key=lambda event: event["id"])["type"] == "WaitStateEntered"
+
+    stack.wait_for(waiting)
 
 
 def job_events(stack: EmbeddedStack, job_id: str) -> list[dict[str, Any]]:
@@ -163,17 +180,29 @@ def test_an_unknown_job_id(embedded_stack: EmbeddedStack) -> None:
 def test_a_token_that_expires_in_the_middle_of_a_watch(embedded_stack: EmbeddedStack) -> None:
     stack = embedded_stack
     job_id = stack.zoho.create_job("Contacts", total=3_000, profile=JobProfile(queue_delay=0, duration=2_400))
+    stack.clock.freeze()  # the first check happens, the next waits until the clock moves: nothing can end
     reply = watch(stack, "Contacts", job_id)
     assert reply.status_code == 202, reply.text
-    stack.wait_for(lambda: (stack.job_state("Contacts", job_id) or {}).get("checks", 0) >= 2, timeout=20)
+    first = stack.wait_for(
+        lambda: (state := stack.job_state("Contacts", job_id)) and state.get("checks", 0) >= 1 and state
+    )
+    assert first["status"] == "RUNNING"
+    wait_in_wait_state(stack, reply.json()["execution_name"])
     refreshes_before = stack.zoho.counters["token_refreshes"]
     stack.zoho.expire_access_tokens()
+    stack.clock.advance(first["next_check_in"])  # the second check, with the token Zoho no longer knows
+    second = stack.wait_for(
+        lambda: (state := stack.job_state("Contacts", job_id)) and state.get("checks", 0) >= 2 and state
+    )
+    assert second["status"] == "RUNNING" and second.get("last_error") is None
+    assert stack.zoho.counters["token_refreshes"] == refreshes_before + 1
+    stack.clock.resume()  # the new token outlives the job (Zoho's hour against 40 simulated minutes)
     described = wait_execution_end(stack, reply.json()["execution_name"])
     assert described["status"] == "SUCCEEDED"
     assert_finished_as(stack, "Contacts", job_id, "COMPLETED")
     counters = stack.zoho.counters
     assert counters["token_refreshes"] == refreshes_before + 1  # refreshed once, for everyone
-    assert counters["calls"]["status"].get(401, counters["calls"]["status"].get("401", 0)) >= 1
+    assert counters["calls"]["status"].get(401, counters["calls"]["status"].get("401", 0)) == 1
     assert failure_names(stack, described["executionArn"]) == []  # handled inside one check
     secret = stack.client("secretsmanager").get_secret_value(SecretId="zoho-watch/default/access-token")
     assert json.loads(secret["SecretString"])["access_token"]  # the new token, shared through the secret
@@ -181,30 +210,44 @@ def test_a_token_that_expires_in_the_middle_of_a_watch(embedded_stack: EmbeddedS
 
 def test_bursts_of_500_and_429_are_absorbed_by_retry(embedded_stack: EmbeddedStack) -> None:
     stack = embedded_stack
-    job_id = stack.zoho.create_job("Accounts", total=800, profile=JobProfile(queue_delay=0, duration=600))
+    # A 3-day job (7 real minutes): it cannot end while the faults are met, however slow the machine, and it
+    # ends within the default deadline (7 days) when the clock is moved on.
+    days = 3 * 86_400
+    job_id = stack.zoho.create_job("Accounts", total=800, profile=JobProfile(queue_delay=0, duration=days))
     stack.zoho.faults.script(["500", "500", "429", None, "500", "429", "429"], routes=("status",))
     reply = watch(stack, "Accounts", job_id)
     assert reply.status_code == 202, reply.text
+
+    def statuses() -> dict[Any, int]:
+        return stack.zoho.counters["calls"].get("status", {})
+
+    def count(status: int) -> int:
+        return statuses().get(status, statuses().get(str(status), 0))
+
+    # Every scripted fault met, and a check after the last one went through.
+    stack.wait_for(lambda: count(500) == 3 and count(429) == 3 and count(200) >= 2, timeout=40)
+    assert stack.zoho.job_truth(job_id)["Status"] == "RUNNING"
+    stack.clock.advance(days)  # the job ends; the loop's pending wait is over too
     described = wait_execution_end(stack, reply.json()["execution_name"])
-    assert described["status"] == "SUCCEEDED"
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
     names = failure_names(stack, described["executionArn"])
     assert names.count("ZohoUnavailable") == 3
     assert names.count("ZohoRateLimited") == 3
     assert_finished_as(stack, "Accounts", job_id, "COMPLETED")
-    calls = stack.zoho.counters["calls"]["status"]
-    assert calls.get(500, calls.get("500")) == 3
-    assert calls.get(429, calls.get("429")) == 3
+    assert (count(500), count(429)) == (3, 3)
 
 
 def test_a_deadline_reached(embedded_stack: EmbeddedStack) -> None:
     stack = embedded_stack
-    # A 10-hour job (a minute of real time); the deadline is two real seconds away.
+    # A 10-hour job (a minute of real time); the deadline is 20 simulated minutes (two real seconds) away.
     job_id = stack.zoho.create_job("Leads", total=10_000, profile=JobProfile(queue_delay=0, duration=36_000))
-    deadline = (datetime.now(UTC) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    deadline_at = datetime.fromtimestamp(stack.clock.now(), UTC) + timedelta(minutes=20)
+    deadline = deadline_at.isoformat().replace("+00:00", "Z")
     reply = watch(stack, "Leads", job_id, deadline=deadline)
     assert reply.status_code == 202, reply.text
     described = wait_execution_end(stack, reply.json()["execution_name"], timeout=20)
     assert (described["status"], described["error"]) == ("FAILED", "DeadlineExceeded")
+    assert stack.clock.now() >= deadline_at.timestamp()  # not before the deadline, on the stack's clock
     state = stack.job_state("Leads", job_id)
     assert state is not None and state["status"] == "RUNNING"
     assert "active" not in state  # no longer watched...
@@ -283,12 +326,10 @@ def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: Embed
         module = modules[number % len(modules)]
         profile = JobProfile(queue_delay=number % 7 * 30, duration=1_800 + number * 9)  # 3 to 6 real seconds
         jobs.append((module, stack.zoho.create_job(module, total=100 + number, profile=profile)))
-    # The sweep finds due jobs by `next_check_at`, in real seconds (the time scale does not reach the
-    # library's clock): short poll bounds keep the re-checks within the test's budget.
-    poll = {"min_seconds": 1, "max_seconds": 3}
+    # The stack's default poll bounds and sweep schedule, in simulated time like `next_check_at`.
     stack.scheduler.start()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        replies = list(pool.map(lambda job: watch(stack, job[0], job[1], mode="schedule", poll=poll), jobs))
+        replies = list(pool.map(lambda job: watch(stack, job[0], job[1], mode="schedule"), jobs))
     assert {reply.status_code for reply in replies} == {202}
     try:
         stack.wait_for(
