@@ -51,13 +51,13 @@ def regressed(before: tuple[float, ...], now: tuple[float, ...]) -> bool:
     """True when the record moved backwards between two samples.
 
     Version and status rank never go down (a terminal status is final); a newer version never holds an
-    older check or fewer checks. Records done are left to
-    `test_an_answer_overtaken_by_a_newer_one_never_overwrites_it`: racing checks can write an older answer
-    after a newer one today (a known bug), so sampling them here would only make these tests flaky.
+    older check, fewer checks or fewer records done (the store orders checks by the time they were sent and
+    refuses an answer with fewer records done; see
+    `test_an_answer_overtaken_by_a_newer_one_never_overwrites_it`).
     """
     if now[0] < before[0] or now[1] < before[1]:
         return True
-    return now[0] > before[0] and (now[3] < before[3] or now[4] < before[4])
+    return now[0] > before[0] and (now[2] < before[2] or now[3] < before[3] or now[4] < before[4])
 
 
 class RecordMonitor:
@@ -137,13 +137,6 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
     assert len(results) > 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store.record_check orders checks by `checked_at`, the clock read after Zoho answered; a "
-    "check whose answer came first but whose thread reads the clock later overwrites a newer answer, so "
-    "the record's counts (or its status, SCHEDULED after RUNNING) go backwards. Ordering by the time the "
-    "request was sent, or refusing a write with fewer records done or a lower status, would fix it.",
-)
 @pytest.mark.parametrize("profile", ["counts", "status"])
 def test_an_answer_overtaken_by_a_newer_one_never_overwrites_it(
     library,  # noqa: F811 - the imported fixture

@@ -54,19 +54,36 @@ def ask_zoho(
     Each status call runs inside `zoho_slot()` when given, and nothing else does: a caller that limits its
     Zoho calls in flight holds a slot for the HTTP call only, not for token reads or store writes.
     """
+    return ask_zoho_timed(services, connection, module, job_id, zoho_slot)[0]
+
+
+def ask_zoho_timed(
+    services: Services, connection: str, module: str, job_id: str, zoho_slot: ZohoSlot | None = None
+) -> tuple[Snapshot, float]:
+    """`ask_zoho`, with the time (library clock) the answered status call was sent.
+
+    Checks are ordered by that time, not by when the answer came: an answer that took longer may describe
+    an older moment than one sent after it and received first.
+    """
     slot = zoho_slot or nullcontext
     tokens = services.tokens(connection)
     token = tokens.get()
     try:
         with slot():
-            return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+            sent_at = services.clock()
+            snapshot = services.zoho.get_mass_update_status(
+                token.access_token, token.api_domain, module, job_id
+            )
+            return snapshot, sent_at
     except ZohoAuthError as error:
         if error.zoho_code != INVALID_TOKEN:
             raise
         logger.info("zoho refused the access token; getting a new one", extra={"connection": connection})
     token = tokens.replace_rejected(token)
     with slot():
-        return services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+        sent_at = services.clock()
+        snapshot = services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+        return snapshot, sent_at
 
 
 def check_job(
@@ -103,7 +120,7 @@ def check_job(
     store = services.store
 
     try:
-        snapshot = ask_zoho(services, connection, module, job_id, zoho_slot)
+        snapshot, checked_at = ask_zoho_timed(services, connection, module, job_id, zoho_slot)
     except PERMANENT_ERRORS as error:
         store.record_error(connection, module, job_id, error, at=services.clock())
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
@@ -117,7 +134,6 @@ def check_job(
             "transient error", extra={"job_id": job_id, "code": error.code, "zoho_code": error.zoho_code}
         )
         raise
-    checked_at = services.clock()
     metrics.add_metric(name="ZohoChecks", unit=MetricUnit.Count, value=1)
 
     outcome = store.record_check(

@@ -32,6 +32,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from zoho_watch.errors import InvalidInput, ZohoWatchError
 from zoho_watch.jobs import (
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEDULED,
+    SUSPENDED,
     TERMINAL_STATUSES,
     Observation,
     PollPolicy,
@@ -57,6 +63,9 @@ _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25
 RATE_SK = "RATE"
 _MAX_RATE_ATTEMPTS = 5
+# How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
+# later have no rank and are ordered by time alone.
+STATUS_RANK = {SCHEDULED: 0, QUEUED: 0, RUNNING: 1, SUSPENDED: 1, COMPLETED: 2, FAILED: 2}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -208,6 +217,31 @@ def history_view(item: dict[str, Any]) -> dict[str, Any]:
         },
         "progress": item.get("progress"),
     }
+
+
+def _overtaken(old: dict[str, Any], snapshot: Snapshot, checked_at: float) -> bool:
+    """True when the stored state must stay: it is terminal, holds a check sent at or after this one, or
+    this answer would move the job backwards (a lower status rank, or fewer records done in the same status).
+
+    The time comparison alone orders checks by when they were sent; the progress comparison also holds when
+    clocks or answers disagree, since a job's truth never goes backwards.
+    """
+    stored = old.get("status")
+    if stored in TERMINAL_STATUSES or float(old.get("checked_ts", -1)) >= checked_at:
+        return True
+    old_rank, new_rank = STATUS_RANK.get(stored or ""), STATUS_RANK.get(snapshot.status)
+    if old_rank is not None and new_rank is not None and new_rank < old_rank:
+        return True
+    if stored == snapshot.status and old.get("total") is not None:
+        old_done = Snapshot(
+            stored,
+            int(old["total"]),
+            int(old.get("updated") or 0),
+            int(old.get("failed") or 0),
+            int(old.get("not_updated") or 0),
+        ).done
+        return snapshot.done < old_done
+    return False
 
 
 @dataclass(frozen=True)
@@ -591,9 +625,7 @@ class JobStore:
         prior_read = False
         for attempt in range(_MAX_WRITE_ATTEMPTS):
             old = prefetched if attempt == 0 and prefetched is not None else self._get_raw(key)
-            if old is not None and (
-                old.get("status") in TERMINAL_STATUSES or float(old.get("checked_ts", -1)) >= checked_at
-            ):
+            if old is not None and _overtaken(old, snapshot, checked_at):
                 return CheckOutcome(
                     state=state_view(old),
                     changed=False,

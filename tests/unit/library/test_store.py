@@ -184,6 +184,28 @@ def test_invalid_keys_are_refused_before_io(store: JobStore, aws: AwsStack) -> N
     assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
 
 
+@pytest.mark.parametrize(
+    ("first", "later", "stays"),
+    [
+        (running(40), Snapshot("SCHEDULED", 100, 0, 0, 100), "status rank"),
+        (running(40), running(35), "records done"),
+    ],
+)
+def test_a_later_check_that_would_move_the_job_backwards_is_refused(
+    store: JobStore, first: Snapshot, later: Snapshot, stays: str
+) -> None:
+    store.record_check("default", "Leads", "61", first, T0)
+    outcome = store.record_check("default", "Leads", "61", later, T0 + 10)  # sent later, yet behind
+    assert outcome.stale and not outcome.changed, stays
+    state = store.get("default", "Leads", "61")
+    assert (state["status"], state["counts"], state["checks"]) == ("RUNNING", first.counts(), 1)
+    # Both observations stay in the history.
+    items, _ = store.history("default", "Leads", "61")
+    assert [item["counts"] for item in items] == [later.counts(), first.counts()]
+    # Progress in the same status is still written.
+    assert not store.record_check("default", "Leads", "61", running(41), T0 + 20).stale
+
+
 def test_finished_event_is_claimed_once(store: JobStore) -> None:
     store.record_check("default", "Leads", "11", Snapshot("COMPLETED", 1, 1, 0, 0), T0)
     results = []
