@@ -1,6 +1,9 @@
-"""`make demo` (`python -m local demo`) keeps working: every job ends as planned, the tables are printed."""
+"""`make demo` (`python -m local demo`) keeps working: every job ends as planned, the tables are printed,
+and each job gets the checks the polling policy plans for it (one simulated clock, see local/stack.py)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from rich.console import Console
@@ -8,6 +11,16 @@ from rich.console import Console
 from local.demo import DEMO_JOBS, run_demo
 
 pytestmark = pytest.mark.integration
+
+
+def checks_and_plans(text: str) -> dict[str, tuple[int, int]]:
+    """{module: (checks made, policy's plan)} from the demo's Jobs table."""
+    found = {}
+    for job in DEMO_JOBS:
+        row = re.search(rf"│ {job.module} \(.*?│ (\d+)\s+│ (\d+)\s+│ (?:step functions|schedule)", text)
+        assert row is not None, f"no row of {job.module} in the Jobs table"
+        found[job.module] = (int(row.group(1)), int(row.group(2)))
+    return found
 
 
 def test_the_demo_follows_every_job_to_its_planned_end() -> None:
@@ -19,3 +32,12 @@ def test_the_demo_follows_every_job_to_its_planned_end() -> None:
         assert job.module in text
     assert text.count("Finished ") >= len(DEMO_JOBS)  # one finished event per job in the events table
     assert "Not as planned" not in text
+    assert "policy's plan: the checks the policy alone makes" in text  # the numbers are explained
+    for job in DEMO_JOBS:
+        checks, plan = checks_and_plans(text)[job.module]
+        # A check's own time only delays the next one: never more checks than the policy plans (give or
+        # take its jitter)...
+        assert 1 <= checks <= plan + 2, (job.module, checks, plan)
+        if job.mode == "schedule":
+            # ...and a minute between sweeps is far longer than a check: the sweep follows the plan.
+            assert abs(checks - plan) <= 2, (job.module, checks, plan)

@@ -92,6 +92,17 @@ def test_wait_and_retry_sleep_where_the_time_scale_is_applied() -> None:
     assert local_aws._glue.original_retrier_time in (None, time), UPGRADE_HINT
 
 
+def test_executions_are_dated_where_the_simulated_clock_is_applied() -> None:
+    from moto.stepfunctions.parser import models as sfn_models
+    from moto.stepfunctions.parser.backend import execution as sfn_execution
+
+    start = inspect.getsource(StepFunctionsParserBackend.start_execution)
+    assert "start_date=datetime.datetime.now(tz=datetime.timezone.utc)" in start, UPGRADE_HINT
+    stop = inspect.getsource(sfn_execution)
+    assert "self.execution.stop_date = datetime.datetime.now(tz=datetime.timezone.utc)" in stop, UPGRADE_HINT
+    assert (sfn_models, sfn_execution) == local_aws._DATED_MODULES
+
+
 def test_step_functions_maps_error_type_of_a_lambda_error_payload_to_the_error_name() -> None:
     for source in (
         inspect.getsource(StateTaskServiceLambda._from_error),
