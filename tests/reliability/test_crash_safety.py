@@ -121,12 +121,6 @@ def test_dying_between_the_history_item_and_the_state_keeps_the_observation_once
     assert [e["detail"]["status"] for e in aws.events(CHANGED)] == ["RUNNING"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: check.publish_finished claims the finished event (removes finished_event_pending) before "
-    "publishing it; a container that dies between the claim and put_events loses the event for ever, "
-    "because only an Exception gives the claim back",
-)
 def test_dying_while_publishing_the_finished_event_does_not_lose_it(
     library,  # noqa: F811 - the imported fixture
     aws: AwsStack,

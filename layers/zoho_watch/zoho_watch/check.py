@@ -11,6 +11,7 @@ A permanent error is recorded on the job (`last_error`) before it is raised.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -21,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from zoho_watch.errors import PERMANENT_ERRORS, EventPublishError, InvalidInput, ZohoAuthError, ZohoWatchError
 from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
@@ -41,6 +43,11 @@ RESULT_KEYS = (
     "watched",
 )
 
+
+# A checker that finds the finished event claimed looks again this often (real seconds), for at most the
+# lease and this margin: the claimer publishes within the lease, or the lease runs out and it is ours.
+CLAIM_POLL_SECONDS = 0.05
+CLAIM_WAIT_MARGIN_SECONDS = 1.0
 
 ZohoSlot = Callable[[], AbstractContextManager[Any]]
 """A factory of context managers, one held around each Zoho status call (e.g. a concurrency limit)."""
@@ -164,15 +171,28 @@ def check_job(
 
 
 def publish_finished(services: Services, state: dict[str, Any], previous_status: str | None = None) -> bool:
-    """Publish the job's "finished" event if this caller wins the claim on it; True if it published.
+    """Publish the job's "finished" event unless someone else does; True if this caller published it.
 
-    The claim is a conditional write, so two checkers that see the end at once publish one event; if
-    EventBridge fails, the claim is given back and the error raised (the next check publishes it).
+    The claim is a lease in the store (`JobStore.claim_finished_event`), and the event stays pending until
+    `put_events` succeeded, so it is published at least once even if a container dies in between: the next
+    check re-claims it once the lease has run out. Without a crash it is published once: a checker that
+    finds the event claimed waits for the claimer (at most the lease, then it claims the event itself), so
+    a retry of a dead check, which may be the job's last check, still publishes it. If EventBridge fails the
+    claim is given back and EventPublishError raised (the next check publishes it). Consumers drop a
+    duplicate by the detail's `event_id`.
     """
     store = services.store
     connection, module, job_id = state["connection"], state["module"], state["job_id"]
-    if not store.claim_finished_event(connection, module, job_id):
-        return False
+    lease = max(FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS)
+    waited_until = time.monotonic() + lease + CLAIM_WAIT_MARGIN_SECONDS
+    while not store.claim_finished_event(connection, module, job_id):
+        if not store.finished_event_pending(connection, module, job_id):
+            return False  # published by the claimer
+        if time.monotonic() >= waited_until:
+            raise EventPublishError(
+                "another check holds the finished event and has not published it yet; the next check retries"
+            )
+        time.sleep(CLAIM_POLL_SECONDS)
     try:
         services.events.finished(state, previous_status)
     except Exception as error:
@@ -180,5 +200,6 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
         if isinstance(error, EventPublishError):
             raise
         raise EventPublishError("the finished event could not be published; the next check retries") from None
+    store.finished_event_published(connection, module, job_id)
     metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)
     return True

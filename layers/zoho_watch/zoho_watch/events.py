@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,6 +15,17 @@ logger = Logger(child=True)
 SOURCE = "zoho-watch"
 STATUS_CHANGED = "Mass Update Job Status Changed"
 FINISHED = "Mass Update Job Finished"
+# Namespace of the events' stable ids (uuid5 of the job's key and the event's kind).
+_EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://zoho-watch/events")
+
+
+def finished_event_id(connection: str, module: str, job_id: str) -> str:
+    """The stable id of a job's "finished" event: the same for every publication of it (a UUID).
+
+    The event is published at least once (a check that dies while publishing is repeated), so a consumer
+    that must act once drops an event whose `event_id` it has seen.
+    """
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{connection}#{module}#{job_id}#finished"))
 
 
 def event_detail(state: dict[str, Any], previous_status: str | None = None) -> dict[str, Any]:
@@ -65,5 +77,7 @@ class EventPublisher:
         self._put(STATUS_CHANGED, event_detail(state, previous_status))
 
     def finished(self, state: dict[str, Any], previous_status: str | None = None) -> None:
-        """Announce that a job reached COMPLETED or FAILED (once per job; see check.py)."""
-        self._put(FINISHED, event_detail(state, previous_status))
+        """Announce that a job reached COMPLETED or FAILED (at least once, with a stable `event_id`)."""
+        detail = event_detail(state, previous_status)
+        detail["event_id"] = finished_event_id(state["connection"], state["module"], state["job_id"])
+        self._put(FINISHED, detail)

@@ -17,6 +17,13 @@ from zoho_watch.jobs import validate_connection
 
 # HTTP connections each boto3 client keeps: the sweep runs up to sweep.MAX_WORKERS checks at once.
 MAX_POOL_CONNECTIONS = 50
+# EventBridge calls end (published or failed) well within the finished event's claim
+# (store.FINISHED_EVENT_LEASE_SECONDS = 8): at most 2 attempts of 1 s to connect and 2 s to read.
+EVENTS_CLIENT_TIMEOUTS = {
+    "connect_timeout": 1,
+    "read_timeout": 2,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
 
 
 class Services:
@@ -48,10 +55,14 @@ class Services:
 
         return boto3.session.Session()
 
-    def _client(self, name: str) -> Any:
+    def _client(self, name: str, **config: Any) -> Any:
+        """A boto3 client on the shared session; `config` overrides client settings (botocore Config)."""
+        from botocore.config import Config
+
+        settings = self._config.merge(Config(**config)) if config else self._config
         # A boto3 session is not thread-safe: the sweep's workers may ask for clients at once.
         with self._client_lock:
-            return self._session.client(name, config=self._config)
+            return self._session.client(name, config=settings)
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -72,8 +83,8 @@ class Services:
 
     @cached_property
     def events_client(self) -> Any:
-        """boto3 EventBridge client."""
-        return self._client("events")
+        """boto3 EventBridge client, with short time-outs (EVENTS_CLIENT_TIMEOUTS)."""
+        return self._client("events", **EVENTS_CLIENT_TIMEOUTS)
 
     @cached_property
     def stepfunctions(self) -> Any:

@@ -63,6 +63,13 @@ _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25
 RATE_SK = "RATE"
 _MAX_RATE_ATTEMPTS = 5
+# How long a claim on a job's "finished" event lasts (seconds): longer than one publication (put_events is
+# bounded by the events client's time-outs, see services.EVENTS_CLIENT_CONFIG), short enough that a retry
+# after a claimer died publishes soon.
+FINISHED_EVENT_LEASE_SECONDS = 8.0
+# A claim also lasts this many real (wall-clock) seconds: a publication takes real time, and the library's
+# clock may run faster than real time (the embedded stack's scaled clock). On AWS both clocks are the same.
+FINISHED_EVENT_REAL_LEASE_SECONDS = 2.0
 # How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
 # later have no rank and are ordered by time alone.
 STATUS_RANK = {SCHEDULED: 0, QUEUED: 0, RUNNING: 1, SUSPENDED: 1, COMPLETED: 2, FAILED: 2}
@@ -607,6 +614,7 @@ class JobStore:
         `policy` decides `next_check_in`; None means the job's stored poll bounds, else `default_policy`.
         The job stays in the active index while it is watched and unfinished; a terminal status leaves it,
         sets `finished_at`, the state's TTL and `finished_event_pending` (see `claim_finished_event`).
+        A check that is not newer than the stored one, or would move it backwards, only adds its history item.
 
         `prefetched`: the job's raw STATE item the caller has already read (`due_jobs(raw=True)`), used
         instead of a read for the first write attempt. It may be stale (the index is eventually consistent):
@@ -748,25 +756,63 @@ class JobStore:
             new["next_check_at"] = checked_at + wait
         return new, wait
 
-    def claim_finished_event(self, connection: str, module: str, job_id: str) -> bool:
-        """Take the job's pending "finished" event; True for exactly one caller, who must publish it."""
+    def claim_finished_event(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS,
+        real_seconds: float = FINISHED_EVENT_REAL_LEASE_SECONDS,
+    ) -> bool:
+        """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
+
+        The claim is a lease (`finished_event_claimed_until`, library clock), not the removal of
+        `finished_event_pending`: the flag stays until `finished_event_published`, so a claimer that dies
+        before publishing leaves the event pending, and once the lease has run out the next checker claims it.
+        The lease ends when `lease_seconds` have passed on the library's clock and `real_seconds` on the wall
+        clock (`finished_event_claimed_until_real`).
+        """
         key = self._key(connection, module, job_id)
+        now, wall = self._clock(), time.time()
         try:
             self._update(
                 key,
-                "REMOVE finished_event_pending SET version = version + :one",
-                {":one": 1, ":true": True},
-                ConditionExpression="finished_event_pending = :true",
+                "SET finished_event_claimed_until = :until, finished_event_claimed_until_real = :real_until,"
+                " version = version + :one",
+                {
+                    ":one": 1,
+                    ":true": True,
+                    ":now": now,
+                    ":until": now + lease_seconds,
+                    ":wall": wall,
+                    ":real_until": wall + real_seconds,
+                },
+                ConditionExpression="finished_event_pending = :true AND (attribute_not_exists("
+                "finished_event_claimed_until) OR (finished_event_claimed_until <= :now AND"
+                " finished_event_claimed_until_real <= :wall))",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
-    def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
-        """Put a claimed "finished" event back as pending (its publication failed), for the next check."""
+    def finished_event_published(self, connection: str, module: str, job_id: str) -> None:
+        """The claimed "finished" event is on the bus: it is no longer pending (and the claim is over)."""
         key = self._key(connection, module, job_id)
         self._update(
-            key, "SET finished_event_pending = :true, version = version + :one", {":one": 1, ":true": True}
+            key,
+            "REMOVE finished_event_pending, finished_event_claimed_until, finished_event_claimed_until_real"
+            " SET version = version + :one",
+            {":one": 1},
+        )
+
+    def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
+        """Give a claimed "finished" event back, still pending (its publication failed), to the next check."""
+        key = self._key(connection, module, job_id)
+        self._update(
+            key,
+            "SET finished_event_pending = :true, version = version + :one"
+            " REMOVE finished_event_claimed_until, finished_event_claimed_until_real",
+            {":one": 1, ":true": True},
         )
 
     def finished_event_pending(self, connection: str, module: str, job_id: str) -> bool:

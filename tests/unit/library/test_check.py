@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 
 import pytest
 from zoho_watch import services
@@ -16,6 +18,9 @@ from zoho_watch.errors import (
     ZohoRequestError,
     ZohoWatchError,
 )
+from zoho_watch.events import finished_event_id
+from zoho_watch.jobs import Snapshot
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 
 from local.fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
@@ -68,6 +73,7 @@ def test_a_job_from_start_to_finish(library: services.Services, aws: AwsStack, z
     )
     assert detail["counts"] == {"total": 100, "updated": 100, "failed": 0, "not_updated": 0}
     assert detail["checked_at"] == last["checked_at"]
+    assert detail["event_id"] == finished_event_id("default", "Leads", job_id)
     assert library.store.due_jobs(zoho.clock.now() + 10**6) == []
     assert zoho.counters["token_refreshes"] == 1
 
@@ -218,6 +224,41 @@ def test_finished_event_survives_an_eventbridge_failure(
     assert len(aws.events(FINISHED)) == 1
     check_job("default", "Leads", job_id)
     assert len(aws.events(FINISHED)) == 1
+
+
+def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
+    library: services.Services, aws: AwsStack, zoho: FakeZoho
+) -> None:
+    job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=5))
+    zoho.clock.advance(10)
+    library.store.record_check(
+        "default", "Leads", job_id, Snapshot("COMPLETED", 10, 10, 0, 0), zoho.clock.now() - 1
+    )
+    assert library.store.claim_finished_event("default", "Leads", job_id)  # then the claimer died
+    zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS - 1)  # a retry soon after: it waits for the lease
+
+    def lease_ends() -> None:
+        time.sleep(0.3)
+        zoho.clock.advance(1)
+
+    ender = threading.Thread(target=lease_ends)
+    ender.start()
+    result = check_job("default", "Leads", job_id)
+    ender.join()
+    assert result["terminal"]
+    finished = aws.events(FINISHED)
+    assert len(finished) == 1
+    assert not library.store.finished_event_pending("default", "Leads", job_id)
+    check_job("default", "Leads", job_id)
+    assert len(aws.events(FINISHED)) == 1
+
+
+def test_the_finished_event_carries_a_stable_id() -> None:
+    first = finished_event_id("default", "Leads", "42")
+    assert first == finished_event_id("default", "Leads", "42")
+    assert str(uuid.UUID(first)) == first
+    others = {finished_event_id("default", "Leads", "43"), finished_event_id("other", "Leads", "42")}
+    assert first not in others and len(others) == 2
 
 
 def test_no_secret_in_logs_or_errors(

@@ -6,6 +6,7 @@ import itertools
 import math
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -220,6 +221,40 @@ def test_finished_event_is_claimed_once(store: JobStore) -> None:
     assert sorted(results) == [False] * 9 + [True]
     store.release_finished_event("default", "Leads", "11")
     assert store.finished_event_pending("default", "Leads", "11")
+
+
+def test_a_claim_on_the_finished_event_is_a_lease_until_it_is_published(aws: AwsStack) -> None:
+    now = [T0]
+    store = JobStore(aws.dynamodb, aws.table_name, clock=lambda: now[0])
+    store.record_check("default", "Leads", "12", Snapshot("FAILED", 1, 0, 1, 0), T0)
+    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    # The claimer may die now: the event is still pending, and claimed by no one else until the lease ends.
+    assert store.finished_event_pending("default", "Leads", "12")
+    now[0] = T0 + 7.9
+    assert not store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    now[0] = T0 + 8
+    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    store.finished_event_published("default", "Leads", "12")
+    assert not store.finished_event_pending("default", "Leads", "12")
+    now[0] = T0 + 100
+    assert not store.claim_finished_event("default", "Leads", "12")
+    item = raw_state(aws, "12")
+    assert not {
+        "finished_event_pending",
+        "finished_event_claimed_until",
+        "finished_event_claimed_until_real",
+    } & set(item)
+
+
+def test_a_claim_also_lasts_its_real_seconds_when_the_library_clock_runs_fast(aws: AwsStack) -> None:
+    now = [T0]
+    store = JobStore(aws.dynamodb, aws.table_name, clock=lambda: now[0])
+    store.record_check("default", "Leads", "13", Snapshot("COMPLETED", 1, 1, 0, 0), T0)
+    assert store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
+    now[0] = T0 + 3600  # a scaled clock: an hour passes in no real time, and the publication goes on
+    assert not store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
+    time.sleep(0.35)
+    assert store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
 
 
 # A job's truth over time: status and done count never go back; after the end everything is the end.
