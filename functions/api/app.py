@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
 from zoho_watch.errors import (
+    ConnectionNotConfigured,
     InvalidInput,
     JobNotFound,
     JobNotRecorded,
@@ -207,6 +208,7 @@ ERROR_STATUS: tuple[tuple[type[ZohoWatchError], int], ...] = (
     (TooManyWatches, HTTPStatus.CONFLICT),
     (WatchConflict, HTTPStatus.CONFLICT),
     (InvalidInput, HTTPStatus.BAD_REQUEST),
+    (ConnectionNotConfigured, HTTPStatus.BAD_REQUEST),
     (JobNotFound, HTTPStatus.NOT_FOUND),
     (ZohoRequestError, HTTPStatus.BAD_REQUEST),
     (ZohoAuthError, HTTPStatus.BAD_GATEWAY),

@@ -442,11 +442,6 @@ def test_valid_requests_never_get_a_5xx(api, aws, zoho) -> None:
     assert api.sent >= 2 * VALID_EXAMPLES * 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a live check for a connection without a credentials secret answers 502 ZOHO_AUTH_ERROR; "
-    "naming a connection that is not configured is the caller's error and should be a 4xx",
-)
 def test_a_connection_that_is_not_configured_is_a_4xx(api, zoho) -> None:
     job_id = zoho.create_job("Leads", total=10)
     params = {"module": "Leads", "job_id": job_id}

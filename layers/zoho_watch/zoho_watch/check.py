@@ -19,7 +19,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from zoho_watch.errors import PERMANENT_ERRORS, EventPublishError, InvalidInput, ZohoAuthError, ZohoWatchError
+from zoho_watch.errors import (
+    PERMANENT_ERRORS,
+    ConnectionNotConfigured,
+    EventPublishError,
+    InvalidInput,
+    ZohoAuthError,
+    ZohoWatchError,
+)
 from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS
@@ -128,6 +135,12 @@ def check_job(
 
     try:
         snapshot, checked_at = ask_zoho_timed(services, connection, module, job_id, zoho_slot)
+    except ConnectionNotConfigured as error:
+        # The caller's error, found before any call to Zoho: a job zoho-watch did not know stays unknown; a
+        # watched one keeps the error and leaves the active index, as for any permanent error.
+        store.record_error(connection, module, job_id, error, at=services.clock(), known_only=True)
+        logger.warning("connection not configured", extra={"job_id": job_id, "connection": connection})
+        raise
     except PERMANENT_ERRORS as error:
         store.record_error(connection, module, job_id, error, at=services.clock())
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)

@@ -93,6 +93,16 @@ class JobNotFound(ZohoWatchError):
     code = "JOB_NOT_FOUND"
 
 
+class ConnectionNotConfigured(ZohoWatchError):
+    """The named connection has no credentials secret (or no access-token secret that zoho-watch may use).
+
+    The caller's error (API: 400), found before any call to Zoho; permanent for the state machine, and never
+    recorded on a job zoho-watch did not know. The fix is `zoho-watch connect` for that connection.
+    """
+
+    code = "CONNECTION_NOT_CONFIGURED"
+
+
 class ZohoAuthError(ZohoWatchError):
     """Credentials, scope or permission problem that needs a human (or an access token Zoho refused)."""
 

@@ -571,13 +571,40 @@ class JobStore:
         return state_view(item)
 
     def record_error(
-        self, connection: str, module: str, job_id: str, error: ZohoWatchError, at: float | None = None
-    ) -> dict[str, Any]:
-        """Keep a permanent error as the job's `last_error` and take it out of the active index."""
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        error: ZohoWatchError,
+        at: float | None = None,
+        *,
+        known_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """Keep a permanent error as the job's `last_error` and take it out of the active index.
+
+        `known_only`: record it only on a job zoho-watch already has (None otherwise, nothing written).
+        """
         key = self._key(connection, module, job_id)
         job_id = validate_job_id(job_id)
         at = self._clock() if at is None else at
-        item = self._update(
+        extra: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"} if known_only else {}
+        try:
+            item = self._record_error(key, connection, module, job_id, error, at, extra)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return state_view(item)
+
+    def _record_error(
+        self,
+        key: dict[str, Any],
+        connection: str,
+        module: str,
+        job_id: str,
+        error: ZohoWatchError,
+        at: float,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        return self._update(
             key,
             "SET last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
             " first_seen_at = if_not_exists(first_seen_at, :now),"
@@ -592,8 +619,8 @@ class JobStore:
                 ":one": 1,
             },
             ExpressionAttributeNames={"#connection": "connection", "#module": "module"},
+            **extra,
         )
-        return state_view(item)
 
     def record_check(
         self,

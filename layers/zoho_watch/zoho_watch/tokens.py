@@ -22,8 +22,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
 from zoho_watch.config import Settings
+from zoho_watch.connections import (
+    SECRET_NOT_FOUND,
+    access_token_secret_name,
+    aws_error_code,
+    credentials_secret_name,
+    not_configured,
+)
 from zoho_watch.errors import ZohoAuthError, ZohoRateLimited, ZohoUnavailable
 from zoho_watch.jobs import validate_connection
 from zoho_watch.zoho import ZohoClient, data_centre_urls
@@ -67,14 +75,13 @@ class Credentials:
         return f"Credentials(<hidden>, accounts_url={self.accounts_url!r}, api_domain={self.api_domain!r})"
 
 
-def credentials_secret_name(prefix: str, connection: str) -> str:
-    """`{prefix}/{connection}/credentials`."""
-    return f"{prefix}/{connection}/credentials"
-
-
-def access_token_secret_name(prefix: str, connection: str) -> str:
-    """`{prefix}/{connection}/access-token`."""
-    return f"{prefix}/{connection}/access-token"
+__all__ = [
+    "AccessToken",
+    "Credentials",
+    "TokenProvider",
+    "access_token_secret_name",
+    "credentials_secret_name",
+]
 
 
 def lease_key(connection: str) -> dict[str, Any]:
@@ -114,6 +121,8 @@ class TokenProvider:
         prefix = settings.secret_prefix
         self.credentials_secret = credentials_secret_name(prefix, connection)
         self.token_secret = access_token_secret_name(prefix, connection)
+        # None until known; False when Secrets Manager said the access-token secret does not exist.
+        self._token_secret_exists: bool | None = None
 
     @property
     def _margin(self) -> float:
@@ -153,8 +162,11 @@ class TokenProvider:
     def _read_token_secret(self) -> AccessToken | None:
         try:
             value = self._secrets.get(self.token_secret, transform="json", force_fetch=True)
-        except GetParameterError:
+        except GetParameterError as error:
+            if aws_error_code(error) == SECRET_NOT_FOUND:
+                self._token_secret_exists = False
             return None  # missing or unreadable: a refresh will write it
+        self._token_secret_exists = True
         if not isinstance(value, dict):
             return None
         token, domain, expires = value.get("access_token"), value.get("api_domain"), value.get("expires_at")
@@ -175,20 +187,40 @@ class TokenProvider:
         try:
             self._secrets_client.put_secret_value(SecretId=self.token_secret, SecretString=secret)
         except self._secrets_client.exceptions.ResourceNotFoundException:
-            self._secrets_client.create_secret(
+            self._create_token_secret(secret)
+
+    def _create_token_secret(self, secret: str = "{}") -> None:  # noqa: S107 - an empty JSON object
+        """Create the missing access-token secret, before a refresh draws a token that could not be kept.
+
+        `zoho-watch connect` creates both of a connection's secrets; the stack's roles may not CreateSecret
+        (least privilege), so on AWS a missing access-token secret is ConnectionNotConfigured here, before
+        any call to Zoho. Where creating is allowed (the embedded stack) the secret is created.
+        """
+        client = self._secrets_client
+        try:
+            client.create_secret(
                 Name=self.token_secret,
                 SecretString=secret,
                 Description=f"Zoho access token of connection {self.connection} (written by zoho-watch).",
             )
+        except client.exceptions.ResourceExistsException:
+            pass  # another container created it first
+        except ClientError as error:
+            if aws_error_code(error) in ("AccessDeniedException", "AccessDenied"):
+                raise not_configured(self.connection, self.token_secret) from None
+            raise
+        self._token_secret_exists = True
 
     def _read_credentials(self) -> Credentials:
         try:
             value = self._secrets.get(
                 self.credentials_secret, transform="json", max_age=self._settings.credentials_max_age_seconds
             )
-        except GetParameterError:
+        except GetParameterError as error:
+            if aws_error_code(error) == SECRET_NOT_FOUND:
+                raise not_configured(self.connection, self.credentials_secret) from None
             raise ZohoAuthError(
-                f"credentials secret {self.credentials_secret} is missing or unreadable "
+                f"credentials secret {self.credentials_secret} is unreadable "
                 "(run `zoho-watch connect` for this connection)"
             ) from None
         if not isinstance(value, dict):
@@ -291,6 +323,9 @@ class TokenProvider:
         """Wait for another container's refresh or make it ourselves, whichever comes first (lock held)."""
         # A refresh is one HTTP call (time-outs ~13 s): waiting longer would only eat the Lambda's time.
         deadline = time.monotonic() + min(15.0, float(self._settings.token_lease_seconds))
+        # A connection that is not configured is the caller's error: found before the lease and before Zoho
+        # (the credentials are cached for credentials_max_age_seconds, so this costs a read rarely).
+        self._read_credentials()
         while True:
             if self._acquire_lease():
                 # Between our last look and the lease someone may have finished a refresh: look again.
@@ -323,6 +358,8 @@ class TokenProvider:
     def _refresh_holding_lease(self) -> AccessToken:
         try:
             credentials = self._read_credentials()
+            if self._token_secret_exists is False:
+                self._create_token_secret()
             started = self._clock()
             grant = self._zoho.refresh_access_token(
                 credentials.accounts_url,

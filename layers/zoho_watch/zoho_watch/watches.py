@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
 from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
@@ -132,7 +133,8 @@ def start_watch(
     `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
     (an aware datetime, stepfunctions mode only; default DEFAULT_DEADLINE_HOURS from now) stops the watch.
     A finished job is not watched again (`finished=True`). Raises InvalidInput for bad input and
-    WatchConflict when the job is watched in the other mode, before anything is written or started;
+    ConnectionNotConfigured when the connection has no credentials secret, and WatchConflict when the job is
+    watched in the other mode, before anything is written or started;
     TooManyWatches when no execution name is free; ConfigError without STATE_MACHINE_ARN.
     """
     connection = validate_connection(connection)
@@ -142,6 +144,7 @@ def start_watch(
         raise InvalidInput("mode must be stepfunctions or schedule")
     poll = _poll_bounds(poll)
     services = get_services()
+    require_configured(services, connection)  # a watch of an unknown connection would only fail later
     stored = services.store.get(connection, module, job_id)
     if stored is not None and stored.get("terminal"):
         return WatchOutcome(

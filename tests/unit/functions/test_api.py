@@ -35,6 +35,13 @@ def state_machine(aws, monkeypatch: pytest.MonkeyPatch) -> str:
     return created["stateMachineArn"]
 
 
+@pytest.fixture
+def configured(aws) -> str:
+    """The default connection has a credentials secret (never used: executions are not run here)."""
+    aws.write_credentials("default", {"client_id": "c", "client_secret": "s", "refresh_token": "r"})
+    return "default"
+
+
 def call(api_app: Any, context: Any, sample: str, **changes: Any) -> tuple[int, dict[str, Any]]:
     """Send a sample event (`job_id`, `module`, `query` or `body` changed); return (status, JSON body)."""
     event = load_event(sample)
@@ -143,7 +150,7 @@ def test_history_lists_checks_newest_first(aws, zoho, zoho_connection, api_app, 
 
 
 def test_watch_starts_one_named_execution_and_is_idempotent(
-    aws, state_machine, api_app, lambda_context
+    aws, state_machine, configured, api_app, lambda_context
 ) -> None:
     status, body = call(api_app, lambda_context, "api_start_watch")
 
@@ -173,7 +180,9 @@ def test_watch_starts_one_named_execution_and_is_idempotent(
     assert len(executions(state_machine)) == 1
 
 
-def test_watch_after_a_stop_starts_the_next_generation(aws, state_machine, api_app, lambda_context) -> None:
+def test_watch_after_a_stop_starts_the_next_generation(
+    aws, state_machine, configured, api_app, lambda_context
+) -> None:
     assert call(api_app, lambda_context, "api_start_watch")[0] == 202
 
     status, stopped = call(api_app, lambda_context, "api_stop_watch")
@@ -196,7 +205,7 @@ def test_watch_after_a_stop_starts_the_next_generation(aws, state_machine, api_a
 
 
 def test_schedule_mode_only_registers_the_job_for_the_sweep(
-    aws, zoho, state_machine, api_app, lambda_context
+    aws, zoho, state_machine, configured, api_app, lambda_context
 ) -> None:
     status, body = call(api_app, lambda_context, "api_start_watch_schedule")
 
@@ -271,7 +280,21 @@ def test_bad_input_is_a_400_before_any_call(aws, zoho, state_machine, api_app, l
     assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
 
 
-def test_semantic_input_errors_change_nothing(aws, zoho, state_machine, api_app, lambda_context) -> None:
+def test_a_watch_of_a_connection_that_is_not_configured_is_a_400(
+    aws, zoho, state_machine, configured, api_app, lambda_context
+) -> None:
+    status, body = call(api_app, lambda_context, "api_start_watch", body={"connection": "elsewhere"})
+    assert (status, body["code"]) == (400, "CONNECTION_NOT_CONFIGURED")
+    assert "zoho-watch/elsewhere/credentials" in body["message"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    assert sfn.list_executions(stateMachineArn=state_machine)["executions"] == []
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+    assert zoho.counters["calls_total"] == 0
+
+
+def test_semantic_input_errors_change_nothing(
+    aws, zoho, state_machine, configured, api_app, lambda_context
+) -> None:
     past = call(api_app, lambda_context, "api_start_watch", body={"deadline": "2020-01-01T00:00:00Z"})
     scheduled_deadline = call(
         api_app,

@@ -11,9 +11,10 @@ from collections.abc import Callable
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import ClientError
 from zoho_watch.config import Settings
-from zoho_watch.errors import ZohoAuthError, ZohoRateLimited
-from zoho_watch.tokens import TokenProvider
+from zoho_watch.errors import ConnectionNotConfigured, ZohoAuthError, ZohoRateLimited
+from zoho_watch.tokens import TokenProvider, lease_key
 from zoho_watch.zoho import ZohoClient
 
 from local.fake_zoho import FakeZoho
@@ -194,12 +195,39 @@ def test_revoked_refresh_token_is_an_auth_error_and_frees_the_lease(
 def test_missing_or_incomplete_credentials(
     make_container: ContainerFactory, aws: AwsStack, zoho: FakeZoho
 ) -> None:
-    with pytest.raises(ZohoAuthError, match="zoho-watch/default/credentials is missing"):
+    with pytest.raises(ConnectionNotConfigured, match="zoho-watch/default/credentials does not exist"):
         make_container().get()
     aws.write_credentials("default", {"client_id": "x", "accounts_url": zoho.url})
     with pytest.raises(ZohoAuthError, match="lacks client_secret, refresh_token"):
         make_container().get()
     assert zoho.counters["calls_total"] == 0
+
+
+def test_a_missing_access_token_secret_that_may_not_be_created_stops_before_zoho(
+    make_container: ContainerFactory,
+    aws: AwsStack,
+    zoho: FakeZoho,
+    zoho_connection: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stack's roles may not CreateSecret: `zoho-watch connect` must create both secrets.
+    container = make_container()
+
+    def denied(**kwargs: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "CreateSecret"
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(container._secrets_client, "create_secret", denied)
+        with pytest.raises(ConnectionNotConfigured, match="zoho-watch/default/access-token does not exist"):
+            container.get()
+    assert zoho.counters["token_refreshes"] == 0 and zoho.counters["calls_total"] == 0  # no token wasted
+    assert "Item" not in aws.dynamodb.get_item(TableName=aws.table_name, Key=lease_key("default"))
+    # Where creating is allowed, the secret is created before the refresh and then holds the token.
+    token = make_container().get()
+    assert aws.read_secret(TOKEN_SECRET)["access_token"] == token.access_token  # type: ignore[index]
+    assert zoho.counters["token_refreshes"] == 1
 
 
 def test_a_day_of_twenty_workers_stays_within_zoho_limits(

@@ -10,7 +10,14 @@ from typing import Any
 import boto3
 import pytest
 from zoho_watch import services, watches
-from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
+from zoho_watch.errors import (
+    ConfigError,
+    ConnectionNotConfigured,
+    InvalidInput,
+    JobNotRecorded,
+    TooManyWatches,
+    WatchConflict,
+)
 
 from tests.fixtures.aws import AwsStack
 
@@ -35,7 +42,19 @@ def machine(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MAX_POLLS_PER_EXECUTION", "500")
     monkeypatch.setenv("DEFAULT_DEADLINE_HOURS", "24")
     services.set_services(services.Services(clock=lambda: NOW))
+    # The default connection is configured (its credentials are never used: executions are not run here).
+    aws.write_credentials("default", {"client_id": "c", "client_secret": "s", "refresh_token": "r"})
     return created["stateMachineArn"]
+
+
+@pytest.mark.parametrize("mode", ["stepfunctions", "schedule"])
+def test_a_watch_of_a_connection_that_is_not_configured_is_refused_up_front(
+    machine: str, aws: AwsStack, mode: str
+) -> None:
+    with pytest.raises(ConnectionNotConfigured) as raised:
+        watches.start_watch("elsewhere", "Leads", "77", mode=mode)  # type: ignore[arg-type]
+    assert raised.value.code == "CONNECTION_NOT_CONFIGURED"
+    assert executions(machine) == [] and stored(aws) == 0
 
 
 def sfn() -> Any:
