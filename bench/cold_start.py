@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
 from bench.stack import base_environment, handler_names
 from bench.table import Row, median, not_measured, seconds
-from tests.fixtures.aws import TABLE_NAME, table_arguments
+from tests.fixtures.aws import TABLE_NAME, create_jobs_table
 
 BASELINE = "import boto3, requests"
 
@@ -190,8 +190,7 @@ def stored_job_server() -> Iterator[str]:
             aws_access_key_id="bench",
             aws_secret_access_key="bench",  # noqa: S106 - moto's fake credentials
         )
-        arguments, _ = table_arguments()
-        dynamodb.create_table(**arguments)
+        create_jobs_table(dynamodb)
         dynamodb.put_item(
             TableName=TABLE_NAME,
             Item={

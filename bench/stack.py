@@ -1,7 +1,7 @@
 """The bench's in-process stack: moto (`mock_aws`) with template.yaml's table, the event bus, the emulator's
 credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
 
-It reuses the test fixtures' `table_arguments` (the table exactly as template.yaml defines it) and their
+It reuses the test fixtures' `create_jobs_table` (the table exactly as template.yaml defines it) and their
 environment (docs/interfaces.md names).
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 from bench import REPO_ROOT
 from local.fake_zoho import FakeZoho
 from local.lambda_runtime import LambdaContext
-from tests.fixtures.aws import BUS_NAME, ENVIRONMENT, REGION, SECRET_PREFIX, TABLE_NAME, table_arguments
+from tests.fixtures.aws import BUS_NAME, ENVIRONMENT, REGION, SECRET_PREFIX, create_jobs_table
 
 
 @dataclass
@@ -107,13 +107,7 @@ def local_stack(zoho: FakeZoho, clock: Callable[[], float] | None = None, **env:
         services_module.reset()
         with mock_aws():
             dynamodb = boto3.client("dynamodb", region_name=REGION)
-            arguments, ttl_attribute = table_arguments()
-            dynamodb.create_table(**arguments)
-            if ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=TABLE_NAME,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
-                )
+            create_jobs_table(dynamodb)
             boto3.client("events", region_name=REGION).create_event_bus(Name=BUS_NAME)
             boto3.client("secretsmanager", region_name=REGION).create_secret(
                 Name=f"{SECRET_PREFIX}/default/credentials", SecretString=json.dumps(zoho.credentials())

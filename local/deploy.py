@@ -136,6 +136,42 @@ def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
     return [{"Key": str(tag["Key"]), "Value": str(tag["Value"])} for tag in tags]
 
 
+def create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Create a table from resolved `AWS::DynamoDB::Table` properties (TTL and PITR included).
+
+    Returns the `TableDescription`. The deploy, the in-process test fixture and the benchmarks all build the
+    stack's table through this one function, from template.yaml.
+    """
+    p = properties
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": p["AttributeDefinitions"],
+        "KeySchema": p["KeySchema"],
+        "BillingMode": p.get("BillingMode", "PROVISIONED"),
+    }
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
+        if key in p:
+            request[key] = p[key]
+    if "StreamSpecification" in p:
+        request["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
+    if p.get("SSESpecification", {}).get("SSEEnabled"):
+        request["SSESpecification"] = {"Enabled": True}
+    if _tags(p):
+        request["Tags"] = _tags(p)
+    table = dynamodb.create_table(**request)["TableDescription"]
+    ttl = p.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    return table
+
+
 class _Deployer:
     def __init__(
         self,
@@ -289,33 +325,7 @@ class _Deployer:
     def deploy_table(self, logical_id: str, raw: dict[str, Any]) -> None:
         p = self.resolver.resolve(raw)
         name = p.get("TableName") or self.generated_name(logical_id, 255)
-        request: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": p["AttributeDefinitions"],
-            "KeySchema": p["KeySchema"],
-            "BillingMode": p.get("BillingMode", "PROVISIONED"),
-        }
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
-            if key in p:
-                request[key] = p[key]
-        if "StreamSpecification" in p:
-            request["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
-        if p.get("SSESpecification", {}).get("SSEEnabled"):
-            request["SSESpecification"] = {"Enabled": True}
-        if _tags(p):
-            request["Tags"] = _tags(p)
-        dynamodb = self.client("dynamodb")
-        table = dynamodb.create_table(**request)["TableDescription"]
-        ttl = p.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-            )
-        if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
-            dynamodb.update_continuous_backups(
-                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
+        table = create_table(self.client("dynamodb"), name, p)
         self.record(logical_id, "", name, Arn=table["TableArn"], StreamArn=table.get("LatestStreamArn", ""))
 
     def deploy_secret(self, logical_id: str, raw: dict[str, Any]) -> None:
