@@ -9,6 +9,7 @@ field: a reply without `refresh_token` is a failure whatever its status. The sec
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -80,9 +81,19 @@ def exchange_grant_code(
 
 
 def store_credentials(secrets: Any, name: str, document: dict[str, Any]) -> None:
-    """Write the credentials document to the secret `name` (created when missing)."""
+    """Write the credentials document to the secret `name` (created when missing).
+
+    The connection's access-token secret (`.../access-token` beside it) is created empty when missing:
+    the deployed functions may only write that secret, not create it (least privilege), so a connection
+    other than the stack's `default` needs it made here, by a person with the rights to do so.
+    """
     text = json.dumps(document)
     try:
         secrets.put_secret_value(SecretId=name, SecretString=text)
     except secrets.exceptions.ResourceNotFoundException:
         secrets.create_secret(Name=name, SecretString=text)
+    if name.endswith("/credentials"):
+        token_name = name.removesuffix("/credentials") + "/access-token"
+        # The token secret is zoho-watch's own: never overwrite a token in use.
+        with contextlib.suppress(secrets.exceptions.ResourceExistsException):
+            secrets.create_secret(Name=token_name, SecretString="{}")

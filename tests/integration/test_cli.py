@@ -111,6 +111,9 @@ def test_connect_stores_credentials_from_a_grant_code(
     finally:
         del os.environ["ZOHO_CLIENT_SECRET"]
     document = json.loads(stored)
+    # The default connection's token secret (from the template) is left as it was: never overwritten.
+    token = secrets.get_secret_value(SecretId="zoho-watch/default/access-token")["SecretString"]
+    assert json.loads(token).get("access_token")
     assert document["client_id"] == client.client_id
     assert document["client_secret"] == client.client_secret
     assert document["refresh_token"] and document["accounts_url"] == zoho.url
@@ -134,3 +137,29 @@ def test_without_a_local_stack_the_cli_says_how_to_start_one(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert cli.main(["jobs"]) == cli.EXIT_ERROR
     assert "zoho-watch local up" in capsys.readouterr().out
+
+
+def test_connect_a_second_connection_creates_both_of_its_secrets(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoho = embedded_stack.zoho
+    client = zoho.add_client()
+    secrets = embedded_stack.client("secretsmanager")
+    os.environ["ZOHO_CLIENT_SECRET"] = client.client_secret
+    try:
+        for _ in range(2):  # connecting again replaces the credentials and keeps the token secret
+            code = zoho.issue_grant_code(client.client_id)
+            argv = ["connect", "--client-id", client.client_id, "--code", code, "--connection", "second-org"]
+            assert cli.main(argv) == cli.EXIT_OK
+    finally:
+        del os.environ["ZOHO_CLIENT_SECRET"]
+    capsys.readouterr()
+    assert secrets.get_secret_value(SecretId="zoho-watch/second-org/access-token")["SecretString"] == "{}"
+    job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
+    reply = requests.get(
+        f"{embedded_stack.api_url}/jobs/Leads/{job_id}",
+        params={"live": "true", "connection": "second-org"},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["connection"] == "second-org"
