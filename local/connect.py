@@ -1,10 +1,10 @@
 """`zoho-watch connect`: exchange a Zoho self-client grant code for the credentials secret.
 
-Zoho Accounts answers `POST {accounts_url}/oauth/v2/token` with `grant_type=authorization_code` by a
-refresh token (a grant code works once, for a few minutes). Errors come back with HTTP 200 and an `error`
-field: a reply without `refresh_token` is a failure whatever its status. The secret gets `client_id`,
-`client_secret`, `refresh_token`, the data centre (`dc`, or `accounts_url` when given) and the reply's
-`api_domain`. No secret value is ever printed or put in an error message.
+The exchange itself is the library's (`ZohoClient.exchange_grant_code`: the same transport, time-outs and
+token-reply parsing as the refresh); this module turns its typed errors into the CLI's messages, with a hint
+for the usual mistakes. The secret gets `client_id`, `client_secret`, `refresh_token`, the data centre
+(`dc`, or `accounts_url` when given) and the reply's `api_domain`. No secret value is ever printed or put
+in an error message. `local.cli.main` puts the zoho_watch layer on sys.path before importing this module.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import contextlib
 import json
 from typing import Any
 
-import requests
+from zoho_watch.errors import ZohoWatchError
+from zoho_watch.zoho import ZohoClient, data_centre_urls
 
-# The same table as the library's (zoho_watch.zoho.DATA_CENTRES): the CLI must not need the layer installed.
-try:
-    from zoho_watch.zoho import data_centre_urls
-except ImportError:  # pragma: no cover - the CLI puts the layer on sys.path
-    data_centre_urls = None  # type: ignore[assignment]
+# A person waits on this one call: a little more read time than the functions give Zoho Accounts.
+EXCHANGE_READ_TIMEOUT = 15.0
+# What to do about the refusals a person can fix, by Zoho Accounts' error code.
+_HINTS = {
+    "invalid_code": "the grant code is wrong, expired or already used: generate a new one",
+    "invalid_client": "wrong client id or secret, or another data centre (--dc)",
+}
 
 
 class ConnectError(Exception):
@@ -32,51 +35,38 @@ def exchange_grant_code(
     """The credentials document for a grant code (see module docstring); raises ConnectError."""
     if not client_id or not client_secret or not code:
         raise ConnectError("client id, client secret and grant code are all required")
-    if accounts_url is None:
-        if data_centre_urls is None:
-            raise ConnectError("the zoho_watch library is not importable: give --accounts-url")
-        try:
-            accounts_url = data_centre_urls(dc)[0]
-        except Exception:
+    dc_accounts_url: str | None = None
+    try:
+        dc_accounts_url = data_centre_urls(dc)[0]
+    except ZohoWatchError:
+        if accounts_url is None:
             raise ConnectError(f"unknown Zoho data centre {dc[:10]!r}") from None
+    accounts_url = accounts_url or dc_accounts_url
+    assert accounts_url is not None
+    client = ZohoClient(read_timeout=EXCHANGE_READ_TIMEOUT)
     try:
-        reply = requests.post(
-            f"{accounts_url.rstrip('/')}/oauth/v2/token",
-            data={
-                "grant_type": "authorization_code",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-            },
-            headers={"Accept": "application/json"},
-            timeout=(3.05, 15),
-        )
-    except requests.RequestException as error:
-        raise ConnectError(f"cannot reach Zoho Accounts at {accounts_url}: {type(error).__name__}") from None
-    try:
-        body = reply.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict) or not body.get("refresh_token"):
-        problem = body.get("error") if isinstance(body, dict) else None
-        hint = {
-            "invalid_code": "the grant code is wrong, expired or already used: generate a new one",
-            "invalid_client": "wrong client id or secret, or another data centre (--dc)",
-        }.get(str(problem), "")
+        grant = client.exchange_grant_code(accounts_url, client_id, client_secret, code)
+    except ZohoWatchError as error:
+        if error.http_status is None:  # no reply at all: a transport fault
+            raise ConnectError(f"cannot reach Zoho Accounts at {accounts_url}: {error}") from None
+        # The library's message says what was wrong with a reply that has no Zoho code.
+        hint = _HINTS.get(str(error.zoho_code), "" if error.zoho_code else error.message)
         raise ConnectError(
-            f"Zoho Accounts refused the grant code (HTTP {reply.status_code}, {problem}) {hint}"
-        )
+            f"Zoho Accounts refused the grant code (HTTP {error.http_status}, {error.zoho_code}) {hint}"
+        ) from None
+    finally:
+        client.session.close()
     document: dict[str, Any] = {
         "client_id": client_id,
         "client_secret": client_secret,
-        "refresh_token": body["refresh_token"],
+        "refresh_token": grant.refresh_token,
     }
-    if accounts_url and (data_centre_urls is None or accounts_url != data_centre_urls(dc)[0]):
+    if accounts_url != dc_accounts_url:
         document["accounts_url"] = accounts_url.rstrip("/")
     else:
         document["dc"] = dc
-    if body.get("api_domain"):
-        document["api_domain"] = body["api_domain"]
+    if grant.api_domain:
+        document["api_domain"] = grant.api_domain
     return document
 
 

@@ -78,15 +78,18 @@ def data_centre_urls(dc: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class TokenGrant:
-    """A new access token from Zoho Accounts (never logged)."""
+    """A new access token from Zoho Accounts, with the refresh token of a grant code (neither is logged)."""
 
     access_token: str
     api_domain: str | None
     expires_in: float
+    refresh_token: str | None = None
 
     def __repr__(self) -> str:
+        refresh = "<hidden>" if self.refresh_token else None
         return (
-            f"TokenGrant(access_token=<hidden>, api_domain={self.api_domain!r}, expires_in={self.expires_in})"
+            f"TokenGrant(access_token=<hidden>, api_domain={self.api_domain!r}, "
+            f"expires_in={self.expires_in}, refresh_token={refresh})"
         )
 
 
@@ -189,11 +192,13 @@ def parse_status_reply(status: int, body: Any, headers: Any = None) -> Snapshot:
     )
 
 
-def parse_token_reply(status: int, body: Any) -> TokenGrant:
-    """Parse a reply of Zoho Accounts' refresh: a TokenGrant, else raise its typed error.
+def parse_token_reply(status: int, body: Any, request: str = "the refresh") -> TokenGrant:
+    """Parse a reply of Zoho Accounts' token endpoint: a TokenGrant, else raise its typed error.
 
     A reply without `access_token` is a failure whatever its HTTP status (Zoho answers errors with 200).
     `expires_in_sec`, when present, is the lifetime in seconds (older replies give `expires_in` in ms).
+    A grant code's reply also carries `refresh_token`, kept in the grant. `request` names what was asked
+    ("the refresh", "the grant code") in the errors' messages.
     """
     if isinstance(body, dict) and isinstance(body.get("access_token"), str) and body["access_token"]:
         lifetime = body.get("expires_in_sec", body.get("expires_in", 3600))
@@ -204,12 +209,17 @@ def parse_token_reply(status: int, body: Any) -> TokenGrant:
             not isinstance(domain, str) or not domain.startswith(("https://", "http://"))
         ):
             raise ZohoUnavailable("Zoho Accounts gave an invalid api_domain", http_status=status)
-        return TokenGrant(body["access_token"], domain.rstrip("/") if domain else None, float(lifetime))
+        refresh_token = body.get("refresh_token")
+        if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
+            raise ZohoUnavailable("Zoho Accounts gave an invalid refresh_token", http_status=status)
+        return TokenGrant(
+            body["access_token"], domain.rstrip("/") if domain else None, float(lifetime), refresh_token
+        )
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         error = body["error"][:64]
         if error in _OAUTH_AUTH_ERRORS:
             raise ZohoAuthError(
-                f"Zoho Accounts refused the refresh: {error}", http_status=status, zoho_code=error
+                f"Zoho Accounts refused {request}: {error}", http_status=status, zoho_code=error
             )
         if error == "Access Denied" or status == 429:
             raise ZohoRateLimited(
@@ -219,9 +229,7 @@ def parse_token_reply(status: int, body: Any) -> TokenGrant:
             )
         if status >= 500:
             raise ZohoUnavailable(f"Zoho Accounts failed: {error}", http_status=status, zoho_code=error)
-        raise ZohoAuthError(
-            f"Zoho Accounts refused the refresh: {error}", http_status=status, zoho_code=error
-        )
+        raise ZohoAuthError(f"Zoho Accounts refused {request}: {error}", http_status=status, zoho_code=error)
     if status == 429:
         raise ZohoRateLimited("Zoho Accounts throttled token refreshes (HTTP 429)", http_status=status)
     raise ZohoUnavailable(f"Zoho Accounts answered HTTP {status} without an access token", http_status=status)
@@ -281,16 +289,48 @@ class ZohoClient:
         self, accounts_url: str, client_id: str, client_secret: str, refresh_token: str
     ) -> TokenGrant:
         """POST {accounts_url}/oauth/v2/token (grant_type=refresh_token): a TokenGrant or a typed error."""
-        response = self._send(
-            "POST",
-            f"{accounts_url.rstrip('/')}/oauth/v2/token",
+        return self._request_token(
+            accounts_url,
             "token refresh",
-            data={
+            "the refresh",
+            {
                 "grant_type": "refresh_token",
                 "client_id": client_id,
                 "client_secret": client_secret,
                 "refresh_token": refresh_token,
             },
+        )
+
+    def exchange_grant_code(
+        self, accounts_url: str, client_id: str, client_secret: str, code: str
+    ) -> TokenGrant:
+        """POST {accounts_url}/oauth/v2/token (grant_type=authorization_code): a TokenGrant with its
+        `refresh_token`, or a typed error (`zoho_code` "invalid_code" for a wrong, used or expired code)."""
+        return self._request_token(
+            accounts_url,
+            "grant code exchange",
+            "the grant code",
+            {
+                "grant_type": "authorization_code",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+            },
+        )
+
+    def _request_token(self, accounts_url: str, what: str, request: str, form: dict[str, str]) -> TokenGrant:
+        """POST a form to Zoho Accounts' token endpoint and parse the reply (the form holds secrets: never
+        logged). A grant code's reply must also hold a refresh token."""
+        response = self._send(
+            "POST",
+            f"{accounts_url.rstrip('/')}/oauth/v2/token",
+            what,
+            data=form,
             headers={"Accept": "application/json"},
         )
-        return parse_token_reply(response.status_code, _json_body(response))
+        grant = parse_token_reply(response.status_code, _json_body(response), request)
+        if form["grant_type"] == "authorization_code" and grant.refresh_token is None:
+            raise ZohoUnavailable(
+                "Zoho Accounts gave no refresh token for the grant code", http_status=response.status_code
+            )
+        return grant

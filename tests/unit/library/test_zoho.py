@@ -288,3 +288,36 @@ def test_legacy_token_reply_and_throttle_from_the_emulator(
         client.refresh_access_token(*args)
     with pytest.raises(ZohoRateLimited):
         client.refresh_access_token(*args)  # the 11th in 10 minutes
+
+
+def test_grant_reply_keeps_the_refresh_token_hidden() -> None:
+    grant = parse_token_reply(
+        200, {"access_token": "1000.a.b", "refresh_token": "1000.c.d", "expires_in": 3600}, "the grant code"
+    )
+    assert (grant.access_token, grant.refresh_token) == ("1000.a.b", "1000.c.d")
+    assert "1000.c.d" not in repr(grant) and "1000.a.b" not in repr(grant)
+    with pytest.raises(ZohoUnavailable):
+        parse_token_reply(200, {"access_token": "1000.a.b", "refresh_token": 7}, "the grant code")
+    with pytest.raises(ZohoAuthError) as caught:
+        parse_token_reply(200, {"error": "invalid_code"}, "the grant code")
+    assert str(caught.value) == "Zoho Accounts refused the grant code: invalid_code"
+
+
+def test_grant_code_exchange_on_the_emulator(zoho: FakeZoho) -> None:
+    client = ZohoClient()
+    app = zoho.add_client()
+    code = zoho.issue_grant_code(app.client_id)
+    grant = client.exchange_grant_code(zoho.url, app.client_id, app.client_secret, code)
+    assert grant.access_token and grant.refresh_token and grant.api_domain == zoho.url.rstrip("/")
+    # The refresh token it gave works for the refresh, on the same client.
+    refreshed = client.refresh_access_token(zoho.url, app.client_id, app.client_secret, grant.refresh_token)
+    assert refreshed.access_token and refreshed.refresh_token is None
+    # A grant code works once; a wrong client secret is invalid_client. Neither error holds a secret.
+    with pytest.raises(ZohoAuthError) as used:
+        client.exchange_grant_code(zoho.url, app.client_id, app.client_secret, code)
+    assert used.value.zoho_code == "invalid_code" and used.value.http_status == 200
+    with pytest.raises(ZohoAuthError) as wrong:
+        client.exchange_grant_code(zoho.url, app.client_id, "wrong", zoho.issue_grant_code(app.client_id))
+    assert wrong.value.zoho_code == "invalid_client"
+    for error in (used.value, wrong.value):
+        assert app.client_secret not in str(error) and code not in str(error)
