@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.aws import ACCOUNT_ID, REGION, LocalAws, TimeScale
@@ -251,25 +250,28 @@ class EmbeddedStack:
         """Fill the connection's secrets as a running deployment has them: new emulator credentials in
         `{prefix}/{connection}/credentials`, and a valid access token in `.../access-token`."""
         assert self.zoho is not None
+        # The library's own refresh; the layer is on sys.path since the deployment registered it.
+        from zoho_watch.errors import ZohoWatchError
+        from zoho_watch.zoho import ZohoClient
+
         prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
         credentials = self.zoho.credentials()
-        reply = requests.post(
-            f"{credentials['accounts_url']}/oauth/v2/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": credentials["client_id"],
-                "client_secret": credentials["client_secret"],
-                "refresh_token": credentials["refresh_token"],
-            },
-            timeout=10,
-        ).json()
-        if "access_token" not in reply:
-            raise RuntimeError(f"the Zoho emulator refused a refresh: {reply.get('error')}")
+        client = ZohoClient()
+        try:
+            grant = client.refresh_access_token(
+                credentials["accounts_url"],
+                credentials["client_id"],
+                credentials["client_secret"],
+                credentials["refresh_token"],
+            )
+        except ZohoWatchError as error:
+            raise RuntimeError(f"the Zoho emulator refused a refresh: {error.zoho_code or error}") from None
+        finally:
+            client.session.close()
         token = {
-            "access_token": reply["access_token"],
-            "api_domain": reply.get("api_domain") or credentials["api_domain"],
-            "expires_at": self.clock.now()
-            + float(reply.get("expires_in_sec") or reply.get("expires_in") or 3600),
+            "access_token": grant.access_token,
+            "api_domain": grant.api_domain or credentials["api_domain"],
+            "expires_at": self.clock.now() + grant.expires_in,
         }
         for kind, document in (("credentials", credentials), ("access-token", token)):
             self._put_secret(f"{prefix}/{connection}/{kind}", json.dumps(document))

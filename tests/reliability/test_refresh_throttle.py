@@ -9,10 +9,10 @@ with the job completed and no error recorded.
 from __future__ import annotations
 
 import pytest
-import requests
 from zoho_watch import tokens
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoRateLimited
+from zoho_watch.zoho import ZohoClient
 
 from local.fake_zoho import FakeZoho, JobProfile
 from local.stack import EmbeddedStack
@@ -29,18 +29,15 @@ from tests.unit.library.test_check import library  # noqa: F401 - the fixture, r
 def exhaust_refresh_limit(zoho: FakeZoho, credentials: dict[str, str], count: int | None = None) -> None:
     """Use up the refresh token's new access tokens for this window, as other callers would have."""
     throttled = zoho.counters["token_throttled"]
+    client = ZohoClient()
     for _ in range(zoho.config.refresh_limit if count is None else count):
-        reply = requests.post(
-            f"{credentials['accounts_url']}/oauth/v2/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": credentials["client_id"],
-                "client_secret": credentials["client_secret"],
-                "refresh_token": credentials["refresh_token"],
-            },
-            timeout=10,
-        ).json()
-        assert "access_token" in reply
+        grant = client.refresh_access_token(
+            credentials["accounts_url"],
+            credentials["client_id"],
+            credentials["client_secret"],
+            credentials["refresh_token"],
+        )
+        assert grant.access_token
     assert zoho.counters["token_throttled"] == throttled
 
 
