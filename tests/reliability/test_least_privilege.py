@@ -27,6 +27,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from local.template import REPO_ROOT, TEMPLATE_PATH, project_template
+from tests.unit.functions.test_stack_structure import STAR_RESOURCE_ACTIONS
 from tools.gates import FAKE_ACCOUNT, FAKE_REGION, _managed_policy_map, packaged
 
 CHECKOV = Path(os.environ.get("CHECKOV", REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
@@ -37,18 +38,7 @@ MIN_REASON = 30  # characters: a reason, not a placeholder
 STAR_RESOURCE_EXCEPTIONS: dict[tuple[str, frozenset[str]], str] = {
     (
         "WatchJobStateMachineRole",
-        frozenset(
-            {
-                "logs:CreateLogDelivery",
-                "logs:GetLogDelivery",
-                "logs:UpdateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:DescribeResourcePolicies",
-                "logs:DescribeLogGroups",
-            }
-        ),
+        STAR_RESOURCE_ACTIONS,
     ): "CloudWatch Logs delivery for Step Functions: these actions have no resource-level permissions, "
     "AWS documents Resource '*' for them (Step Functions logging to CloudWatch Logs).",
 }

@@ -15,16 +15,19 @@ from tests.unit.functions.conftest import EVENTS_DIR, FUNCTIONS_DIR, REPO_ROOT, 
 ASL_PATH = REPO_ROOT / "statemachine" / "watch_job.asl.json"
 FUNCTIONS = {"CheckJobFunction": "check_job", "ApiFunction": "api", "SweepFunction": "sweep"}
 # Actions AWS documents without resource-level permissions (Step Functions log delivery needs them on "*").
-STAR_RESOURCE_ACTIONS = {
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-}
+# The least-privilege test allows Resource "*" for exactly these, on the state machine's role.
+STAR_RESOURCE_ACTIONS = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
