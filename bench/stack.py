@@ -1,8 +1,8 @@
 """The bench's in-process stack: moto (`mock_aws`) with template.yaml's table, the event bus, the emulator's
 credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
 
-It reuses the test fixtures' `create_jobs_table` (the table exactly as template.yaml defines it) and their
-environment (docs/interfaces.md names).
+It reuses the test fixtures' `create_table_and_bus` (the table exactly as template.yaml defines it, and the
+bus) and their environment (docs/interfaces.md names, and the ones always unset).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from bench import REPO_ROOT
 from local.fake_zoho import FakeZoho
 from local.lambda_runtime import LambdaContext
-from tests.fixtures.aws import BUS_NAME, ENVIRONMENT, REGION, SECRET_PREFIX, create_jobs_table
+from tests.fixtures.aws import ENVIRONMENT, REGION, SECRET_PREFIX, UNSET_ENVIRONMENT, create_table_and_bus
 
 
 @dataclass
@@ -102,13 +102,11 @@ def local_stack(zoho: FakeZoho, clock: Callable[[], float] | None = None, **env:
     from zoho_watch.config import Settings
 
     with environment({**base_environment(), **env}):
-        for name in ("ZOHO_ACCOUNTS_URL", "ZOHO_API_DOMAIN", "AWS_ENDPOINT_URL"):
+        for name in UNSET_ENVIRONMENT:
             os.environ.pop(name, None)
         services_module.reset()
         with mock_aws():
-            dynamodb = boto3.client("dynamodb", region_name=REGION)
-            create_jobs_table(dynamodb)
-            boto3.client("events", region_name=REGION).create_event_bus(Name=BUS_NAME)
+            create_table_and_bus()
             boto3.client("secretsmanager", region_name=REGION).create_secret(
                 Name=f"{SECRET_PREFIX}/default/credentials", SecretString=json.dumps(zoho.credentials())
             )
