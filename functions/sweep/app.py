@@ -3,7 +3,8 @@
 An EventBridge schedule runs it (rate from the template's SweepSchedule). The due jobs come from the sparse
 ActiveJobs index (never a scan); at most SWEEP_CONCURRENCY Zoho calls are in flight at once, while more
 workers write the results. A check that would start too close to the function's time-out is left for the
-next run, and so is everything after Zoho answers 429. Counts go out as metrics.
+next run, and so is everything after Zoho answers 429. Each run first publishes the "finished" events that
+dead checks left pending (no Zoho call). Counts go out as metrics.
 """
 
 from __future__ import annotations
@@ -53,7 +54,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ("SweepJobsFinished", report.finished),
         ("SweepErrors", report.errors),
         ("SweepJobsLeft", report.left),
+        ("SweepFinishedEventsPublished", report.published),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    logger.info("sweep done", extra={**report.as_dict(), "scheduled_at": event.get("time")})
+    logger.info(
+        "sweep done",
+        extra={
+            **report.as_dict(),
+            "finished_events_pending": report.pending,
+            "finished_events_published": report.published,
+            "scheduled_at": event.get("time"),
+        },
+    )
     return report.as_dict()

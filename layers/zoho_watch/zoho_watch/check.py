@@ -29,7 +29,7 @@ from zoho_watch.errors import (
 )
 from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
-from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS, state_view
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
@@ -190,9 +190,10 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
     `put_events` succeeded, so it is published at least once even if a container dies in between: the next
     check re-claims it once the lease has run out. Without a crash it is published once: a checker that
     finds the event claimed waits for the claimer (at most the lease, then it claims the event itself), so
-    a retry of a dead check, which may be the job's last check, still publishes it. If EventBridge fails the
-    claim is given back and EventPublishError raised (the next check publishes it). Consumers drop a
-    duplicate by the detail's `event_id`.
+    a retry of a dead check, which may be the job's last check, still publishes it; with no retry, the next
+    sweep run does (`publish_pending_finished`). If EventBridge fails the claim is given back and
+    EventPublishError raised (the next check or sweep run publishes it). Consumers drop a duplicate by the
+    detail's `event_id`.
     """
     store = services.store
     connection, module, job_id = state["connection"], state["module"], state["job_id"]
@@ -206,6 +207,31 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
                 "another check holds the finished event and has not published it yet; the next check retries"
             )
         time.sleep(CLAIM_POLL_SECONDS)
+    _publish_claimed(services, state, previous_status)
+    return True
+
+
+def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
+    """Publish a "finished" event left pending (`item`: from `JobStore.pending_finished_events`), no Zoho.
+
+    Claims it without waiting: False when someone else holds it (that holder publishes it, or its lease runs
+    out and the next sweep run tries again) or it was published meanwhile; True once this caller published
+    it. The event is the one the check would have published (same detail, previous status and `event_id`).
+    If EventBridge fails the claim is given back and EventPublishError raised.
+    """
+    state = state_view(item)
+    if not state["terminal"]:
+        raise InvalidInput("only a finished job has a finished event")
+    if not services.store.claim_finished_event(state["connection"], state["module"], state["job_id"]):
+        return False
+    _publish_claimed(services, state, item.get("finished_previous_status"))
+    return True
+
+
+def _publish_claimed(services: Services, state: dict[str, Any], previous_status: str | None) -> None:
+    """Put the claimed "finished" event on the bus, then mark it published (or give the claim back)."""
+    store = services.store
+    connection, module, job_id = state["connection"], state["module"], state["job_id"]
     try:
         services.events.finished(state, previous_status)
     except Exception as error:
@@ -215,4 +241,3 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
         raise EventPublishError("the finished event could not be published; the next check retries") from None
     store.finished_event_published(connection, module, job_id)
     metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)
-    return True

@@ -6,7 +6,10 @@ again. Every other write bumps `version` too, so no write is lost under the chec
 The sparse `ActiveJobs` index holds only watched jobs that still need checks (`active`, `next_check_at`).
 Its partition value says who checks the job: `ACTIVE` for the sweep (watcher `schedule`), `ACTIVE#{kind}`
 for a watcher that checks its own job (`ACTIVE#stepfunctions` for `stepfunctions:<execution arn>`), so the
-sweep's query reads only the jobs it must check (see `index_partition`).
+sweep's query reads only the jobs it must check (see `index_partition`). A finished job whose "finished" event
+is still to be published sits in its own partition, `ACTIVE#finished-event` (`next_check_at`: when to try to
+publish it), from the terminal write until the event is on the bus, so the sweep finds and publishes events
+that a dead checker left behind (`pending_finished_events`).
 Each (connection, module) has one rate prior item, `pk = RATE#{connection}#{module}`, `sk = RATE`: the
 throughput learnt from its jobs seen finishing (`RatePrior`), which the polling policy uses while a job waits.
 """
@@ -19,6 +22,7 @@ import json
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +61,9 @@ STATE_SK = "STATE"
 CHECK_PREFIX = "CHECK#"
 ACTIVE = "ACTIVE"
 ACTIVE_INDEX = "ActiveJobs"
+# The index partition of finished jobs whose "finished" event is still pending (not a watcher's partition).
+FINISHED_EVENT_PARTITION = f"{ACTIVE}#finished-event"
+_RESERVED_KINDS = frozenset({"finished-event"})
 SCHEDULE_WATCHER = "schedule"
 _WATCHER_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DAY = 86400
@@ -70,6 +77,9 @@ FINISHED_EVENT_LEASE_SECONDS = 8.0
 # A claim also lasts this many real (wall-clock) seconds: a publication takes real time, and the library's
 # clock may run faster than real time (the embedded stack's scaled clock). On AWS both clocks are the same.
 FINISHED_EVENT_REAL_LEASE_SECONDS = 2.0
+# How long (real seconds) a container keeps a (connection, module)'s rate prior: a sweep of many jobs of one
+# module reads it once. The prior is a hint, so a few seconds' staleness across containers costs nothing.
+RATE_PRIOR_CACHE_SECONDS = 60.0
 # How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
 # later have no rank and are ordered by time alone.
 STATUS_RANK = {SCHEDULED: 0, QUEUED: 0, RUNNING: 1, SUSPENDED: 1, COMPLETED: 2, FAILED: 2}
@@ -174,12 +184,17 @@ def index_partition(watcher: str) -> str:
     if watcher == SCHEDULE_WATCHER:
         return ACTIVE
     kind = watcher.split(":", 1)[0].lower()
-    return f"{ACTIVE}#{kind if _WATCHER_KIND.fullmatch(kind) else 'other'}"
+    usable = _WATCHER_KIND.fullmatch(kind) and kind not in _RESERVED_KINDS
+    return f"{ACTIVE}#{kind if usable else 'other'}"
 
 
 def _is_active(value: Any) -> bool:
-    """True for any index partition value (`ACTIVE` or `ACTIVE#<kind>`)."""
-    return isinstance(value, str) and (value == ACTIVE or value.startswith(ACTIVE + "#"))
+    """True for a watcher's index partition value (`ACTIVE` or `ACTIVE#<kind>`), not a pending event's."""
+    return (
+        isinstance(value, str)
+        and value != FINISHED_EVENT_PARTITION
+        and (value == ACTIVE or value.startswith(ACTIVE + "#"))
+    )
 
 
 def state_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -275,12 +290,17 @@ class JobStore:
         state_ttl_days: int = 30,
         history_ttl_days: int = 7,
         clock: Callable[[], float] = time.time,
+        rate_prior_cache_seconds: float = RATE_PRIOR_CACHE_SECONDS,
     ) -> None:
         self._client = client
         self._table = table_name
         self._state_ttl = state_ttl_days * _DAY
         self._history_ttl = history_ttl_days * _DAY
         self._clock = clock
+        self._rate_cache_seconds = rate_prior_cache_seconds
+        # (connection, module) -> (monotonic time it expires, prior or None): see `rate_prior`.
+        self._rate_cache: dict[tuple[str, str], tuple[float, RatePrior | None]] = {}
+        self._rate_cache_lock = threading.Lock()
 
     # ---- reading -------------------------------------------------------------------------------------------
 
@@ -392,7 +412,25 @@ class JobStore:
         _check_limit(limit, 100000)
         if kind != SCHEDULE_WATCHER and (not isinstance(kind, str) or not _WATCHER_KIND.fullmatch(kind)):
             raise InvalidInput("kind must be a watcher kind such as schedule or stepfunctions")
+        if kind in _RESERVED_KINDS:
+            raise InvalidInput(f"{kind} is not a watcher kind")
         partition = ACTIVE if kind == SCHEDULE_WATCHER else f"{ACTIVE}#{kind}"
+        found = self._query_due(partition, now, limit)
+        return found if raw else [state_view(item) for item in found]
+
+    def pending_finished_events(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Raw STATE items of finished jobs whose "finished" event is pending and may be claimed at `now`.
+
+        A query of the index's `ACTIVE#finished-event` partition (never a scan), soonest first: jobs whose
+        terminal write was not followed by a publication (the checker died, or EventBridge failed), and
+        jobs whose claim has run out on the library's clock (`claim_finished_event` may still refuse one
+        whose real-time lease has not).
+        """
+        _check_limit(limit, 100000)
+        return self._query_due(FINISHED_EVENT_PARTITION, now, limit)
+
+    def _query_due(self, partition: str, now: float | None, limit: int) -> list[dict[str, Any]]:
+        """The raw items of one index partition with `next_check_at <= now`, soonest first."""
         now = self._clock() if now is None else now
         items: list[dict[str, Any]] = []
         start = None
@@ -414,8 +452,7 @@ class JobStore:
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 break
-        found = [_deserialize(item) for item in items[:limit]]
-        return found if raw else [state_view(item) for item in found]
+        return [_deserialize(item) for item in items[:limit]]
 
     def _rate_key(self, connection: str, module: str) -> dict[str, Any]:
         validate_connection(connection)
@@ -423,10 +460,28 @@ class JobStore:
         return {"pk": {"S": rate_pk(connection, module)}, "sk": {"S": RATE_SK}}
 
     def rate_prior(self, connection: str, module: str) -> RatePrior | None:
-        """The throughput learnt from this (connection, module)'s finished jobs, or None before the first."""
-        reply = self._client.get_item(TableName=self._table, Key=self._rate_key(connection, module))
+        """The throughput learnt from this (connection, module)'s finished jobs, or None before the first.
+
+        Kept in this container for `rate_prior_cache_seconds` (real time) after it was read or learnt here,
+        so a sweep of many jobs of one module reads it once; another container's lessons show after that.
+        """
+        key = self._rate_key(connection, module)
+        cached = self._rate_cache.get((connection, module))
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+        reply = self._client.get_item(TableName=self._table, Key=key)
         item = reply.get("Item")
-        return RatePrior.from_item(_deserialize(item)["prior"]) if item else None
+        prior = RatePrior.from_item(_deserialize(item)["prior"]) if item else None
+        self._cache_rate(connection, module, prior)
+        return prior
+
+    def _cache_rate(self, connection: str, module: str, prior: RatePrior | None) -> None:
+        with self._rate_cache_lock:
+            self._rate_cache[(connection, module)] = (time.monotonic() + self._rate_cache_seconds, prior)
+
+    def _forget_rate(self, connection: str, module: str) -> None:
+        with self._rate_cache_lock:
+            self._rate_cache.pop((connection, module), None)
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -435,6 +490,7 @@ class JobStore:
 
         A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
         cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.
+        The container's cached prior becomes the one written (or is dropped when none was).
         """
         key = self._rate_key(connection, module)
         if (
@@ -470,12 +526,15 @@ class JobStore:
                     self._client.put_item(TableName=self._table, Item=_serialize(item), **extra)
                 except self._client.exceptions.ConditionalCheckFailedException:
                     continue
+                self._cache_rate(connection, module, prior)
                 return prior
         except (ClientError, BotoCoreError) as error:
+            self._forget_rate(connection, module)
             logger.warning(
                 "rate prior not updated", extra={"connection": connection, "error": type(error).__name__}
             )
             return None
+        self._forget_rate(connection, module)
         logger.warning(
             "rate prior not updated: too many concurrent writers", extra={"connection": connection}
         )
@@ -560,15 +619,49 @@ class JobStore:
         """Stop watching the job (it leaves the active index); the state, or None for an unknown job."""
         key = self._key(connection, module, job_id)
         try:
-            item = self._update(
-                key,
-                "REMOVE watcher, active, next_check_at SET version = version + :one",
-                {":one": 1},
-                ConditionExpression="attribute_exists(pk)",
+            item = self._update_leaving_index(
+                key, "version = version + :one", {":one": 1}, "watcher", condition="attribute_exists(pk)"
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return None
         return state_view(item)
+
+    def _update_leaving_index(
+        self,
+        key: dict[str, Any],
+        sets: str,
+        values: dict[str, Any],
+        *removes: str,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """`SET sets REMOVE removes` that also takes the job out of its watcher's index partition.
+
+        A finished job whose "finished" event is pending stays in `ACTIVE#finished-event` (the event is
+        the job's, not the watch's): the first attempt requires another partition (or none) and removes
+        `active`, the second requires the pending partition and keeps it, the third covers an event
+        published in between. ConditionalCheckFailed when `condition` fails.
+        """
+        values = {**values, ":finished_event": FINISHED_EVENT_PARTITION}
+        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        off_index = (
+            "attribute_not_exists(active) OR active <> :finished_event",
+            " REMOVE active, next_check_at",
+        )
+        keep = ("active = :finished_event", "")
+        for attempt, (guard, remove_index) in enumerate((off_index, keep, off_index)):
+            removal = ", ".join(removes)
+            if remove_index:
+                removal = remove_index + (f", {removal}" if removal else "")
+            elif removal:
+                removal = f" REMOVE {removal}"
+            full = f"({guard})" + (f" AND ({condition})" if condition else "")
+            try:
+                return self._update(key, f"SET {sets}{removal}", values, ConditionExpression=full, **extra)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def record_error(
         self,
@@ -604,11 +697,11 @@ class JobStore:
         at: float,
         extra: dict[str, Any],
     ) -> dict[str, Any]:
-        return self._update(
+        return self._update_leaving_index(
             key,
-            "SET last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
+            "last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
             " first_seen_at = if_not_exists(first_seen_at, :now),"
-            " version = if_not_exists(version, :zero) + :one REMOVE active, next_check_at",
+            " version = if_not_exists(version, :zero) + :one",
             {
                 ":error": {**error.to_dict(), "at": iso_utc(at)},
                 ":connection": connection,
@@ -618,8 +711,8 @@ class JobStore:
                 ":zero": 0,
                 ":one": 1,
             },
-            ExpressionAttributeNames={"#connection": "connection", "#module": "module"},
-            **extra,
+            condition=extra.get("ConditionExpression"),
+            names={"#connection": "connection", "#module": "module"},
         )
 
     def record_check(
@@ -777,6 +870,10 @@ class JobStore:
         if snapshot.terminal:
             new["finished_at"] = iso_utc(checked_at)
             new["finished_event_pending"] = True
+            # In the pending events' partition until published: the sweep publishes it if this check dies.
+            new["active"] = FINISHED_EVENT_PARTITION
+            new["next_check_at"] = checked_at
+            new["finished_previous_status"] = old.get("status")
             new["expires_at"] = int(checked_at) + self._state_ttl
         elif watcher is not None:
             new["active"] = index_partition(watcher)
@@ -797,7 +894,8 @@ class JobStore:
         `finished_event_pending`: the flag stays until `finished_event_published`, so a claimer that dies
         before publishing leaves the event pending, and once the lease has run out the next checker claims it.
         The lease ends when `lease_seconds` have passed on the library's clock and `real_seconds` on the wall
-        clock (`finished_event_claimed_until_real`).
+        clock (`finished_event_claimed_until_real`). The job's place in `ACTIVE#finished-event` moves to the
+        lease's end (`next_check_at`): the sweep tries it again only if the claimer has not published it.
         """
         key = self._key(connection, module, job_id)
         now, wall = self._clock(), time.time()
@@ -805,8 +903,9 @@ class JobStore:
             self._update(
                 key,
                 "SET finished_event_claimed_until = :until, finished_event_claimed_until_real = :real_until,"
-                " version = version + :one",
+                " active = :finished_event, next_check_at = :until, version = version + :one",
                 {
+                    ":finished_event": FINISHED_EVENT_PARTITION,
                     ":one": 1,
                     ":true": True,
                     ":now": now,
@@ -823,23 +922,26 @@ class JobStore:
         return True
 
     def finished_event_published(self, connection: str, module: str, job_id: str) -> None:
-        """The claimed "finished" event is on the bus: it is no longer pending (and the claim is over)."""
+        """The claimed "finished" event is on the bus: no longer pending, the claim is over, and the job
+        leaves the index (`ACTIVE#finished-event`)."""
         key = self._key(connection, module, job_id)
         self._update(
             key,
-            "REMOVE finished_event_pending, finished_event_claimed_until, finished_event_claimed_until_real"
-            " SET version = version + :one",
+            "REMOVE finished_event_pending, finished_event_claimed_until, finished_event_claimed_until_real,"
+            " active, next_check_at SET version = version + :one",
             {":one": 1},
         )
 
     def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
-        """Give a claimed "finished" event back, still pending (its publication failed), to the next check."""
+        """Give a claimed "finished" event back, still pending (its publication failed), to the next check
+        or the next sweep run (due now in `ACTIVE#finished-event`)."""
         key = self._key(connection, module, job_id)
         self._update(
             key,
-            "SET finished_event_pending = :true, version = version + :one"
+            "SET finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
+            " version = version + :one"
             " REMOVE finished_event_claimed_until, finished_event_claimed_until_real",
-            {":one": 1, ":true": True},
+            {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()},
         )
 
     def finished_event_pending(self, connection: str, module: str, job_id: str) -> bool:

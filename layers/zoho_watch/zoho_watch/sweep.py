@@ -6,6 +6,9 @@ counts against the budget: `ZohoSlots` lets at most `budget` status calls be in 
 of workers does everything else a check does (token, DynamoDB writes, events) around them, so the store's
 latency overlaps Zoho's instead of adding to it. A check that would start too close to the invocation's
 end is left for the next sweep, and so is everything after Zoho answers 429.
+Each run first publishes the "finished" events that checks left pending (a checker that died between the
+job's terminal write and the publication): they come from the index's `ACTIVE#finished-event` partition
+(a query) and go out through the claim of `check.publish_pending_finished`, without calling Zoho.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from zoho_watch.check import check_job
+from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
 from zoho_watch.services import get_services
 
@@ -40,7 +43,11 @@ class SweepStopped(Exception):
 
 @dataclass
 class SweepReport:
-    """What one sweep did; `left` jobs were due but not checked (time or throttling)."""
+    """What one sweep did; `left` jobs were due but not checked (time or throttling).
+
+    `published`: pending "finished" events this run published (`pending` were found); not in `as_dict`,
+    whose keys are the sweep function's answer.
+    """
 
     due: int = 0
     checked: int = 0
@@ -48,6 +55,8 @@ class SweepReport:
     errors: int = 0
     left: int = 0
     rate_limited: bool = False
+    pending: int = 0
+    published: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -136,10 +145,23 @@ def run_sweep(
     stops the sweep's new calls (the rest is left for the next sweep).
     """
     slots = ZohoSlots(budget, time_left_ms, reserve_ms)
+    services = get_services()
+    pending = services.store.pending_finished_events(limit=batch_limit)
     due = due_schedule_jobs(batch_limit)
-    report = SweepReport(due=len(due))
+    report = SweepReport(due=len(due), pending=len(pending))
     if workers is None:
         workers = max(budget, min(MAX_WORKERS, WORKERS_PER_SLOT * budget))
+
+    def publish_one(item: dict[str, Any]) -> None:
+        # A publication is bounded by the events client's time-outs; none starts too close to the end.
+        if time_left_ms() < reserve_ms:
+            return
+        try:
+            if publish_pending_finished(services, item):
+                report.add(published=1)
+        except Exception:  # left pending: the next check or sweep run publishes it
+            report.add(errors=1)
+            logger.exception("pending finished event not published", extra={"job_id": item.get("job_id")})
 
     def check_one(item: dict[str, Any]) -> None:
         # Decided when a worker takes the job, and again when its Zoho call would start (ZohoSlots).
@@ -174,7 +196,9 @@ def run_sweep(
             return
         report.add(checked=1, finished=1 if state.get("terminal") else 0)
 
-    if due:
-        with ThreadPoolExecutor(max_workers=min(workers, len(due)), thread_name_prefix="sweep") as pool:
+    if pending or due:
+        size = min(workers, max(len(pending), len(due)))
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="sweep") as pool:
+            list(pool.map(publish_one, pending))
             list(pool.map(check_one, due))
     return report

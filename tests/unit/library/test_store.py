@@ -83,9 +83,16 @@ def test_watched_job_lives_in_the_sparse_index_until_it_ends(store: JobStore, aw
     assert done.became_terminal and done.finished_event_pending
     assert done.state["finished_at"] == iso_utc(T0 + 90)
     item = raw_state(aws, "7")
-    assert "active" not in item and "next_check_at" not in item  # left the index
+    # Out of the sweep's partition; in the pending events' one until its "finished" event is published.
+    assert (item["active"]["S"], float(item["next_check_at"]["N"])) == ("ACTIVE#finished-event", T0 + 90)
+    assert done.state["watched"] is False
     assert int(item["expires_at"]["N"]) == int(T0 + 90) + 30 * 86400
     assert store.due_jobs(T0 + 10**6) == []
+    assert store.claim_finished_event("default", "Leads", "7")
+    store.finished_event_published("default", "Leads", "7")
+    item = raw_state(aws, "7")
+    assert "active" not in item and "next_check_at" not in item  # left the index
+    assert store.pending_finished_events(T0 + 10**6) == []
     again = store.watch("default", "Leads", "7", "schedule")  # finished: recorded, not re-activated
     assert again["watched"] is False and again["status"] == "COMPLETED"
 
