@@ -301,6 +301,7 @@ class JobStore:
         # (connection, module) -> (monotonic time it expires, prior or None): see `rate_prior`.
         self._rate_cache: dict[tuple[str, str], tuple[float, RatePrior | None]] = {}
         self._rate_cache_lock = threading.Lock()
+        self._rate_reads: dict[tuple[str, str], threading.Lock] = {}  # one read of a prior at a time
 
     # ---- reading -------------------------------------------------------------------------------------------
 
@@ -469,11 +470,17 @@ class JobStore:
         cached = self._rate_cache.get((connection, module))
         if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
-        reply = self._client.get_item(TableName=self._table, Key=key)
-        item = reply.get("Item")
-        prior = RatePrior.from_item(_deserialize(item)["prior"]) if item else None
-        self._cache_rate(connection, module, prior)
-        return prior
+        with self._rate_cache_lock:
+            reading = self._rate_reads.setdefault((connection, module), threading.Lock())
+        with reading:  # single flight: the sweep's workers checking jobs of one module wait for one read
+            cached = self._rate_cache.get((connection, module))
+            if cached is not None and time.monotonic() < cached[0]:
+                return cached[1]
+            reply = self._client.get_item(TableName=self._table, Key=key)
+            item = reply.get("Item")
+            prior = RatePrior.from_item(_deserialize(item)["prior"]) if item else None
+            self._cache_rate(connection, module, prior)
+            return prior
 
     def _cache_rate(self, connection: str, module: str, prior: RatePrior | None) -> None:
         with self._rate_cache_lock:
@@ -526,7 +533,8 @@ class JobStore:
                     self._client.put_item(TableName=self._table, Item=_serialize(item), **extra)
                 except self._client.exceptions.ConditionalCheckFailedException:
                     continue
-                self._cache_rate(connection, module, prior)
+                # Cached as stored (rounded), so a cached read equals a read from the table.
+                self._cache_rate(connection, module, RatePrior.from_item(item["prior"]))
                 return prior
         except (ClientError, BotoCoreError) as error:
             self._forget_rate(connection, module)

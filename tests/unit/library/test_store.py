@@ -490,3 +490,59 @@ def test_a_rate_prior_that_cannot_be_written_does_not_fail_the_check(aws: AwsSta
             store.learn_rate("default", "Leads", bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         store.rate_prior("default", "../x")
+
+
+class _CountingRateReads(_CountingClient):
+    """The DynamoDB client, counting GetItem calls of rate prior items."""
+
+    def __init__(self, client: object) -> None:
+        super().__init__(client)
+        self.rate_gets = 0
+
+    def get_item(self, **kwargs: Any) -> dict:
+        self.rate_gets += kwargs["Key"]["pk"]["S"].startswith("RATE#")
+        return super().get_item(**kwargs)
+
+
+def test_the_rate_prior_is_read_once_per_module_while_cached(aws: AwsStack) -> None:
+    teacher = JobStore(aws.dynamodb, aws.table_name, clock=lambda: T0)  # another container
+    _finish_a_job(teacher, "36", 10.0, T0)
+    client = _CountingRateReads(aws.dynamodb)
+    store = JobStore(client, aws.table_name, clock=lambda: T0, rate_prior_cache_seconds=0.3)
+    queued = Snapshot("SCHEDULED", 5000, 0, 0, 5000)
+
+    for job_id in range(40, 50):  # ten first checks of one module: one read of its prior
+        store.record_check("default", "Leads", str(job_id), queued, T0 + 2000, PollPolicy(5, 900))
+    assert client.rate_gets == 1
+    uncached = JobStore(aws.dynamodb, aws.table_name, clock=lambda: T0, rate_prior_cache_seconds=0)
+    assert store.rate_prior("default", "Leads") == uncached.rate_prior("default", "Leads") is not None
+    store.record_check("default", "Deals", "50", queued, T0 + 2000)  # another module: its own read
+    assert store.rate_prior("default", "Deals") is None and client.rate_gets == 2  # "none yet" is kept too
+
+    # What this container learns replaces its cached prior (learning reads the item itself, once).
+    learnt = store.learn_rate("default", "Leads", 40.0)
+    reads = client.rate_gets
+    assert learnt is not None and learnt.samples == 2
+    stored = uncached.rate_prior("default", "Leads")
+    assert stored is not None and stored.log_rate == pytest.approx(learnt.log_rate)
+    assert store.rate_prior("default", "Leads") == stored and client.rate_gets == reads
+
+    # Another container's lesson shows once the cache time has passed.
+    teacher.learn_rate("default", "Leads", 80.0)
+    newer = uncached.rate_prior("default", "Leads")
+    assert newer is not None and newer.samples == 3
+    assert store.rate_prior("default", "Leads") == stored and client.rate_gets == reads
+    time.sleep(0.35)
+    assert store.rate_prior("default", "Leads") == newer and client.rate_gets == reads + 1
+
+
+def test_a_lesson_that_cannot_be_written_drops_the_cached_prior(aws: AwsStack) -> None:
+    class FailingCountingPuts(_FailingPuts, _CountingRateReads):
+        pass
+
+    client = FailingCountingPuts(aws.dynamodb)
+    store = JobStore(client, aws.table_name, clock=lambda: T0)
+    assert store.rate_prior("default", "Leads") is None and client.rate_gets == 1
+    assert store.learn_rate("default", "Leads", 5.0) is None  # the put fails
+    reads = client.rate_gets
+    assert store.rate_prior("default", "Leads") is None and client.rate_gets == reads + 1  # read again

@@ -152,3 +152,22 @@ def test_a_stale_due_item_is_read_again_not_written_over(library: services.Servi
     state = check_job("default", "Leads", job_id, prefetched=stale)
 
     assert state["checks"] == 2  # the lost conditional write re-read the job: both checks count
+
+
+def test_a_sweep_of_many_jobs_of_one_module_reads_its_rate_prior_once(
+    library: services.Services, zoho: FakeZoho
+) -> None:
+    for _ in range(6):  # queued jobs: their first checks ask the policy, which looks at the prior
+        job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=600, duration=600))
+        library.store.watch("default", "Leads", job_id, "schedule", next_check_at=zoho.clock.now() - 1)
+    library.store.learn_rate("default", "Leads", 2.0)  # a prior exists (and is cached on learning)
+    library.store._forget_rate("default", "Leads")  # a cold container: nothing cached
+    library.tokens("default").get()  # a warm token: the sweep reads no token lease
+    library.calls.clear()  # type: ignore[attr-defined]
+
+    report = run_sweep(2, 100, time_left_ms=lambda: 60_000, reserve_ms=1_000)
+
+    assert (report.due, report.checked) == (6, 6)
+    calls = library.calls  # type: ignore[attr-defined]
+    assert calls.get("GetItem STATE", 0) == 0
+    assert calls["GetItem"] == 1  # the rate prior, once for six jobs
