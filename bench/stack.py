@@ -12,6 +12,8 @@ import importlib.util
 import io
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -23,8 +25,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import requests
+
 from bench import REPO_ROOT
-from local.fake_zoho import FakeZoho
+from local.fake_zoho import FakeZoho, JobProfile
 from local.lambda_runtime import LambdaContext
 from tests.fixtures.aws import ENVIRONMENT, REGION, SECRET_PREFIX, UNSET_ENVIRONMENT, create_table_and_bus
 
@@ -60,11 +64,112 @@ class ApiCalls:
             self.counts.clear()
 
 
+class RemoteClock:
+    """The clock of an emulator in another process: its time read locally, moved through /__admin/clock.
+
+    The emulator's clock runs at scale 1 from the epoch time it started at, so it reads as this process's
+    `time.time()` plus an offset, learned from /__admin/clock and again after every move. Reading it costs
+    no request: the library reads its clock on every check.
+    """
+
+    def __init__(self, admin: ZohoProcess) -> None:
+        self._admin = admin
+        self._offset = 0.0
+        self.sync()
+
+    def sync(self) -> None:
+        """Learn the offset from the emulator's clock now."""
+        state = self._admin.admin("GET", "clock")
+        if state["frozen"] or state["scale"] != 1:
+            raise ValueError(f"the emulator's clock must run at scale 1 to be read locally, it is {state}")
+        self._offset = state["now"] - time.time()
+
+    def now(self) -> float:
+        """The emulator's time now (epoch seconds)."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward by `seconds`."""
+        self._admin.admin("POST", "clock", {"advance": seconds})
+        self.sync()
+
+
+class ZohoProcess:
+    """The Zoho emulator in its own process (`python -m local.fake_zoho`), driven through /__admin/.
+
+    The few controls the bench uses, as `FakeZoho` names them, so a `Stack` can hold either: in another
+    process the emulator's request handling (Zoho's CPU, on Zoho's machines in reality) does not share this
+    process's interpreter lock with the code under measurement.
+    """
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self._process = process
+        self.url = url
+        self._session = requests.Session()
+        self.clock = RemoteClock(self)
+
+    @classmethod
+    @contextmanager
+    def running(cls, **config: Any) -> Iterator[ZohoProcess]:
+        """Start the emulator on a free port, apply `config` (its settings), stop it after the block."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.fake_zoho", "--port", "0"],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            if "running at http://" not in first:
+                raise RuntimeError(f"the Zoho emulator did not start: {first!r}")
+            # The rest of its output (sample credentials) is read and dropped, so a full pipe never blocks it.
+            threading.Thread(target=process.stdout.read, name="fake-zoho-stdout", daemon=True).start()
+            zoho = cls(process, first.rsplit(" ", 1)[1].strip())
+            if config:
+                zoho.admin("PATCH", "config", config)
+            yield zoho
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        """Call `/__admin/<route>`; its JSON reply, or RuntimeError with the emulator's message."""
+        reply = self._session.request(method, f"{self.url}/__admin/{route}", json=body, timeout=10)
+        if reply.status_code != 200:
+            raise RuntimeError(f"emulator admin {method} {route}: {reply.status_code} {reply.text}")
+        return reply.json()
+
+    def credentials(self) -> dict[str, str]:
+        """A new client's credentials (client_id, client_secret, refresh_token, accounts_url, api_domain)."""
+        return self.admin("POST", "credentials")
+
+    def create_job(self, module: str, total: int, profile: JobProfile) -> str:
+        """A mass update job of `total` records following `profile`; its id."""
+        body = {"module": module, "total": total, "profile": profile.to_dict()}
+        return self.admin("POST", "jobs", body)["job_id"]
+
+    def set_latency(self, seconds: float) -> None:
+        """Hold every CRM call `seconds` from now on."""
+        self.admin("POST", "latency", {"seconds": seconds})
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """The emulator's counters (calls by route and status, peak concurrency)."""
+        return self.admin("GET", "counters")
+
+
 @dataclass
 class Stack:
-    """Handles on the in-process stack."""
+    """Handles on the in-process stack (its Zoho emulator in this process or its own)."""
 
-    zoho: FakeZoho
+    zoho: FakeZoho | ZohoProcess
     services: Any
     calls: ApiCalls
     connection: str = "default"
@@ -91,7 +196,9 @@ def base_environment() -> dict[str, str]:
 
 
 @contextmanager
-def local_stack(zoho: FakeZoho, clock: Callable[[], float] | None = None, **env: str) -> Iterator[Stack]:
+def local_stack(
+    zoho: FakeZoho | ZohoProcess, clock: Callable[[], float] | None = None, **env: str
+) -> Iterator[Stack]:
     """moto with the stack's table, bus and the emulator's credentials; the library's Services installed.
 
     `clock` is the library's clock (default: the emulator's, so token expiry and job times agree).
