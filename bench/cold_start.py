@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
 from bench.stack import base_environment, handler_names
@@ -43,6 +44,22 @@ print(json.dumps(time.perf_counter() - started))
 """
 
 
+def _run_probe(script: str, args: list[str], env: dict[str, str], what: str) -> Any:
+    """Run a probe script in a fresh interpreter, from the layer folder, and return its last JSON line."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=LAYER_PATH,  # like /var/task: nothing of the repository but the layer on the path
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def import_seconds(target: str, bytecode_dir: str | None = None) -> float:
     """Seconds one fresh process takes to import `target` (a handler path, or "baseline").
 
@@ -53,18 +70,7 @@ def import_seconds(target: str, bytecode_dir: str | None = None) -> float:
     env.pop("AWS_ENDPOINT_URL", None)
     if bytecode_dir is not None:
         env.update(PYTHONPYCACHEPREFIX=bytecode_dir, PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, target],
-        cwd=LAYER_PATH,  # like /var/task: nothing of the repository but the layer on the path
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {target} failed: {done.stderr.strip()[-500:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1]))
+    return float(_run_probe(_PROBE, [target], env, f"importing {target}"))
 
 
 def measure(repeats: int = 11) -> list[Row]:
@@ -222,18 +228,9 @@ def first_call_seconds(target: str, endpoint: str) -> tuple[float, float]:
         "PYTHONPATH": str(LAYER_PATH),
         "AWS_ENDPOINT_URL": endpoint,
     }
-    done = subprocess.run(
-        [sys.executable, "-c", _FIRST_CALL_PROBE, target, str(FIRST_CALL_EVENT)],
-        cwd=LAYER_PATH,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    imported, called = _run_probe(
+        _FIRST_CALL_PROBE, [target, str(FIRST_CALL_EVENT)], env, f"first call of {target}"
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"first call of {target} failed: {done.stderr.strip()[-500:]}")
-    imported, called = json.loads(done.stdout.strip().splitlines()[-1])
     return float(imported), float(called)
 
 
