@@ -23,9 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
-from bench.stack import base_environment, handler_names
+from bench.stack import TABLE_NAME, base_environment, create_jobs_table, handler_names
 from bench.table import Row, median, not_measured, seconds
-from tests.fixtures.aws import TABLE_NAME, create_jobs_table
 
 BASELINE = "import boto3, requests"
 

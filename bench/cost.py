@@ -2,7 +2,11 @@
 
 zoho-watch's side is counted, not assumed: the real check_job handler (`functions/check_job/app.py`) runs on
 moto against the emulator for a job that runs one hour, the emulator's clock frozen and moved by each wait the
-handler asks for (plus the check's own time). A botocore hook counts every DynamoDB, Secrets Manager and
+handler asks for (plus the check's own time). It is a simulation and gives the same figures on any machine
+under any load: the clock starts at `SIMULATION_EPOCH` and moves only by those amounts, the job is always the
+same one (`BENCH_JOB_ID`: the emulator seeds a job's irregular progress with its id and the store seeds the
+policy's jitter with it, and the emulator draws ids at random), and Powertools' secret cache ages on the
+simulated clock (`bench.stack.simulated_secrets`). A botocore hook counts every DynamoDB, Secrets Manager and
 EventBridge call the library makes; the states entered are counted by walking the real
 `statemachine/watch_job.asl.json` with each check's output. The fixed loop is the AWS SAM quick-start's shape
 (Task -> Choice -> Wait 30 s), walked the same way over the same job; its Lambda only reads a cached token
@@ -21,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import REPO_ROOT
-from bench.stack import invoke, lambda_context, load_handler, local_stack
+from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
 from local.fake_zoho import FakeZoho, JobProfile
 from local.template import project_template
@@ -42,6 +46,8 @@ SECRET_CACHE_SECONDS = 300  # Powertools Parameters' default max_age
 # Seconds between a check's start and its reply being recorded, and the Wait -> Task transition.
 CHECK_SECONDS = 0.5
 TRANSITION_SECONDS = 0.05
+# The watched job's id, the same in every run (Zoho-like: 18 digits).
+BENCH_JOB_ID = "554023000000612007"
 
 FIXED_LOOP_ASL: dict[str, Any] = {
     "StartAt": "CheckJob",
@@ -215,6 +221,23 @@ def one_hour_job() -> JobProfile:
     return JobProfile(queue_delay=60, duration=3540, irregular=0.5)
 
 
+def create_job_with_id(zoho: FakeZoho, job_id: str, module: str, total: int, profile: JobProfile) -> str:
+    """Have the emulator schedule a job under `job_id` instead of an id drawn at random; returns it.
+
+    The emulator draws every id with `secrets` (`local.fake_zoho.jobs.JobStore._next_id`) and has no way to
+    name one; this replaces that draw, on this emulator only, for one job, and checks the job got the id.
+    """
+    jobs = zoho.jobs
+    jobs._next_id = lambda: job_id  # type: ignore[method-assign]
+    try:
+        created = zoho.create_job(module, total=total, profile=profile)
+    finally:
+        del jobs._next_id
+    if created != job_id:
+        raise RuntimeError(f"the emulator named the job {created}, not {job_id}: see create_job_with_id")
+    return created
+
+
 def memory_mb() -> int:
     """The check_job function's memory (its own MemorySize, else the template's Globals)."""
     template = project_template()
@@ -227,32 +250,40 @@ def zoho_watch_usage() -> tuple[Usage, float]:
     handler = load_handler("check_job").lambda_handler
     asl = json.loads(ASL_PATH.read_text(encoding="utf-8"))
     meter = WriteMeter()
-    with FakeZoho() as zoho, local_stack(zoho) as stack:
-        zoho.clock.freeze()
-        services = stack.services
-        services.dynamodb.meta.events.register("before-parameter-build.dynamodb", meter.hook)
-        job_id = zoho.create_job("Leads", total=20_000, profile=one_hour_job())
-        started = zoho.clock.now()
-        execution = "arn:aws:states:us-east-1:123456789012:execution:watch-job:Leads-bench-g0"
-        # The API's PUT .../watch: records the watcher, then starts the execution.
-        services.store.watch(stack.connection, "Leads", job_id, f"stepfunctions:{execution}")
-        loop_state: dict[str, Any] = {"connection": stack.connection, "module": "Leads", "job_id": job_id}
-        outputs = []
-        while True:
-            zoho.clock.advance(CHECK_SECONDS)
-            event = {
-                "input": loop_state,
-                "execution_id": execution,
-                "execution_started_at": datetime.fromtimestamp(started, UTC).isoformat(),
-            }
-            output = invoke(handler, event, lambda_context("check-job", 120, memory_mb()))
-            outputs.append(output)
-            if output["terminal"] or len(outputs) > 10_000:
-                break
-            loop_state = output
-            zoho.clock.advance(output["next_check_in"] + TRANSITION_SECONDS)
-        lag = zoho.clock.now() - (zoho.job_finished_at(job_id) or math.inf)
-        calls = stack.calls.snapshot()
+    with FakeZoho() as zoho:
+        start_simulated_clock(zoho)
+        with local_stack(zoho, simulated=True) as stack:
+            return _watch(stack, zoho, handler, asl, meter)
+
+
+def _watch(
+    stack: Stack, zoho: FakeZoho, handler: Any, asl: dict[str, Any], meter: WriteMeter
+) -> tuple[Usage, float]:
+    """`zoho_watch_usage` on its stack."""
+    services = stack.services
+    services.dynamodb.meta.events.register("before-parameter-build.dynamodb", meter.hook)
+    job_id = create_job_with_id(zoho, BENCH_JOB_ID, "Leads", 20_000, one_hour_job())
+    started = zoho.clock.now()
+    execution = "arn:aws:states:us-east-1:123456789012:execution:watch-job:Leads-bench-g0"
+    # The API's PUT .../watch: records the watcher, then starts the execution.
+    services.store.watch(stack.connection, "Leads", job_id, f"stepfunctions:{execution}")
+    loop_state: dict[str, Any] = {"connection": stack.connection, "module": "Leads", "job_id": job_id}
+    outputs = []
+    while True:
+        zoho.clock.advance(CHECK_SECONDS)
+        event = {
+            "input": loop_state,
+            "execution_id": execution,
+            "execution_started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+        }
+        output = invoke(handler, event, lambda_context("check-job", 120, memory_mb()))
+        outputs.append(output)
+        if output["terminal"] or len(outputs) > 10_000:
+            break
+        loop_state = output
+        zoho.clock.advance(output["next_check_in"] + TRANSITION_SECONDS)
+    lag = zoho.clock.now() - (zoho.job_finished_at(job_id) or math.inf)
+    calls = stack.calls.snapshot()
     secrets_calls = sum(count for name, count in calls.items() if name.startswith("secretsmanager."))
     usage = Usage(
         checks=len(outputs),

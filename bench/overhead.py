@@ -4,7 +4,8 @@ Against the Zoho emulator (in this process, so both sides pay the same server ti
 timed in rounds, their order shuffled every round to cancel drift:
 - bare: `session.get(url, params, headers, timeout)` on the library client's own `requests.Session`;
 - client: `ZohoClient.get_mass_update_status` (URL, validation, the call, strict parsing into a Snapshot);
-- ask_zoho: what `check_job` does on the Zoho path (token from memory, then the client call), on moto.
+- ask_zoho_timed: what `check_job` does on the Zoho path (token from memory, then the client call), on
+  moto.
 The result is the ratio of medians.
 """
 
@@ -38,8 +39,8 @@ def timed_rounds(
 
 
 def measure(rounds: int = 800, warmup: int = 50) -> list[Row]:
-    """Rows: the client call and ask_zoho against the bare get (ratio of medians)."""
-    from zoho_watch.check import ask_zoho
+    """Rows: the client call and ask_zoho_timed against the bare get (ratio of medians)."""
+    from zoho_watch.check import ask_zoho_timed
 
     with FakeZoho() as zoho, local_stack(zoho) as stack:
         services = stack.services
@@ -57,7 +58,7 @@ def measure(rounds: int = 800, warmup: int = 50) -> list[Row]:
             "client": lambda: client.get_mass_update_status(
                 token.access_token, token.api_domain, MODULE, job_id
             ),
-            "ask_zoho": lambda: ask_zoho(services, stack.connection, MODULE, job_id),
+            "ask_zoho_timed": lambda: ask_zoho_timed(services, stack.connection, MODULE, job_id),
         }
         timed_rounds(calls, warmup)
         times = timed_rounds(calls, rounds)
@@ -68,8 +69,8 @@ def measure(rounds: int = 800, warmup: int = 50) -> list[Row]:
     for name, label in (
         ("client", "2. warm Zoho call: `ZohoClient.get_mass_update_status`"),
         (
-            "ask_zoho",
-            f"2. warm check's Zoho path: `ask_zoho` (token from memory; {refreshes} refresh in all)",
+            "ask_zoho_timed",
+            f"2. warm check's Zoho path: `ask_zoho_timed` (token from memory; {refreshes} refresh in all)",
         ),
     ):
         ratio = median(times[name]) / bare_median

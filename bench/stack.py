@@ -1,8 +1,18 @@
 """The bench's in-process stack: moto (`mock_aws`) with template.yaml's table, the event bus, the emulator's
 credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
 
-It reuses the test fixtures' `create_table_and_bus` (the table exactly as template.yaml defines it, and the
-bus) and their environment (docs/interfaces.md names, and the ones always unset).
+The table is built by `local.deploy.create_table` from template.yaml's `JobsTable` (as the deploy and the test
+fixtures build it); the environment uses docs/interfaces.md's names. The bench does not import `tests/`.
+
+Simulations (`local_stack(..., simulated=True)`, used by bench.tokens and bench.cost) must give the same
+figures on any machine under any load, so nothing in them may depend on real time or thread scheduling:
+- the emulator's clock is the library's clock, frozen at `SIMULATION_EPOCH` (`start_simulated_clock`) and
+  moved only by the bench, at well-defined points;
+- Powertools' secret cache ages on that clock (`simulated_secrets`), not on `datetime.now()`;
+- moto's DynamoDB item operations are atomic, as DynamoDB's are (`atomic_dynamodb`): without it two
+  threads' conditional puts of the token refresh lease could both succeed, as often as the scheduler
+  interleaves them (a second refresh in one simulated instant under load);
+- the Zoho client's HTTP time-outs are the library's maxima (`SIMULATION_ZOHO_TIMEOUTS`).
 """
 
 from __future__ import annotations
@@ -19,8 +29,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,7 +41,49 @@ import requests
 from bench import REPO_ROOT
 from local.fake_zoho import FakeZoho, JobProfile
 from local.lambda_runtime import LambdaContext
-from tests.fixtures.aws import ENVIRONMENT, REGION, SECRET_PREFIX, UNSET_ENVIRONMENT, create_table_and_bus
+
+REGION = "us-east-1"
+TABLE_NAME = "zoho-watch-bench-jobs"
+BUS_NAME = "zoho-watch-bench-events"
+SECRET_PREFIX = "zoho-watch"  # noqa: S105 - a name prefix, not a secret
+# The stack's environment variables (docs/interfaces.md), with the poll bounds and TTLs the tests use too.
+ENVIRONMENT = {
+    "TABLE_NAME": TABLE_NAME,
+    "EVENT_BUS_NAME": BUS_NAME,
+    "SECRET_PREFIX": SECRET_PREFIX,
+    "ZOHO_DC": "us",
+    "ZOHO_API_VERSION": "v8",
+    "POLL_MIN_SECONDS": "5",
+    "POLL_MAX_SECONDS": "900",
+    "STATE_TTL_DAYS": "30",
+    "HISTORY_TTL_DAYS": "7",
+    "AWS_DEFAULT_REGION": REGION,
+}
+# Set, these would point the library at real endpoints instead of moto and the emulator: always unset.
+UNSET_ENVIRONMENT = ("ZOHO_ACCOUNTS_URL", "ZOHO_API_DOMAIN", "AWS_ENDPOINT_URL")
+# The Zoho client's HTTP time-outs in a simulation (the library's maxima, ZOHO_CONNECT_TIMEOUT and
+# ZOHO_READ_TIMEOUT): a reply of the in-process emulator that takes long in real time, on a busy machine, must
+# not become a failed check; they are left only to stop a simulation whose emulator hangs.
+SIMULATION_ZOHO_TIMEOUTS = (60.0, 300.0)
+# Where every simulation's frozen clock starts (2026-01-01T00:00:00Z): whole seconds, the same every run, so
+# even the rounding of simulated times is (a clock started at the machine's time differs in every run).
+SIMULATION_EPOCH = 1_767_225_600.0
+
+
+def create_jobs_table(dynamodb: Any, table_name: str = TABLE_NAME) -> None:
+    """Create template.yaml's JobsTable (keys, the ActiveJobs index, TTL) as the deploy does."""
+    from local.deploy import create_table
+    from local.template import project_template, resource
+
+    create_table(dynamodb, table_name, resource(project_template(), "JobsTable")["Properties"])
+
+
+def create_table_and_bus() -> None:
+    """Inside `mock_aws`: the stack's table and event bus."""
+    import boto3
+
+    create_jobs_table(boto3.client("dynamodb", region_name=REGION))
+    boto3.client("events", region_name=REGION).create_event_bus(Name=BUS_NAME)
 
 
 @dataclass
@@ -195,29 +248,102 @@ def base_environment() -> dict[str, str]:
     return dict(ENVIRONMENT)
 
 
+def start_simulated_clock(zoho: FakeZoho, epoch: float = SIMULATION_EPOCH) -> float:
+    """Freeze the emulator's clock at `epoch`: from now on only the bench moves it (`advance`). Returns it."""
+    zoho.clock.freeze()
+    zoho.clock.set(epoch)
+    return zoho.clock.now()
+
+
+def simulated_secrets(clock: Callable[[], float], boto3_client: Any) -> Any:
+    """A Powertools `SecretsProvider` whose cache ages on `clock` (the simulation's), not on real time.
+
+    Powertools judges `max_age` with `datetime.now()`: in a simulation a cached secret (the credentials,
+    `credentials_max_age_seconds`) would then expire after so many seconds of the machine's time, that is
+    after more or fewer simulated checks as the machine is faster or busier. Here it expires after `max_age`
+    simulated seconds, as it does on AWS, where both clocks are one.
+    """
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.base import ExpirableValue
+
+    class SimulatedSecretsProvider(SecretsProvider):
+        def _now(self) -> datetime:
+            return datetime.fromtimestamp(clock(), UTC)
+
+        def has_not_expired_in_cache(self, key: tuple) -> bool:
+            return key in self.store and self.store[key].ttl >= self._now()
+
+        def add_to_cache(self, key: tuple, value: Any, max_age: int) -> None:
+            if max_age <= 0:
+                return
+            self.store[key] = ExpirableValue(value, self._now() + timedelta(seconds=max_age))
+
+    return SimulatedSecretsProvider(boto3_client=boto3_client)
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """moto's DynamoDB item operations made atomic for the block (as DynamoDB's are), then put back.
+
+    moto's backend evaluates a put's condition and writes the item in separate steps, with no lock: two
+    threads racing for the token refresh lease (`attribute_not_exists(pk) OR lease_until <= :now`) could
+    both win, and how often depended on the scheduler (a busy machine drew 27 refreshes, 2 in one instant,
+    where one is drawn). The lock is the one the embedded stack and the test fixtures use.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from local.aws import ATOMIC_DYNAMODB_OPERATIONS, atomic_dynamodb_operation
+
+    originals = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
+    for name, operation in originals.items():
+        setattr(DynamoDBBackend, name, atomic_dynamodb_operation(operation))
+    try:
+        yield
+    finally:
+        for name, operation in originals.items():
+            setattr(DynamoDBBackend, name, operation)
+
+
 @contextmanager
 def local_stack(
-    zoho: FakeZoho | ZohoProcess, clock: Callable[[], float] | None = None, **env: str
+    zoho: FakeZoho | ZohoProcess,
+    clock: Callable[[], float] | None = None,
+    *,
+    simulated: bool = False,
+    **env: str,
 ) -> Iterator[Stack]:
     """moto with the stack's table, bus and the emulator's credentials; the library's Services installed.
 
     `clock` is the library's clock (default: the emulator's, so token expiry and job times agree).
+    `simulated`: for a simulation on a frozen clock (see the module docstring): DynamoDB's item operations
+    atomic, the Services' Powertools secret cache aging on `clock`, the Zoho client's time-outs at their
+    maxima.
     """
     import boto3
     from moto import mock_aws
     from zoho_watch import services as services_module
     from zoho_watch.config import Settings
 
-    with environment({**base_environment(), **env}):
+    clock = clock or zoho.clock.now
+    timeouts = {}
+    if simulated:
+        connect, read = SIMULATION_ZOHO_TIMEOUTS
+        timeouts = {"ZOHO_CONNECT_TIMEOUT": f"{connect:g}", "ZOHO_READ_TIMEOUT": f"{read:g}"}
+    with environment({**base_environment(), **timeouts, **env}), ExitStack() as scope:
         for name in UNSET_ENVIRONMENT:
             os.environ.pop(name, None)
         services_module.reset()
+        if simulated:
+            scope.enter_context(atomic_dynamodb())
         with mock_aws():
             create_table_and_bus()
             boto3.client("secretsmanager", region_name=REGION).create_secret(
                 Name=f"{SECRET_PREFIX}/default/credentials", SecretString=json.dumps(zoho.credentials())
             )
-            services = services_module.Services(Settings.from_env(), clock=clock or zoho.clock.now)
+            services = services_module.Services(Settings.from_env(), clock=clock)
+            if simulated:
+                # Before anything asks for it: `Services.tokens` hands it to every TokenProvider.
+                services.secrets = simulated_secrets(clock, services.secrets_client)
             services_module.set_services(services)
             calls = ApiCalls()
             calls.watch(services.dynamodb, "dynamodb")

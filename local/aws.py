@@ -9,11 +9,14 @@ upgrade fails loudly instead of quietly changing behaviour:
    whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log group
    as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
    error, so `Retry` and `Catch` see our exception class names.
-2. Time: a `Wait` state and a retrier really sleep, and executions are dated with the real time.
-   `WaitFunction._wait_interval` and the retrier module's `time` are replaced by versions that wait on the
-   stack's simulated clock (`TimeScale`: simulated seconds per real second, or frozen), so a two-hour job
-   is watched in seconds; the `datetime` of moto's execution modules is replaced by one whose `now()` is
-   that clock, so `$$.Execution.StartTime` and the start and stop dates are in the library's time too.
+2. Time: a `Wait` state and a retrier really sleep, executions are dated with the real time, and nothing
+   tells when an execution is working. The stack's `VirtualClock` (see `local.clock`) replaces all three:
+   `WaitFunction._wait_interval` and the retrier module's `time` wait on it; the `datetime` of moto's
+   execution modules tells its time (`$$.Execution.StartTime`, start and stop dates); and
+   `ExecutionWorker.start` gives each execution a clock hold, taken before StartExecution returns and let go
+   only while the execution waits on the clock and when it ends, so the clock never skips a step of an
+   execution. moto runs an execution's states in threads of its own: they inherit the hold through
+   `local.thread_context`.
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
 4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
@@ -25,6 +28,11 @@ upgrade fails loudly instead of quietly changing behaviour:
    one lock, which restores the guarantee the store's conditional writes rely on. The in-process `aws`
    test fixture applies the same wrapper (`atomic_dynamodb_operation`).
 6. Step Functions execution is switched on through moto's config API.
+7. The server holds the clock while it handles a request (WSGI middleware): a call to AWS is work.
+8. moto's `ActionCountValidator` checks an UpdateExpression's clause counts at every nested UpdateExpression
+   node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
+   store's long updates. Checking them once at the root counts every clause of the expression (the root's
+   `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """
@@ -49,6 +57,8 @@ import requests
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+from moto.dynamodb.parsing.validators import ActionCountValidator
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -57,9 +67,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend import execution as sfn_execution
+from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from local.fake_zoho.clock import EmulatorClock
+from local import thread_context
+from local.clock import VirtualClock, current_hold
 
 MOTO_VERSION = "5.2.5"
 REGION = "us-east-1"
@@ -67,7 +79,6 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 
 logger = logging.getLogger(__name__)
 
-_MAX_NAP = 0.05  # real seconds between two readings of the simulated clock by a waiting thread
 # moto's modules that date executions with `datetime.datetime.now` (start: `$$.Execution.StartTime`; stop).
 _DATED_MODULES = (sfn_models, sfn_execution)
 
@@ -91,92 +102,19 @@ class Invoker(Protocol):
         ...
 
 
-class TimeScale:
-    """The embedded stack's simulated clock: one clock for everything that tells time on the stack.
-
-    It is an `EmulatorClock` (the Zoho emulator's own, when the stack has one): epoch seconds that run
-    `factor` simulated seconds per real second, or stand still while frozen until `advance` or `set`
-    moves them. Every patched sleep (Wait states, retriers), the scheduler's ticks, moto's execution
-    dates, the library's clock (`local.lambda_runtime`) and the emulator's job timelines and token
-    lifetimes read it, so what the polling policy observes and what it waits are in the same time.
-    """
-
-    def __init__(self, factor: float = 1.0, clock: EmulatorClock | None = None) -> None:
-        self.clock = clock if clock is not None else EmulatorClock(factor)
-        self.set(factor)
-        self._released = threading.Event()
-
-    @property
-    def factor(self) -> float:
-        """The current factor (1 = real time, 100 = a hundred simulated seconds per real second)."""
-        return self.clock.scale
-
-    def set(self, factor: float) -> None:
-        """Change the factor; it must be positive (simulated time already passed is kept)."""
-        if not factor > 0:
-            raise ValueError(f"time scale must be > 0, got {factor!r}")
-        self.clock.set_scale(float(factor))
-
-    def now(self) -> float:
-        """Simulated time, epoch seconds (the library's `Services.clock` on the stack)."""
-        return self.clock.now()
-
-    def real_seconds(self, simulated_seconds: float) -> float:
-        """How long `simulated_seconds` take in real time at the current factor (inf while frozen)."""
-        return self.clock.real_seconds(max(0.0, float(simulated_seconds)))
-
-    def wait_until(
-        self,
-        moment: float,
-        wake: threading.Event | None = None,
-        keep_waiting: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Block until the simulated clock shows `moment`; True then, False when cut short.
-
-        It follows the clock rather than a real-time deadline computed once: a change of factor, a
-        frozen clock (it waits until the clock moves) and `advance` all count. `wake` set (and not
-        cleared) or `keep_waiting()` turning false cuts the wait short, and so does `release()`.
-        """
-        while keep_waiting is None or keep_waiting():
-            left = moment - self.now()
-            if left <= 0:
-                return True
-            if self._released.is_set():
-                return False
-            # Nap at most _MAX_NAP real seconds: the factor may change and the clock may be advanced.
-            nap = min(self.real_seconds(left), _MAX_NAP)
-            if wake is None:
-                time.sleep(nap)
-            elif wake.wait(nap):
-                if keep_waiting is None:
-                    return False
-                time.sleep(min(nap, 0.001))  # an unrelated wake-up: re-check, without spinning on the flag
-        return False
-
-    def sleep(self, simulated_seconds: float) -> None:
-        """Sleep `simulated_seconds` of simulated time (what the retriers' `time.sleep` becomes)."""
-        self.wait_until(self.now() + max(0.0, float(simulated_seconds)))
-
-    def release(self) -> None:
-        """End every wait now and from now on (the stack is stopping: no thread may stay blocked)."""
-        self._released.set()
-
-    def restore(self) -> None:
-        """Let waits wait again (the stack started)."""
-        self._released.clear()
-
-
 @dataclass
 class _Glue:
     """The process-wide state the patched functions read."""
 
     invoker: Invoker | None = None
-    time_scale: TimeScale | None = None
+    clock: VirtualClock | None = None
     installed: bool = False
     original_invoke_lambda: Callable[..., Any] | None = None
     original_wait_interval: Callable[..., Any] | None = None
     original_retrier_time: Any = None
     original_datetime_modules: dict[Any, Any] | None = None
+    original_worker_start: Callable[..., Any] | None = None
+    original_action_count: Callable[..., Any] | None = None
     original_start_execution: Callable[..., Any] | None = None
     original_sfn_normalise: Callable[..., Any] | None = None
     original_dynamodb: dict[str, Callable[..., Any]] | None = None
@@ -198,8 +136,10 @@ ATOMIC_DYNAMODB_OPERATIONS = (
 _logs_lock = threading.Lock()
 
 
-def _scale() -> TimeScale:
-    return _glue.time_scale or TimeScale(1.0)
+def _clock() -> VirtualClock:
+    if _glue.clock is None:
+        raise RuntimeError("the moto glue is not installed: no clock")
+    return _glue.clock
 
 
 def _in_process_invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
@@ -226,26 +166,46 @@ def _save_logs(function: LambdaFunction, result: Invocation) -> None:
         logs.put_log_events(group, stream, events)
 
 
-def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
-    """Replacement for `WaitFunction._wait_interval`: waits `wait_seconds` of simulated time.
+def _clocked_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) -> None:
+    """Replacement for `WaitFunction._wait_interval`: waits `wait_seconds` on the stack's clock.
 
-    Like the original it wakes early when the execution stops (`program_state_event`), and it keeps
-    waiting after an unrelated wake-up while the execution is still running.
+    The execution's hold is let go meanwhile. Like the original it ends early when the execution stops.
     """
-    scale = _scale()
-    scale.wait_until(scale.now() + wait_seconds, wake=env.program_state_event, keep_waiting=env.is_running)
+    clock = _clock()
+    clock.wait_until(clock.now() + wait_seconds, keep_waiting=env.is_running)
 
 
-class _ScaledTime(types.SimpleNamespace):
-    """Stands in for the `time` module inside moto's retrier: `sleep` waits simulated seconds."""
+class _ClockedTime(types.SimpleNamespace):
+    """Stands in for the `time` module inside moto's retrier: `sleep` waits on the stack's clock."""
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        """Sleep `seconds` of simulated time."""
-        _scale().sleep(seconds)
+        """Sleep `seconds` on the stack's clock (the execution's hold is let go meanwhile)."""
+        _clock().sleep(seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+def _held_worker_start(self: sfn_execution_worker.ExecutionWorker) -> None:
+    """Replacement for `ExecutionWorker.start`: the execution's thread runs under a clock hold of its own."""
+    hold = _clock().hold().acquire()
+    logic = self._execution_logic
+
+    def run() -> None:
+        current_hold.set(hold)
+        try:
+            logic()
+        finally:
+            hold.release()
+
+    thread = threading.Thread(target=run, name="sfn-execution", daemon=True)
+    sfn_execution_worker.TMP_THREADS.append(thread)
+    try:
+        thread.start()
+    except BaseException:
+        hold.release()
+        raise
 
 
 class _SimulatedDatetime(datetime.datetime):
@@ -254,7 +214,7 @@ class _SimulatedDatetime(datetime.datetime):
     @classmethod
     def now(cls, tz: datetime.tzinfo | None = None) -> _SimulatedDatetime:  # type: ignore[override]
         """The simulated time, as `datetime.now` gives it (naive local time without `tz`)."""
-        return cls.fromtimestamp(_scale().now(), tz)
+        return cls.fromtimestamp(_clock().now(), tz)
 
 
 class _SimulatedDatetimeModule(types.SimpleNamespace):
@@ -271,6 +231,13 @@ def _atomic_start_execution(self: StepFunctionsParserBackend, *args: Any, **kwar
     assert _glue.original_start_execution is not None
     with _start_execution_lock:
         return _glue.original_start_execution(self, *args, **kwargs)
+
+
+def _count_actions_once(self: ActionCountValidator, node: Any) -> Any:
+    """Replacement for `ActionCountValidator.traverse`: the clause counts checked once, at the root."""
+    if isinstance(node, UpdateExpression):
+        return self.verify_action_counts(node)
+    return self.traverse_node_recursively(node)
 
 
 def atomic_dynamodb_operation(operation: Callable[..., Any]) -> Callable[..., Any]:
@@ -316,16 +283,18 @@ def check_moto_version() -> None:
         )
 
 
-def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
-    """Patch moto: in-process Lambda, scaled waits, atomic starts and DynamoDB items, startExecution params.
+def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
+    """Patch moto: in-process Lambda, clocked waits and executions, atomic starts and DynamoDB items,
+    startExecution params.
 
     Idempotent; see the module docstring.
     """
     check_moto_version()
     _glue.invoker = invoker
-    _glue.time_scale = time_scale
+    _glue.clock = clock
     if _glue.installed:
         return
+    thread_context.install()
     _glue.original_invoke_lambda = LambdaFunction._invoke_lambda
     _glue.original_wait_interval = WaitFunction._wait_interval
     _glue.original_retrier_time = retrier_decl.time
@@ -333,8 +302,12 @@ def install_patches(invoker: Invoker | None, time_scale: TimeScale) -> None:
     _glue.original_sfn_normalise = StateTaskServiceSfn._normalise_parameters
     StateTaskServiceSfn._normalise_parameters = _sfn_normalise_parameters  # type: ignore[method-assign]
     LambdaFunction._invoke_lambda = _in_process_invoke_lambda  # type: ignore[method-assign]
-    WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    WaitFunction._wait_interval = _clocked_wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = _ClockedTime()  # type: ignore[assignment]
+    _glue.original_worker_start = sfn_execution_worker.ExecutionWorker.start
+    sfn_execution_worker.ExecutionWorker.start = _held_worker_start  # type: ignore[method-assign]
+    _glue.original_action_count = ActionCountValidator.traverse
+    ActionCountValidator.traverse = _count_actions_once  # type: ignore[method-assign]
     _glue.original_datetime_modules = {module: module.datetime for module in _DATED_MODULES}
     for module in _DATED_MODULES:
         module.datetime = _SimulatedDatetimeModule()  # type: ignore[assignment]
@@ -358,6 +331,9 @@ def remove_patches() -> None:
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
     for name, operation in (_glue.original_dynamodb or {}).items():
         setattr(DynamoDBBackend, name, operation)
+    sfn_execution_worker.ExecutionWorker.start = _glue.original_worker_start  # type: ignore[method-assign]
+    ActionCountValidator.traverse = _glue.original_action_count  # type: ignore[method-assign]
+    thread_context.uninstall()
     _glue.invoker = None
     _glue.installed = False
 
@@ -368,10 +344,8 @@ class LocalAws:
     `start()` returns self; `endpoint_url` is what boto3 and the AWS CLI take as `--endpoint-url`.
     """
 
-    def __init__(
-        self, invoker: Invoker | None = None, time_scale: TimeScale | None = None, port: int = 0
-    ) -> None:
-        self.time_scale = time_scale or TimeScale(1.0)
+    def __init__(self, clock: VirtualClock, invoker: Invoker | None = None, port: int = 0) -> None:
+        self.clock = clock
         self._invoker = invoker
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.port: int | None = None
@@ -384,20 +358,18 @@ class LocalAws:
             raise RuntimeError("the local AWS is not started")
         return f"http://127.0.0.1:{self.port}"
 
-    def attach(self, invoker: Invoker) -> None:
-        """Run Lambda invocations with `invoker` from now on."""
-        self._invoker = invoker
-        _glue.invoker = invoker
-
     def start(self) -> LocalAws:
         """Start the server, patch moto, switch Step Functions execution on and reset moto's state."""
-        install_patches(self._invoker, self.time_scale)
-        self.time_scale.restore()
+        install_patches(self._invoker, self.clock)
+        self.clock.restore()
         # One access-log line per AWS call would drown the CLI's output, and moto logs every Fail state
         # (a job that FAILED, a watch past its deadline: normal outcomes) at ERROR level.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server.start()
+        wsgi_server = self._server._server  # moto's werkzeug server: each request reads its `app`
+        assert wsgi_server is not None
+        wsgi_server.app = self.clock.wsgi(wsgi_server.app)
         self.port = self._server.get_host_and_port()[1]
         # moto's own clients (Step Functions calling Lambda) find the server through MOTO_PORT.
         self._saved = {
@@ -415,8 +387,8 @@ class LocalAws:
         return self
 
     def stop(self) -> None:
-        """Stop the server and undo the patches (waits on the simulated clock end at once)."""
-        self.time_scale.release()
+        """Stop the server and undo the patches (waits on the clock end at once)."""
+        self.clock.release_waiters()
         if self.port is not None:
             self._server.stop()
             self.port = None

@@ -20,9 +20,7 @@ import getpass
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,7 +153,8 @@ def _validate_job(module: str, job_id: str) -> None:
 
 
 def command_local_up(args: argparse.Namespace, console: Console) -> int:
-    """Start the embedded stack, print where it is, run until Ctrl-C."""
+    """Start the embedded stack, print where it is, run until Ctrl-C (SIGINT) or SIGTERM."""
+    from local.fake_zoho.server import StopSignals
     from local.stack import EmbeddedStack
 
     stack = EmbeddedStack(
@@ -167,6 +166,8 @@ def command_local_up(args: argparse.Namespace, console: Console) -> int:
     )
     with console.status("Starting the embedded stack..."):
         stack.start()
+    # Before the state file and URLs appear: whoever reads them may signal at once.
+    stop_signals = StopSignals()
     path = state_file()
     try:
         state = {
@@ -208,15 +209,7 @@ def command_local_up(args: argparse.Namespace, console: Console) -> int:
         )
         console.print("  zoho-watch watch Leads JOB_ID")
         console.print("Ctrl-C stops everything.")
-        stopped = threading.Event()
-        # Explicit handlers: shells start background jobs with SIGINT ignored; SIGTERM must clean up too.
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signal_number, lambda *_: stopped.set())
-        try:
-            while not stopped.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        stop_signals.wait()
     finally:
         with console.status("Stopping..."):
             stack.stop()
@@ -357,7 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=command_local_up)
 
     demo = commands.add_parser("demo", help="run the demo on a fresh embedded stack")
-    demo.add_argument("--time-scale", type=float, default=300.0, help="simulated seconds per real second")
+    demo.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="run the clock at this many simulated seconds per real second (default: virtual time, which "
+        "skips ahead whenever everything waits)",
+    )
     demo.set_defaults(handler=command_demo)
 
     watch = commands.add_parser("watch", help="watch a job and show its progress until it ends")

@@ -101,7 +101,8 @@ class LocalApiGateway:
         # Invocations can be as long as a function's time-out; many requests may be in flight at once.
         config = Config(read_timeout=900, max_pool_connections=64, retries={"max_attempts": 0})
         self._lambda = boto3.client("lambda", config=config, **self._aws.client_kwargs())
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True)
+        # A request is work: the stack's clock stands still while the gateway handles it.
+        self._server = make_server("127.0.0.1", self._port, self._aws.clock.wsgi(self._wsgi), threaded=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-api-gateway", daemon=True
         )

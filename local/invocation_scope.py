@@ -13,8 +13,7 @@ serialise the whole stack. Instead:
   would inside a Lambda container. `os.getenv`, boto3, botocore and Powertools all read `os.environ` at
   call time, so they see the function's variables.
 - Threads started inside an invocation (a `ThreadPoolExecutor` in the sweep, say) would start with an
-  empty context and lose the scope, so `threading.Thread.start` is wrapped to run the new thread inside a
-  copy of the starter's context *only when a scope is active*. Other threads are untouched.
+  empty context and lose the scope: `local.thread_context` makes them inherit their starter's context.
 - `sys.stdout` and `sys.stderr` are replaced by `RoutingStream`s that send what an invocation writes to
   that invocation's log buffer (later saved to the function's CloudWatch log group by moto), and
   everything else to the original stream. Powertools' Logger binds `sys.stdout` when it is created,
@@ -34,6 +33,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+from local import thread_context
 
 
 @dataclass
@@ -140,27 +141,18 @@ _install_lock = threading.Lock()
 _originals: dict[str, Any] = {}
 
 
-def _start_in_scope(self: threading.Thread) -> None:
-    if _current.get() is not None:
-        context = contextvars.copy_context()
-        run = self.run
-        self.run = lambda: context.run(run)  # type: ignore[method-assign]
-    _originals["thread_start"](self)
-
-
 def install() -> None:
-    """Replace `os.environ`, `sys.stdout`, `sys.stderr` and `Thread.start` as the module docstring says."""
+    """Replace `os.environ`, `sys.stdout` and `sys.stderr`; make threads inherit their starter's context."""
     with _install_lock:
         if _originals:
             return
         _originals["environ"] = os.environ
         _originals["stdout"] = sys.stdout
         _originals["stderr"] = sys.stderr
-        _originals["thread_start"] = threading.Thread.start
         os.environ = LayeredEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - replaced on purpose
         sys.stdout = RoutingStream(sys.stdout)
         sys.stderr = RoutingStream(sys.stderr)
-        threading.Thread.start = _start_in_scope  # type: ignore[method-assign]
+        thread_context.install()
 
 
 def uninstall() -> None:
@@ -174,7 +166,7 @@ def uninstall() -> None:
             sys.stdout = _originals["stdout"]
         if isinstance(sys.stderr, RoutingStream):
             sys.stderr = _originals["stderr"]
-        threading.Thread.start = _originals["thread_start"]  # type: ignore[method-assign]
+        thread_context.uninstall()
         _originals.clear()
 
 

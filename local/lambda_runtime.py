@@ -13,12 +13,14 @@ code location and runs invocations:
   the Zoho emulator are), then Lambda's reserved variables. It is applied with
   `local.invocation_scope`, which explains why that is sound when invocations run in concurrent threads.
 - Layers go on `sys.path` as Lambda's /opt/python would put them.
-- The zoho_watch library tells time with the runtime's `clock` (the embedded stack's simulated clock):
-  before each invocation the library's `Services` is checked and, when it is missing or has another
-  clock (a fresh process, a reset, another stack before this one), replaced through `set_services` by a
-  new `Services(clock=clock)`, so the store's `checked_at`, the polling policy, deadlines and token
-  expiry run on the same time as the Zoho emulator and the state machine's Waits. `reset_library()`
-  drops every per-container cache of the library and installs a new one.
+- The zoho_watch library's per-container singletons (`zoho_watch.services`: settings, clients, token memory)
+  are per function here, as each function has its own containers on AWS: the runtime installs a router as
+  the library's `Services` that hands each invocation (and the threads it starts) its function's own
+  `Services`, made on first use inside the invocation, so its settings are read once from that function's
+  environment. Each tells time with the runtime's clock (the stack's `VirtualClock`), so the store's
+  `checked_at`, the polling policy, deadlines and token expiry run on the same time as the Zoho emulator
+  and the state machine's Waits. `reset_library()` drops them all.
+- An invocation holds the clock still while it runs (see `local.clock`).
 - A context object carries function_name, function_version, invoked_function_arn, memory_limit_in_mb,
   aws_request_id, log_group_name, log_stream_name and get_remaining_time_in_millis().
 - An exception becomes Lambda's error payload, `{"errorType": <class name>, "errorMessage", ...}`, so
@@ -30,6 +32,7 @@ Not emulated: the time-out does not kill a handler (its context reports the rema
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import json
 import os
@@ -39,14 +42,15 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
 from local import invocation_scope
 from local.aws import ACCOUNT_ID, REGION, Invocation
+from local.clock import VirtualClock
 
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
 
@@ -95,6 +99,44 @@ class _Pool:
     created: int = 0
     configuration: tuple[Any, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
+    services: Any = None  # the library's Services of this function's current configuration
+
+
+# The library Services of the function whose invocation runs in this context (threads inherit it).
+_function_services: contextvars.ContextVar[Any] = contextvars.ContextVar("function_services", default=None)
+
+
+# The events client's time-outs on the embedded stack (real seconds). On AWS they end a publication well
+# within the finished event's claim, a lease on the library's clock; here that clock stands still while the
+# function runs, so the lease cannot run out meanwhile, and a real-time time-out would only make the outcome
+# depend on how busy the machine is (the in-process AWS answers as fast as the machine allows).
+EMBEDDED_EVENTS_CLIENT_TIMEOUTS = {
+    "connect_timeout": 60,
+    "read_timeout": 300,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
+
+
+def _embedded_services(services_module: Any, clock: VirtualClock) -> Any:
+    """The library's Services on the stack's clock, with the events client's time-outs above."""
+
+    class EmbeddedServices(services_module.Services):  # type: ignore[name-defined,misc]
+        @cached_property
+        def events_client(self) -> Any:
+            return self._client("events", **EMBEDDED_EVENTS_CLIENT_TIMEOUTS)
+
+    return EmbeddedServices(clock=clock.now)
+
+
+class _ServicesRouter:
+    """What the library's `get_services()` returns on the embedded stack: the running function's Services,
+    or outside any invocation a Services of the process (tests and the CLI reading the library)."""
+
+    def __init__(self, fallback: Any) -> None:
+        self._fallback = fallback
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_function_services.get() or self._fallback, name)
 
 
 def _configuration_key(function: Any) -> tuple[Any, ...]:
@@ -128,11 +170,10 @@ def error_payload(exc: BaseException, request_id: str) -> str:
 class LambdaRuntime:
     """In-process Lambda runtime: `register` a function's code, then moto calls `self(function, event)`."""
 
-    def __init__(
-        self, extra_environment: dict[str, str] | None = None, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, clock: VirtualClock, extra_environment: dict[str, str] | None = None) -> None:
         self.extra_environment = dict(extra_environment or {})
         self.clock = clock
+        self._router: _ServicesRouter | None = None
         self._library_lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
@@ -174,24 +215,41 @@ class LambdaRuntime:
             return None
         return services
 
-    def install_library_clock(self) -> None:
-        """Make the library's per-container `Services` use this runtime's clock (see module docstring)."""
+    def install_library_services(self) -> None:
+        """Make the library's `get_services()` route to each function's own Services (module docstring)."""
         services = self._library_services()
         if services is None:
             return
         with self._library_lock:
-            if services.get_services().clock is not self.clock:
-                services.reset()  # a Services of another clock may hold another stack's clients too
-                services.set_services(services.Services(clock=self.clock))
+            if self._router is None or services.get_services() is not self._router:
+                # Someone reset the library (or another stack ran before): nothing cached is kept.
+                services.reset()
+                for pool in self._pools.values():
+                    if pool.services is not None and "zoho" in pool.services.__dict__:
+                        pool.services.zoho.session.close()
+                    pool.services = None
+                self._router = _ServicesRouter(_embedded_services(services, self.clock))
+                services.set_services(self._router)
 
     def reset_library(self) -> None:
-        """Forget the library's per-container caches (clients, tokens, parameters); keep this clock."""
+        """Forget the library's per-container caches (clients, tokens, parameters) of every function."""
         services = self._library_services()
         if services is None:
             return
         with self._library_lock:
-            services.reset()
-            services.set_services(services.Services(clock=self.clock))
+            self._router = None
+        self.install_library_services()
+
+    def _function_services_of(self, function_name: str) -> Any:
+        """The library Services of a function's configuration, made on first use (settings read lazily)."""
+        services = self._library_services()
+        pool = self._pools.get(function_name)
+        if services is None or pool is None:
+            return None
+        with pool.lock:
+            if pool.services is None:
+                pool.services = _embedded_services(services, self.clock)
+            return pool.services
 
     def _reserved_environment(self, function: Any, log_stream_name: str) -> dict[str, str]:
         return {
@@ -227,6 +285,7 @@ class LambdaRuntime:
                 # UpdateFunctionConfiguration: Lambda starts new containers with the new settings.
                 pool.idle.clear()
                 pool.configuration = configuration
+                pool.services = None  # its settings come from the new environment
             if pool.idle:
                 return pool.idle.pop(), False
             pool.created += 1
@@ -299,9 +358,11 @@ class LambdaRuntime:
         started = time.monotonic()
         with self._lock:
             self._in_flight += 1
+        token = None
         try:
-            self.install_library_clock()
-            with invocation_scope.scope(container.environment) as scope:
+            self.install_library_services()
+            token = _function_services.set(self._function_services_of(function.function_name))
+            with self.clock.busy(), invocation_scope.scope(container.environment) as scope:
                 print(f"START RequestId: {request_id} Version: {function.version}")
                 try:
                     handler = self._load_handler(function, container)
@@ -320,6 +381,8 @@ class LambdaRuntime:
                 print(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms")
                 container.invocations += 1
         finally:
+            if token is not None:
+                _function_services.reset(token)
             self._release(function.function_name, container)
             with self._lock:
                 self._in_flight -= 1

@@ -7,7 +7,7 @@ Total, the status, the number of checks) until every job is finished or no longe
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +61,12 @@ def follow(
     console: Console | None = None,
     interval: float = 0.25,
     timeout: float | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> dict[WatchedJob, dict[str, Any] | None]:
-    """Draw a bar per job until all are finished (or `timeout` seconds pass); return the last states."""
+    """Draw a bar per job until all are finished (or `timeout` real seconds pass); return the last states.
+
+    `pause(interval)` comes between two looks (the embedded stack's driver lets its clock run meanwhile).
+    """
     console = console or Console()
     states: dict[WatchedJob, dict[str, Any] | None] = dict.fromkeys(jobs)
     started = time.monotonic()
@@ -98,7 +102,7 @@ def follow(
                 return states
             if timeout is not None and time.monotonic() - started > timeout:
                 return states
-            time.sleep(interval)
+            pause(interval)
 
 
 def summary_table(

@@ -5,14 +5,14 @@ replays the watch the way the library's store does it (`zoho_watch.jobs`: the ob
 time seen, `next_check_in`), moving the emulator's clock by each wait instead of sleeping. A sweep-watched
 job is checked at the first schedule tick at or after it is due. No real time, network or AWS is used,
 so the figure is what the policy gives when nothing else (processing time, a slow machine, a clock out of
-step) adds to the waits: the number of checks a job watched on the embedded stack should get, give or
-take the policy's jitter and the ticks' phase.
+step) adds to the waits: the number of checks a job watched on the embedded stack gets, exactly: the
+stack's clock stands still while a check runs, and the jitter of each wait is seeded by the job and the
+check's number (`zoho_watch.jobs.jitter_rng`), here as in the store.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 from local.fake_zoho import FakeZoho, JobProfile
@@ -37,19 +37,21 @@ def planned_checks(
     poll: dict[str, int] | None = None,
     default_poll: tuple[int, int] = (5, 900),
     schedule_period: float | None = None,
-    seed: int = 0,
+    job_id: str = "1",
+    connection: str = "default",
 ) -> Plan:
     """Replay the watch of a `total`-record job of `profile` (see module docstring).
 
     `poll` is the job's poll bounds as the API takes them (None: `default_poll`, the stack's
     POLL_MIN_SECONDS and POLL_MAX_SECONDS); `schedule_period` is the sweep's period in seconds for a job
-    watched in schedule mode (None: Step Functions, which checks when the wait ends); `seed` seeds the
-    policy's jitter.
+    watched in schedule mode (None: Step Functions, which checks when the wait ends); `job_id` and
+    `connection` are the watched job's, which seed the jitter of its waits.
     """
     from zoho_watch.jobs import (
         TERMINAL_STATUSES,
         Observation,
         PollPolicy,
+        jitter_rng,
         next_check_in,
         trim_observations,
     )
@@ -58,21 +60,21 @@ def planned_checks(
     zoho = FakeZoho()
     zoho.clock.freeze()
     started = zoho.clock.now()
-    job_id = zoho.create_job(module, total=total, profile=profile)
-    rng = random.Random(seed)
+    replayed = zoho.create_job(module, total=total, profile=profile)
     observations: list[Observation] = []
     first_seen: float | None = None
     if schedule_period is not None:
         zoho.clock.advance(schedule_period)  # the first sweep after the watch starts
     for checks in range(1, MAX_REPLAYED_CHECKS + 1):
         now = zoho.clock.now()
-        truth = zoho.job_truth(job_id)
+        truth = zoho.job_truth(replayed)
         if truth["Status"] in TERMINAL_STATUSES:
             return Plan(checks=checks, seen_after=now - started)
         first_seen = now if first_seen is None else first_seen
         done = truth["Total_Count"] - truth["Not_Updated_Count"]
         observations.append(Observation(now, truth["Status"], done, truth["Total_Count"]))
         observations = trim_observations(observations, policy.keep)
+        rng = jitter_rng(connection, module, job_id, checks)
         wait = float(next_check_in(observations, now, policy, rng, first_seen_at=first_seen))
         if schedule_period is not None:
             wait = math.ceil(wait / schedule_period) * schedule_period

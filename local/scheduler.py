@@ -1,7 +1,7 @@
 """Fire the template's schedules locally: moto stores rules and schedules but never triggers them.
 
 Each enabled schedule with a `rate(...)` expression gets a thread that invokes its function every period
-of the stack's simulated clock (`TimeScale`: it follows a change of scale, a frozen clock and `advance`),
+of the stack's clock (`VirtualClock`: a tick is a wake-up the clock can jump to; a run holds the clock still),
 through moto's Lambda API. The event is the one EventBridge sends (`detail-type: Scheduled Event`,
 `source: aws.events`, `time` in simulated time) or the schedule's `Input`. A run that is still going when
 the next is due is not overlapped: the next one starts when it ends, and the ticks it missed are skipped.
@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore.config import Config
 
-from local.aws import ACCOUNT_ID, REGION, LocalAws, TimeScale
+from local.aws import ACCOUNT_ID, REGION, LocalAws
+from local.clock import VirtualClock
 from local.deploy import Schedule
 
 logger = logging.getLogger(__name__)
@@ -62,10 +63,10 @@ class _Runner:
 class LocalScheduler:
     """Runs the deployment's schedules (see module docstring)."""
 
-    def __init__(self, aws: LocalAws, schedules: list[Schedule], time_scale: TimeScale) -> None:
+    def __init__(self, aws: LocalAws, schedules: list[Schedule], clock: VirtualClock) -> None:
         self._aws = aws
         self._runners = {schedule.name: _Runner(schedule) for schedule in schedules}
-        self._time_scale = time_scale
+        self._clock = clock
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.history: list[Firing] = []
@@ -97,8 +98,12 @@ class LocalScheduler:
                     "schedule %s (%s) is not fired automatically", schedule.name, schedule.expression
                 )
                 continue
+            # The first tick is counted from now, not from when the thread gets to run.
             thread = threading.Thread(
-                target=self._loop, args=(runner, period), name=f"schedule-{schedule.name}", daemon=True
+                target=self._loop,
+                args=(runner, period, self._clock.now() + period),
+                name=f"schedule-{schedule.name}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
@@ -111,20 +116,26 @@ class LocalScheduler:
             thread.join(timeout=5)
         self._threads.clear()
 
-    def _loop(self, runner: _Runner, period: float) -> None:
-        clock = self._time_scale
-        tick = clock.now() + period
-        while clock.wait_until(tick, wake=self._stop) and not self._stop.is_set():
-            try:
-                self._run(runner)
-            except Exception:
-                logger.exception("schedule %s failed to run", runner.schedule.name)
-            tick += period
-            if tick <= clock.now():  # the run outlasted its period: start the next one now, skip the rest
-                tick = clock.now()
+    def _loop(self, runner: _Runner, period: float, first_tick: float) -> None:
+        clock, hold = self._clock, self._clock.hold()
+        tick = first_tick
+        try:
+            while clock.wait_until(tick, hold=hold, keep_waiting=self._running) and self._running():
+                try:
+                    self._run(runner)
+                except Exception:
+                    logger.exception("schedule %s failed to run", runner.schedule.name)
+                tick += period
+                if tick <= clock.now():  # the run outlasted its period: start the next one now, skip the rest
+                    tick = clock.now()
+        finally:
+            hold.release()
+
+    def _running(self) -> bool:
+        return not self._stop.is_set()
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._time_scale.now(), UTC)
+        return datetime.fromtimestamp(self._clock.now(), UTC)
 
     def fire(self, name: str) -> Firing:
         """Run the schedule `name` once, now, and return what its function answered."""

@@ -1,17 +1,22 @@
 """The embedded stack: Zoho emulator, moto, in-process Lambda, the deployed template, gateway and scheduler.
 
-    with EmbeddedStack(time_scale=600).start() as stack:
+    with EmbeddedStack().start() as stack:
         job_id = stack.zoho.create_job("Leads", total=500, profile=JobProfile(duration=3600))
         requests.put(f"{stack.api_url}/jobs/Leads/{job_id}/watch")
-        ...
+        stack.wait_for(lambda: stack.job_state("Leads", job_id)["status"] == "COMPLETED")
         stack.events(); stack.job_state("Leads", job_id)
 
-One simulated clock, `stack.clock` (the Zoho emulator's clock, running `time_scale` simulated seconds per
-real second, or frozen and moved by hand), is the time of everything on the stack: the emulator's jobs and
-tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and the zoho_watch
-library in the functions (the in-process runtime installs `Services(clock=stack.clock.now)`): checks are
-dated, deadlines and token expiry judged and the polling policy's waits chosen in simulated time, as they
-would be in real time on AWS. So a two-hour job is watched in seconds with the checks it would get on AWS.
+One clock, `stack.clock` (`local.clock.VirtualClock`), is the time of everything on the stack: the emulator's
+jobs and tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and the
+zoho_watch library in the functions (the in-process runtime gives it `Services(clock=stack.clock.now)`). By
+default it is virtual: it stands still while anything works and jumps to the next wake-up when everything
+waits, so an hour-long job is watched in the CPU time of its checks, with the same checks at the same
+simulated times on any machine. `time_scale` (simulated seconds per real second) runs it with real time
+instead, for a person watching (`zoho-watch local up`).
+
+The code that drives the stack (a test, the demo) is a participant too: it holds the clock (`driver`) from
+`start()` on, so nothing moves while it sets things up, and lets go only while it waits: `wait_for` (an
+outcome), `sleep` (simulated seconds), or explicitly (`driver.release()`, `clock.idle(driver, ...)`).
 The stack's functions get the template's environment plus where the embedded AWS (`AWS_ENDPOINT_URL`) and
 the emulator (`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the connection's secrets are filled as a
 running deployment has them (emulator credentials, an access token valid for Zoho's simulated hour).
@@ -23,16 +28,18 @@ moto's backends are process-wide: one started embedded stack per process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.aws import ACCOUNT_ID, REGION, LocalAws, TimeScale
+from local.aws import ACCOUNT_ID, REGION, LocalAws
+from local.clock import VirtualClock
 from local.deploy import Deployment, deploy
 from local.gateway import LocalApiGateway
 from local.lambda_runtime import LambdaRuntime
@@ -63,21 +70,21 @@ class EmbeddedStack:
     def __init__(
         self,
         stack_name: str = DEFAULT_STACK_NAME,
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         parameters: dict[str, Any] | None = None,
         template_path: Path | None = None,
-        zoho: Any = None,
         run_schedules: bool = True,
         aws_port: int = 0,
         api_port: int = 0,
         zoho_port: int = 0,
     ) -> None:
         self.stack_name = stack_name
-        self.time_scale = TimeScale(time_scale)
+        self._time_scale = time_scale
+        self.clock = VirtualClock(scale=time_scale)
+        self.driver = self.clock.hold()
         self.parameters = dict(parameters or {})
         self.template_path = template_path or REPO_ROOT / "template.yaml"
-        self._own_zoho = zoho is None
-        self.zoho = zoho
+        self.zoho: Any = None
         self.run_schedules = run_schedules
         self._ports = {"aws": aws_port, "api": api_port, "zoho": zoho_port}
         self.runtime: LambdaRuntime | None = None
@@ -105,15 +112,16 @@ class EmbeddedStack:
         return self
 
     def _start(self) -> None:
-        if self.zoho is None:
-            from local.fake_zoho import FakeZoho
+        self.driver.acquire()  # nothing moves while the stack is set up
+        self.clock.restore()
+        from local.fake_zoho import FakeZoho
 
-            self.zoho = FakeZoho(port=self._ports["zoho"]).start()
-        self.time_scale = TimeScale(self.time_scale.factor, clock=self.zoho.clock)
-        self._apply_time_scale_to_zoho()
-        self.runtime = LambdaRuntime(clock=self.time_scale.now)
+        self.zoho = FakeZoho(port=self._ports["zoho"], clock=self.clock)
+        self.zoho.app.wsgi_app = self.clock.wsgi(self.zoho.app.wsgi_app)  # a call to Zoho is work
+        self.zoho.start()
+        self.runtime = LambdaRuntime(self.clock)
         self.runtime.reset_library()  # nothing cached by an earlier stack in this process (its clients)
-        self.aws = LocalAws(self.runtime, self.time_scale, port=self._ports["aws"]).start()
+        self.aws = LocalAws(self.clock, self.runtime, port=self._ports["aws"]).start()
         self.runtime.extra_environment.update(
             {
                 "AWS_ENDPOINT_URL": self.aws.endpoint_url,
@@ -139,12 +147,12 @@ class EmbeddedStack:
                 self.deployment.apis[api]["stage"],
                 port=self._ports["api"],
             ).start()
-        self.scheduler = LocalScheduler(self.aws, self.deployment.schedules, self.time_scale)
+        self.scheduler = LocalScheduler(self.aws, self.deployment.schedules, self.clock)
         if self.run_schedules:
             self.scheduler.start()
 
     def stop(self) -> None:
-        """Stop everything this stack started (an emulator given to it is left running)."""
+        """Stop everything this stack started."""
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.gateway is not None:
@@ -154,8 +162,9 @@ class EmbeddedStack:
             self.aws.stop()
         if self.runtime is not None:
             self.runtime.close()
-        if self._own_zoho and self.zoho is not None:
+        if self.zoho is not None:
             self.zoho.stop()
+        self.driver.release()
         with _started_lock:
             if self in _started:
                 _started.remove(self)
@@ -178,10 +187,9 @@ class EmbeddedStack:
         captured events emptied, access token forgotten (secret and the functions' in-process caches)."""
         assert self.deployment is not None and self.zoho is not None
         self._stop_executions()
-        now = self.clock.now()
-        self.zoho.reset()  # its clock goes back to real time...
-        self.clock.set(max(now, self.clock.now()))  # ...but simulated time never runs backwards
-        self._apply_time_scale_to_zoho()
+        self.zoho.reset()  # the clock is the stack's: it stays where it is
+        self.clock.reset(self._time_scale)  # unfrozen, at the stack's scale (a test may have changed both)
+        self.driver.acquire()
         dynamodb, table = self.client("dynamodb"), self.table_name()
         for item in self.table_items():
             key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
@@ -198,11 +206,9 @@ class EmbeddedStack:
         assert self.runtime is not None
         self.runtime.reset_library()
 
-    def set_time_scale(self, factor: float) -> None:
-        """Change the time scale of the emulator, Step Functions' waits and retries, and the schedules."""
-        self.time_scale.set(factor)
-        if self.zoho is not None:
-            self._apply_time_scale_to_zoho()
+    def set_time_scale(self, factor: float | None) -> None:
+        """Run the clock at `factor` simulated seconds per real second, or virtual (skipping) with None."""
+        self.clock.set_scale(factor)
 
     def __enter__(self) -> EmbeddedStack:
         return self if self.aws is not None else self.start()
@@ -235,16 +241,6 @@ class EmbeddedStack:
                 Name=rule, EventBusName=bus.ref, EventPattern=json.dumps({"account": [ACCOUNT_ID]})
             )
             events.put_targets(Rule=rule, EventBusName=bus.ref, Targets=[{"Id": "capture", "Arn": target}])
-
-    @property
-    def clock(self) -> Any:
-        """The stack's simulated clock (`EmulatorClock`: now, freeze, advance, set, resume)."""
-        return self.time_scale.clock
-
-    def _apply_time_scale_to_zoho(self) -> None:
-        """Run the emulator's clock at the stack's scale (it is the stack's clock once started)."""
-        assert self.zoho is not None
-        self.zoho.clock.set_scale(self.time_scale.factor)
 
     def connect_emulator(self, connection: str = "default") -> dict[str, str]:
         """Fill the connection's secrets as a running deployment has them: new emulator credentials in
@@ -388,13 +384,32 @@ class EmbeddedStack:
                 found.extend(page["executions"])
         return sorted(found, key=lambda execution: execution["startDate"], reverse=True)
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-        """Poll `predicate` until it returns something truthy (returned), or raise TimeoutError."""
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 120.0, interval: float = 0.01) -> Any:
+        """Let the clock run until `predicate()` returns something truthy (returned).
+
+        The driver lets go of the clock between two looks (`interval` real seconds), so the stack's work and
+        the clock's jumps go on; `predicate` is evaluated holding it. `timeout` (real seconds) only stops a
+        hung test: TimeoutError.
+        """
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
+                raise TimeoutError(f"condition not met within {timeout} real seconds")
+            self.clock.idle(self.driver, interval)
+
+    @contextlib.contextmanager
+    def clock_running(self) -> Iterator[None]:
+        """Let go of the clock for the block: the driver hands the stack to another client (the CLI run in
+        this process, threads of its own), whose requests hold the clock while they are handled."""
+        self.driver.release()
+        try:
+            yield
+        finally:
+            self.driver.acquire()
+
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` of simulated time pass (the driver waits on the clock like a Wait state)."""
+        self.clock.sleep(seconds, hold=self.driver)

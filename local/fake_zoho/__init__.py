@@ -61,7 +61,7 @@ die too).
 
 Python controls (``FakeZoho``)
 ------------------------------
-``FakeZoho(dc="us", host="127.0.0.1", port=0, scale=1.0, **config)``; ``.start()`` returns self;
+``FakeZoho(dc="us", host="127.0.0.1", port=0, scale=1.0, clock=None, **config)``; ``.start()`` returns self;
 ``.stop()``; context manager; ``.url``; ``.reset()`` (fresh state on the same URL, initial settings).
 
 Accounts: ``credentials(scopes=None, org_id=, permission=)`` -> ``{client_id, client_secret, refresh_token,
@@ -86,7 +86,8 @@ records are Failed. ``JobProfile.from_dict`` rejects unknown keys.
 
 Time: ``zoho.clock`` (``EmulatorClock``), epoch seconds: ``now()``, ``set_scale(x)`` (x emulated seconds per
 real second), ``freeze()``, ``advance(seconds)``, ``set(t)``, ``resume()``, ``state()``. Job timelines, token
-expiry, grant-code expiry and the refresh window all use it.
+expiry, grant-code expiry and the refresh window all use it. ``FakeZoho(clock=...)`` runs the emulator on a
+clock its host shares with it instead (anything with ``Clock``'s methods); ``reset()`` then leaves it alone.
 
 Faults: ``zoho.faults.inject(kind, share=0.2, routes=("status",))``, ``.script([kind, None, ...], routes=)``
 (consumed in order by matching requests; None = normal reply), ``.clear()``, ``.seed(n)``, ``.state()``.
@@ -122,10 +123,10 @@ Alone: ``python -m local.fake_zoho --port 8765 [--scale 60] [--dc us]`` prints i
 credentials JSON, then serves until interrupted.
 """
 
-from .clock import EmulatorClock
+from .clock import Clock, EmulatorClock
 from .config import ZohoConfig
 from .emulator import FakeZoho
 from .faults import FAULT_KINDS, FaultInjector
 from .profile import JobProfile
 
-__all__ = ["FAULT_KINDS", "EmulatorClock", "FakeZoho", "FaultInjector", "JobProfile", "ZohoConfig"]
+__all__ = ["FAULT_KINDS", "Clock", "EmulatorClock", "FakeZoho", "FaultInjector", "JobProfile", "ZohoConfig"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 
 from .config import DATA_CENTRES
 from .emulator import FakeZoho
+from .server import StopSignals
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start the emulator, print its URLs and sample credentials, serve until Ctrl-C."""
+    """Start the emulator, print its URLs and sample credentials, serve until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m local.fake_zoho", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dc", default="us", choices=DATA_CENTRES, help="data centre this emulator plays")
     args = parser.parse_args(argv)
     zoho = FakeZoho(dc=args.dc, host=args.host, port=args.port, scale=args.scale).start()
+    stop_signals = StopSignals()  # before the URLs are printed: whoever reads them may signal at once
     print(f"Zoho emulator ({args.dc}) running at {zoho.url}")
     print(f"  accounts_url: {zoho.url}   (POST /oauth/v2/token)")
     print(f"  api_domain:   {zoho.url}   (/crm/v8/{{module}}/actions/mass_update)")
@@ -26,9 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     print("Sample credentials (a new client and refresh token):")
     print(json.dumps(zoho.credentials(), indent=2), flush=True)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stop_signals.wait()
     finally:
         zoho.stop()
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import EmulatorClock
+from .clock import Clock
 from .config import DATA_CENTRES, ZohoConfig
 from .counters import Counters
 
@@ -80,7 +80,7 @@ class Accounts:
     """The token store and the logic of ``/oauth/v2/token``; every method is thread-safe."""
 
     def __init__(
-        self, clock: EmulatorClock, config: ZohoConfig, counters: Counters, api_domain: Callable[[], str]
+        self, clock: Clock, config: ZohoConfig, counters: Counters, api_domain: Callable[[], str]
     ) -> None:
         self._clock = clock
         self._config = config

@@ -4,6 +4,53 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    """What the emulator needs of a clock: `EmulatorClock`, or one a host process shares with it."""
+
+    @property
+    def scale(self) -> float | None:
+        """Emulated seconds per real second (None: the clock moves by other rules)."""
+        ...
+
+    @property
+    def frozen(self) -> bool:
+        """True while only `advance` and `set` move the clock."""
+        ...
+
+    def now(self) -> float:
+        """Emulated epoch seconds."""
+        ...
+
+    def set_scale(self, scale: float) -> None:
+        """Run at `scale` emulated seconds per real second."""
+        ...
+
+    def freeze(self) -> None:
+        """Stand still until `advance`, `set` or `resume`."""
+        ...
+
+    def resume(self) -> None:
+        """Run again from the time shown."""
+        ...
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by `seconds`; return the new time."""
+        ...
+
+    def set(self, epoch_seconds: float) -> None:
+        """Show `epoch_seconds` now."""
+        ...
+
+    def reset(self, scale: float = 1.0) -> None:
+        """Back to the initial way of running."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready view of the clock."""
+        ...
 
 
 class EmulatorClock:
@@ -100,6 +147,6 @@ class EmulatorClock:
             self._anchor_emulated = time.time()
         self.set_scale(scale)
 
-    def state(self) -> dict[str, float | bool]:
+    def state(self) -> dict[str, Any]:
         """JSON-ready view: now, scale, frozen."""
         return {"now": self.now(), "scale": self._scale, "frozen": self._frozen}

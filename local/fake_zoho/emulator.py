@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from .accounts import DEFAULT_ORG, Accounts, Client
-from .clock import EmulatorClock
+from .clock import Clock, EmulatorClock
 from .config import MODULE_NAME, ZohoConfig
 from .counters import Counters
 from .errors import error_body
@@ -29,7 +29,14 @@ class FakeZoho:
     """The Zoho emulator. See the package docstring for the whole API."""
 
     def __init__(
-        self, *, dc: str = "us", host: str = "127.0.0.1", port: int = 0, scale: float = 1.0, **config: Any
+        self,
+        *,
+        dc: str = "us",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scale: float = 1.0,
+        clock: Clock | None = None,
+        **config: Any,
     ) -> None:
         self._initial_config = {"dc": dc, **config}
         self._initial_scale = scale
@@ -37,7 +44,9 @@ class FakeZoho:
         self._port = port
         self.config = ZohoConfig()
         self.config.update(**self._initial_config)
-        self.clock = EmulatorClock(scale)
+        # A clock given by the caller (an embedded stack's, say) is the caller's: `reset` leaves it alone.
+        self._own_clock = clock is None
+        self.clock: Clock = EmulatorClock(scale) if clock is None else clock
         self.faults = FaultInjector()
         # The live tallies behind ``counters`` and ``request_log`` (the CRM routes take org slots from it).
         self.tallies = Counters(self.config.request_log_limit)
@@ -93,10 +102,12 @@ class FakeZoho:
 
     def reset(self) -> None:
         """Back to a fresh emulator on the same URL: no clients, tokens, jobs, faults or counts;
-        default settings, no latency, clock running at the initial scale."""
+        default settings, no latency, its own clock running at the initial scale (a clock given to it is
+        left as it is)."""
         self.faults.reset()
         self.config.update(**{**ZohoConfig().to_dict(), **self._initial_config})
-        self.clock.reset(self._initial_scale)
+        if self._own_clock:
+            self.clock.reset(self._initial_scale)
         self.tallies.reset(self.config.request_log_limit)
         self.accounts.reset()
         self.jobs.reset()

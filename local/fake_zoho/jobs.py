@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .clock import EmulatorClock
+from .clock import Clock
 from .config import MODULE_NAME
 from .profile import JobProfile, JobTimeline
 
@@ -42,7 +42,7 @@ class Job:
 class JobStore:
     """Every job of the emulated org, keyed by job_id."""
 
-    def __init__(self, clock: EmulatorClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.reset()

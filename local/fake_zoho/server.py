@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -49,3 +51,30 @@ class ServerThread:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class StopSignals:
+    """SIGINT and SIGTERM as a request to stop, for a server process started from a shell.
+
+    Create it once the servers are up and before announcing them (whoever waits for that announcement may
+    signal at once), then ``wait()``. The handlers are installed explicitly because a job started in the
+    background by a non-interactive shell inherits SIGINT ignored (Python then raises no KeyboardInterrupt),
+    and SIGTERM would otherwise end the process without its servers being stopped. They stay installed
+    after the first signal, so a second one while the caller stops its servers is a no-op rather than a
+    traceback mid-shutdown.
+    """
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, self._handle)
+
+    def _handle(self, signal_number: int, frame: object) -> None:
+        self._stopped.set()
+
+    def wait(self) -> None:
+        """Block until SIGINT or SIGTERM has arrived."""
+        # Poll rather than Event.wait(): a handler runs in the main thread, and if it ran while the main
+        # thread held the event's internal lock inside wait(), its set() would deadlock on that lock.
+        while not self._stopped.is_set():
+            time.sleep(0.1)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -41,7 +46,8 @@ def test_watch_draws_progress_until_the_job_completes(
     job_id = embedded_stack.zoho.create_job(
         "Leads", total=700, profile=JobProfile(queue_delay=0, duration=900)
     )
-    status = cli.main(["watch", "Leads", job_id, "--interval", "0.1", "--timeout", "30"])
+    with embedded_stack.clock_running():  # the CLI is the stack's client now: its requests hold the clock
+        status = cli.main(["watch", "Leads", job_id, "--interval", "0.1", "--timeout", "60"])
     out = capsys.readouterr().out
     assert status == cli.EXIT_OK
     assert f"Leads-{job_id}-g0" in out
@@ -54,7 +60,10 @@ def test_watch_of_a_failed_job_exits_3_and_api_url_mode_signs_requests(
 ) -> None:
     profile = JobProfile(queue_delay=0, duration=600, final_status="FAILED", fail_at=0.5)
     job_id = embedded_stack.zoho.create_job("Deals", total=400, profile=profile)
-    status = cli.main(["--api-url", embedded_stack.api_url, "watch", "Deals", job_id, "--interval", "0.1"])
+    with embedded_stack.clock_running():
+        status = cli.main(
+            ["--api-url", embedded_stack.api_url, "watch", "Deals", job_id, "--interval", "0.1"]
+        )
     assert status == cli.EXIT_JOB_FAILED
     assert "FAILED" in capsys.readouterr().out
     # The request was signed with SigV4 (the local gateway accepts it without checking the signature).
@@ -70,9 +79,8 @@ def test_check_and_jobs(
     job_id = embedded_stack.zoho.create_job(
         "Contacts", total=300, profile=JobProfile(queue_delay=0, duration=60)
     )
-    embedded_stack.wait_for(
-        lambda: embedded_stack.zoho.job_truth(job_id)["Status"] == "COMPLETED", timeout=10
-    )
+    embedded_stack.sleep(60)  # the job's minute
+    assert embedded_stack.zoho.job_truth(job_id)["Status"] == "COMPLETED"
     assert cli.main(["check", "Contacts", job_id]) == cli.EXIT_OK
     checked = json.loads(capsys.readouterr().out)
     assert (checked["status"], checked["counts"]["updated"], checked["job_id"]) == ("COMPLETED", 300, job_id)
@@ -124,9 +132,7 @@ def test_connect_stores_credentials_from_a_grant_code(
     # The functions use the new credentials: a live check refreshes with them.
     job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
     zoho.expire_access_tokens()
-    from zoho_watch.services import reset
-
-    reset()
+    embedded_stack.runtime.reset_library()  # the functions' cached credentials are the old ones
     reply = requests.get(f"{embedded_stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30)
     assert reply.status_code == 200, reply.text
 
@@ -163,3 +169,59 @@ def test_connect_a_second_connection_creates_both_of_its_secrets(
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["connection"] == "second-org"
+
+
+def _ignore_sigint() -> None:
+    # What a non-interactive shell does to a background job: the child starts with SIGINT ignored, so
+    # Python installs no KeyboardInterrupt handler of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "preexec_fn"),
+    [
+        pytest.param(signal.SIGINT, _ignore_sigint, id="sigint-ignored-at-start"),
+        pytest.param(signal.SIGTERM, None, id="sigterm"),
+    ],
+)
+def test_local_up_stops_cleanly_on_a_signal(
+    stop_signal: signal.Signals, preexec_fn: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    path = cli.state_file()
+    with (tmp_path / "stderr").open("w+") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local", "local", "up"],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=dict(os.environ),
+            preexec_fn=preexec_fn,
+        )
+        try:
+            # The state file appears once the stack is up and its signal handlers are installed.
+            deadline = time.monotonic() + 60
+            state = None
+            while state is None and process.poll() is None and time.monotonic() < deadline:
+                try:
+                    state = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    time.sleep(0.1)
+            assert state is not None, "local up wrote no state file"
+            urls = [state["api_url"], state["endpoint_url"], state["zoho_url"]]
+            assert requests.get(f"{state['zoho_url']}/__admin/clock", timeout=5).ok
+            process.send_signal(stop_signal)
+            # The timeout only keeps a hung stack from hanging the test run.
+            process.wait(timeout=30)
+            stderr.seek(0)
+            errors = stderr.read()
+            assert process.returncode == 0, errors
+            assert "Traceback" not in errors
+            assert not path.exists()
+            for url in urls:
+                with pytest.raises(requests.ConnectionError):
+                    requests.get(url, timeout=5)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

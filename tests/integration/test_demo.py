@@ -33,11 +33,7 @@ def test_the_demo_follows_every_job_to_its_planned_end() -> None:
     assert text.count("Finished ") >= len(DEMO_JOBS)  # one finished event per job in the events table
     assert "Not as planned" not in text
     assert "policy's plan: the checks the policy alone makes" in text  # the numbers are explained
-    for job in DEMO_JOBS:
-        checks, plan = checks_and_plans(text)[job.module]
-        # A check's own time only delays the next one: never more checks than the policy plans (give or
-        # take its jitter)...
-        assert 1 <= checks <= plan + 2, (job.module, checks, plan)
-        if job.mode == "schedule":
-            # ...and a minute between sweeps is far longer than a check: the sweep follows the plan.
-            assert abs(checks - plan) <= 2, (job.module, checks, plan)
+    # The clock stands still while a check runs and each wait's jitter is seeded by the job and the check:
+    # every job gets exactly the checks the policy plans, on any machine under any load.
+    found = checks_and_plans(text)
+    assert all(checks == plan > 1 for checks, plan in found.values()), found

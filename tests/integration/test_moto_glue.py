@@ -39,7 +39,8 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local import aws as local_aws
-from local.aws import LocalAws, TimeScale
+from local.aws import LocalAws
+from local.clock import VirtualClock
 from local.lambda_runtime import FunctionCode, LambdaRuntime
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,23 @@ def test_wait_and_retry_sleep_where_the_time_scale_is_applied() -> None:
     body = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert "time.sleep(interval_seconds)" in body, UPGRADE_HINT
     assert local_aws._glue.original_retrier_time in (None, time), UPGRADE_HINT
+
+
+def test_executions_run_in_the_worker_thread_the_clock_hold_is_given_to() -> None:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.stepfunctions.parser.asl.component.program import program
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    start = inspect.getsource(execution_worker.ExecutionWorker.start)
+    assert "Thread(target=self._execution_logic, daemon=True)" in start, UPGRADE_HINT
+    assert "TMP_THREADS.append(execution_logic_thread)" in start, UPGRADE_HINT
+    assert "self._execution_communication.terminated()" in inspect.getsource(
+        execution_worker.ExecutionWorker._execution_logic
+    ), UPGRADE_HINT
+    # The states run in a thread the execution's thread starts: it inherits the hold (local/thread_context).
+    assert "threading.Thread(target=super().eval" in inspect.getsource(program.Program.eval), UPGRADE_HINT
+    # The server's WSGI app is wrapped so that a request holds the clock.
+    assert "self._server = make_server(" in inspect.getsource(ThreadedMotoServer._server_entry), UPGRADE_HINT
 
 
 def test_executions_are_dated_where_the_simulated_clock_is_applied() -> None:
@@ -188,8 +206,9 @@ def glue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A bare LocalAws + LambdaRuntime with two functions of the throwaway handler (red and blue)."""
     folder = tmp_path_factory.mktemp("handler")
     (folder / "app.py").write_text(HANDLER)
-    runtime = LambdaRuntime()
-    local = LocalAws(runtime, TimeScale(1.0)).start()
+    clock = VirtualClock()
+    runtime = LambdaRuntime(clock)
+    local = LocalAws(clock, runtime).start()
     lam, iam = local.client("lambda"), local.client("iam")
     role = iam.create_role(RoleName="glue-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     archive = io.BytesIO()
@@ -267,8 +286,11 @@ def _run(
     return sfn.describe_execution(executionArn=execution)
 
 
-def test_retry_and_catch_match_the_exception_class_names_with_scaled_sleeps(glue: dict[str, Any]) -> None:
-    glue["aws"].time_scale.set(3600.0)
+def _seconds_run(execution: dict[str, Any]) -> float:
+    return (execution["stopDate"] - execution["startDate"]).total_seconds()
+
+
+def test_retry_and_catch_match_the_exception_class_names_on_the_virtual_clock(glue: dict[str, Any]) -> None:
     task = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -289,21 +311,21 @@ def test_retry_and_catch_match_the_exception_class_names_with_scaled_sleeps(glue
             "Caught": {"Type": "Fail", "Error": "Caught", "Cause": "permanent"},
         },
     }
-    started = time.monotonic()
     flaky = _run(glue, definition, "glue-retry", {"fail_times": 100_000})  # fails until retries run out
     assert flaky["status"] == "FAILED"
     assert flaky["error"] == "FlakyError"
+    assert _seconds_run(flaky) == 5 * 600  # five back-offs, and no time at all for the six invocations
     caught = _run(glue, definition, "glue-catch", {"permanent": True})
     assert (caught["status"], caught["error"]) == ("FAILED", "Caught")
+    assert _seconds_run(caught) == 0
     done = _run(glue, definition, "glue-wait", {})
     assert done["status"] == "SUCCEEDED"
-    # 5 retries x 600 s and a 3600 s wait: 2 simulated hours, a few real seconds at 3600x.
-    assert time.monotonic() - started < 15
+    assert _seconds_run(done) == 3600
 
 
 def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[str, Any]) -> None:
     sfn = glue["aws"].client("stepfunctions")
-    # Long enough (100 simulated hours) to be RUNNING during every start.
+    # The test holds the clock while it starts: the execution waits 100 simulated hours, RUNNING all along.
     definition = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 360_000, "End": True}}}
     machine = sfn.create_state_machine(
         name="glue-once", definition=json.dumps(definition), roleArn=glue["role"]
@@ -316,11 +338,11 @@ def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[s
             "executionArn"
         ]
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
+    with glue["aws"].clock.busy(), ThreadPoolExecutor(max_workers=20) as pool:
         arns = set(pool.map(start, range(20)))
-    assert len(arns) == 1
-    assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
-    sfn.stop_execution(executionArn=arns.pop())
+        assert len(arns) == 1
+        assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
+        sfn.stop_execution(executionArn=arns.pop())
 
 
 def test_dynamodb_item_operations_that_are_made_atomic_exist() -> None:

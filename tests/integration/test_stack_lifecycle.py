@@ -11,13 +11,13 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_stack_started_after_another_does_not_use_what_the_first_left_behind() -> None:
-    first = EmbeddedStack(stack_name="zw-first", time_scale=600, run_schedules=False).start()
+    first = EmbeddedStack(stack_name="zw-first", run_schedules=False).start()
     try:
         assert ZohoWatchApi(first.api_url).jobs() == []  # the library's clients now point at this moto
         first_clock = first.clock
     finally:
         first.stop()
-    second = EmbeddedStack(stack_name="zw-second", time_scale=600, run_schedules=False).start()
+    second = EmbeddedStack(stack_name="zw-second", run_schedules=False).start()
     try:
         api = ZohoWatchApi(second.api_url)
         assert api.jobs() == []  # no stale client of the stopped stack: its moto server is gone

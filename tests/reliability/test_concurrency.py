@@ -4,6 +4,10 @@ state machine, the sweep, live API checks, many threads of the library) never mo
 "Backwards" is watched by sampling the job's STATE item while the race runs: its version, status rank, the
 records done, the time of the check it holds and the number of checks may only grow, and a terminal status
 is final. At the end the record equals the emulator's truth and exactly one "finished" event was published.
+
+How far a race goes never depends on the machine's speed: on the library the test moves the emulator's frozen
+clock a step at a time and waits for the checkers to answer at each; on the embedded stack the racers are
+participants of the stack's virtual clock, which meet at the same simulated moments whatever their speed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import requests
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoWatchError
 
+from local.clock import Hold
 from local.fake_zoho import FakeZoho, JobProfile
 from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
@@ -60,11 +65,29 @@ def regressed(before: tuple[float, ...], now: tuple[float, ...]) -> bool:
     return now[0] > before[0] and (now[2] < before[2] or now[3] < before[3] or now[4] < before[4])
 
 
-class RecordMonitor:
-    """Samples a job's record in a thread and keeps every regression it sees."""
+def wait_real(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait until `condition()` holds; `timeout` (real seconds) only stops a hung test."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} real seconds (hung?)")
+        time.sleep(0.001)
 
-    def __init__(self, read: Callable[[], dict[str, Any] | None]) -> None:
+
+class RecordMonitor:
+    """Samples a job's record in a thread and keeps every regression it sees.
+
+    `pause(stopped)` runs between two samples (default: 5 real milliseconds); `stopped` is the monitor's
+    stop event, which a pause that waits on a clock must heed.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], dict[str, Any] | None],
+        pause: Callable[[threading.Event], None] | None = None,
+    ) -> None:
         self._read = read
+        self._pause = pause or (lambda stopped: stopped.wait(0.005))
         self._stop = threading.Event()
         self.samples = 0
         self.regressions: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
@@ -76,7 +99,7 @@ class RecordMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=60)
 
     def _run(self) -> None:
         last: tuple[float, ...] | None = None
@@ -88,7 +111,7 @@ class RecordMonitor:
                     self.regressions.append((last, key))
                 last = key
                 self.samples += 1
-            time.sleep(0.005)
+            self._pause(self._stop)
 
 
 # ---- library: many checkers at once ---------------------------------------------------------------------
@@ -116,10 +139,22 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
         threads = [threading.Thread(target=checker) for _ in range(16)]
         for thread in threads:
             thread.start()
-        for _ in range(80):  # the job runs while they race: 80 emulated seconds in 1-second steps
+        # The job runs while they race: 80 emulated seconds in 1-second steps, each step taken once a check
+        # has answered and the monitor has looked since the last one (however fast this machine is).
+        for _ in range(80):
             zoho.clock.advance(1)
-            time.sleep(0.01)
-        time.sleep(0.2)
+            answered, sampled = len(results), monitor.samples
+            wait_real(
+                lambda answered=answered, sampled=sampled: (
+                    len(results) > answered and monitor.samples > sampled
+                ),
+                "a check and a look",
+            )
+        # Past the job's end (60 s): the racers go on until one of them has recorded it.
+        wait_real(
+            lambda: (library.store.get("default", "Leads", job_id) or {}).get("status") == "COMPLETED",
+            "the end recorded",
+        )
         stop.set()
         for thread in threads:
             thread.join()
@@ -151,25 +186,27 @@ def test_an_answer_overtaken_by_a_newer_one_never_overwrites_it(
     answered, release = threading.Event(), threading.Event()
     original = library.zoho.get_mass_update_status
     first = threading.Lock()
+    held: list[bool] = []
 
     def slow_after_the_answer(*args: Any, **kwargs: Any) -> Any:
         snapshot = original(*args, **kwargs)
         if first.acquire(blocking=False):  # only the first check is held, after Zoho answered
             answered.set()
-            release.wait(10)
+            held.append(release.wait(60))  # the limit only stops a hung test: asserted below
         return snapshot
 
     monkeypatch.setattr(library.zoho, "get_mass_update_status", slow_after_the_answer)
     late: list[dict[str, Any]] = []
     thread = threading.Thread(target=lambda: late.append(check_job("default", "Leads", job_id)))
     thread.start()
-    assert answered.wait(10)  # check A has Zoho's answer at t=5 (SCHEDULED, or few records done)
+    assert answered.wait(60)  # check A has Zoho's answer at t=5 (SCHEDULED, or few records done)
     zoho.clock.advance(10)
     newer = check_job("default", "Leads", job_id)  # check B asks at t=15 and writes first
     zoho.clock.advance(1)
     release.set()  # A reads the clock now (t=16) and writes its older answer
-    thread.join(10)
+    thread.join(60)
 
+    assert held == [True] and not thread.is_alive() and len(late) == 1  # A was held until B had written
     state = library.store.get("default", "Leads", job_id)
     assert (state["status"], state["counts"]) == (newer["status"], newer["counts"])
 
@@ -202,13 +239,23 @@ def test_a_hundred_simultaneous_starts_of_one_watch_give_one_execution(embedded_
     assert state["watcher"] == "stepfunctions:" + arns.pop()
 
 
+# Simulated seconds between two live checks of a checker: the scheduler's rate (the template's default sweep
+# schedule, one minute), from the same moment, so the live checkers and the sweep's runs meet at each tick.
+LIVE_CHECK_EVERY = 60
+# Simulated seconds between two looks of the monitor while nothing else works on the stack.
+MONITOR_EVERY = 30
+
+
 @pytest.mark.integration
+@pytest.mark.timeout(600)  # real seconds, a hung test's limit: its 31 simulated minutes take about 40 here
 def test_sweep_state_machine_and_live_checks_racing_on_one_job_never_regress_it(
     embedded_stack: EmbeddedStack,
 ) -> None:
     stack = embedded_stack
-    zoho = stack.zoho
-    zoho.set_latency(0.02)  # checks take a little while, so they overlap
+    clock, zoho = stack.clock, stack.zoho
+    # Real seconds added inside each Zoho call (the clock stands still meanwhile): checks that start at the
+    # same simulated moment overlap in real time.
+    zoho.set_latency(0.02)
     job_id = zoho.create_job("Leads", total=3_000, profile=JobProfile(queue_delay=0, duration=1_800))
     dynamodb, table = stack.client("dynamodb"), stack.table_name()
     key = {"pk": {"S": f"JOB#default#Leads#{job_id}"}, "sk": {"S": "STATE"}}
@@ -217,41 +264,76 @@ def test_sweep_state_machine_and_live_checks_racing_on_one_job_never_regress_it(
         item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         return {name: next(iter(value.values())) for name, value in item.items()} if item else None
 
-    # Registered for the sweep (the library's clock is real time: poll bounds of 1 to 2 real seconds).
+    # Registered for the sweep, due again 1 to 2 simulated seconds after each check: every run checks it.
     scheduled = watch(stack, "Leads", job_id, mode="schedule", poll={"min_seconds": 1, "max_seconds": 2})
     assert scheduled.status_code == 202, scheduled.text
     stop = threading.Event()
     live_answers: list[int] = []
 
-    def live_checks() -> None:
-        while not stop.is_set():
-            reply = requests.get(f"{stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30)
-            live_answers.append(reply.status_code)
+    def live_checks(hold: Hold, first: float) -> None:
+        """A live check through the API every LIVE_CHECK_EVERY simulated seconds from `first` (a clock
+        participant: its hold keeps the clock still from its wake-up to its next wait)."""
+        moment = first
+        try:
+            while not stop.is_set():
+                reply = requests.get(
+                    f"{stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30
+                )
+                live_answers.append(reply.status_code)
+                moment += LIVE_CHECK_EVERY
+                clock.wait_until(moment, hold=hold, keep_waiting=lambda: not stop.is_set())
+        finally:
+            hold.release()
 
-    with RecordMonitor(lambda: coerce(read())) as monitor:
-        sweeps = [stack.scheduler.fire(stack.scheduler.names[0])]  # the sweep checks it first
-        # A state machine watch of the same job, as a second client would start it at the same moment.
-        sfn = stack.client("stepfunctions")
-        machine = stack.outputs["WatchJobStateMachineArn"]
-        started = sfn.start_execution(
-            stateMachineArn=machine,
-            name=f"Leads-{job_id}-g0",
-            input=json_input(job_id),
-        )
-        stack.scheduler.start()
-        checkers = [threading.Thread(target=live_checks) for _ in range(3)]
-        for thread in checkers:
-            thread.start()
-        for _ in range(4):
-            time.sleep(0.3)
-            sweeps.append(stack.scheduler.fire(stack.scheduler.names[0]))
-        described = wait_execution_end(stack, f"Leads-{job_id}-g0", timeout=40)
+    monitor_hold = clock.hold().acquire()
+
+    def monitor_pause(stopped: threading.Event) -> None:
+        """Look again in 5 real milliseconds while anyone else works at this simulated moment (the racing
+        writes), else in MONITOR_EVERY simulated seconds: so it looks at every stretch of the race."""
+        if clock.holds > 1:
+            stopped.wait(0.005)
+        else:
+            clock.wait_until(
+                clock.now() + MONITOR_EVERY, hold=monitor_hold, keep_waiting=lambda: not stopped.is_set()
+            )
+
+    # The test holds the clock while it sets the race up: the sweep's first run, the state machine's first
+    # check and the live checkers' first checks all start at this one simulated moment.
+    started_at = clock.now()
+    checkers: list[threading.Thread] = []
+    try:
+        with RecordMonitor(lambda: coerce(read()), pause=monitor_pause) as monitor:
+            sweeps = [stack.scheduler.fire(stack.scheduler.names[0])]  # the sweep checks it first
+            # A state machine watch of the same job, as a second client would start it at the same moment.
+            sfn = stack.client("stepfunctions")
+            machine = stack.outputs["WatchJobStateMachineArn"]
+            started = sfn.start_execution(
+                stateMachineArn=machine,
+                name=f"Leads-{job_id}-g0",
+                input=json_input(job_id, started_at),
+            )
+            stack.scheduler.start()  # its runs: a minute from now, then every minute
+            for _ in range(3):
+                checkers.append(
+                    threading.Thread(target=live_checks, args=(clock.hold().acquire(), started_at))
+                )
+                checkers[-1].start()
+            for _ in range(
+                4
+            ):  # four more runs of the sweep, each at a tick: with the scheduler's and live checks
+                stack.sleep(LIVE_CHECK_EVERY)
+                sweeps.append(stack.scheduler.fire(stack.scheduler.names[0]))
+            described = wait_execution_end(stack, f"Leads-{job_id}-g0")
+    finally:
         stop.set()
         for thread in checkers:
             thread.join()
         stack.scheduler.stop()
+        monitor_hold.release()
 
     assert described["status"] == "SUCCEEDED" and described["executionArn"] == started["executionArn"]
+    # The job ran 1,800 simulated seconds: the monitor looked every MONITOR_EVERY seconds at least.
+    assert clock.now() - started_at >= 1_800
     assert monitor.samples > 20 and monitor.regressions == []
     assert set(live_answers) == {200} and len(live_answers) >= 3
     swept = [firing.payload for firing in sweeps if isinstance(firing.payload, dict)]
@@ -281,12 +363,12 @@ def coerce(item: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def json_input(job_id: str) -> str:
-    """The input the API gives a watch execution."""
+def json_input(job_id: str, now: float) -> str:
+    """The input the API gives a watch execution started at `now` (epoch seconds, the stack's clock)."""
     import json
     from datetime import UTC, datetime, timedelta
 
-    deadline = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    deadline = (datetime.fromtimestamp(now, UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
     return json.dumps(
         {
             "connection": "default",

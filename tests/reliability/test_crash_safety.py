@@ -167,7 +167,7 @@ def watch_through_a_dead_check(stack: EmbeddedStack, monkeypatch: pytest.MonkeyP
     job_id = stack.zoho.create_job("Leads", total=400, profile=JobProfile(queue_delay=0, duration=300))
     reply = watch(stack, "Leads", job_id)
     assert reply.status_code == 202, reply.text
-    described = wait_execution_end(stack, reply.json()["execution_name"], timeout=40)
+    described = wait_execution_end(stack, reply.json()["execution_name"])
     assert described["status"] == "SUCCEEDED", described
     assert failure_names(stack, described["executionArn"]) == [error_name]
     return job_id

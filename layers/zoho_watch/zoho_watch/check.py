@@ -29,7 +29,7 @@ from zoho_watch.errors import (
 )
 from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
-from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS, state_view
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, state_view
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
@@ -52,7 +52,9 @@ RESULT_KEYS = (
 
 
 # A checker that finds the finished event claimed looks again this often (real seconds), for at most the
-# lease and this margin: the claimer publishes within the lease, or the lease runs out and it is ours.
+# lease's length and this margin: the claimer publishes within the lease, or the lease runs out and it is
+# ours. That wait is the waiting Lambda's own time budget, so it is real time (time.monotonic); the lease
+# itself is on the library's clock (store.FINISHED_EVENT_LEASE_SECONDS).
 CLAIM_POLL_SECONDS = 0.05
 CLAIM_WAIT_MARGIN_SECONDS = 1.0
 
@@ -60,24 +62,16 @@ ZohoSlot = Callable[[], AbstractContextManager[Any]]
 """A factory of context managers, one held around each Zoho status call (e.g. a concurrency limit)."""
 
 
-def ask_zoho(
-    services: Services, connection: str, module: str, job_id: str, zoho_slot: ZohoSlot | None = None
-) -> Snapshot:
-    """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call.
-
-    Each status call runs inside `zoho_slot()` when given, and nothing else does: a caller that limits its
-    Zoho calls in flight holds a slot for the HTTP call only, not for token reads or store writes.
-    """
-    return ask_zoho_timed(services, connection, module, job_id, zoho_slot)[0]
-
-
 def ask_zoho_timed(
     services: Services, connection: str, module: str, job_id: str, zoho_slot: ZohoSlot | None = None
 ) -> tuple[Snapshot, float]:
-    """`ask_zoho`, with the time (library clock) the answered status call was sent.
+    """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call.
 
-    Checks are ordered by that time, not by when the answer came: an answer that took longer may describe
-    an older moment than one sent after it and received first.
+    Returns the snapshot and the time (library clock) the answered status call was sent. Checks are ordered
+    by that time, not by when the answer came: an answer that took longer may describe an older moment than
+    one sent after it and received first. Each status call runs inside `zoho_slot()` when given, and nothing
+    else does: a caller that limits its Zoho calls in flight holds a slot for the HTTP call only, not for
+    token reads or store writes.
     """
     slot = zoho_slot or nullcontext
     tokens = services.tokens(connection)
@@ -117,7 +111,7 @@ def check_job(
     "stepfunctions:<execution arn>"). `prefetched` is the job's raw STATE item if the caller has read it
     already (`JobStore.due_jobs(raw=True)`): the store then writes from it without reading the job again
     (a stale item costs one retry, never a wrong write). `zoho_slot` is held around each Zoho status call
-    (see `ask_zoho`). Raises the typed errors of `zoho_watch.errors`; an exception raised by `zoho_slot`
+    (see `ask_zoho_timed`). Raises the typed errors of `zoho_watch.errors`; an exception raised by `zoho_slot`
     passes through unchanged, with nothing recorded.
     """
     connection = validate_connection(connection)
@@ -188,7 +182,8 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
 
     The claim is a lease in the store (`JobStore.claim_finished_event`), and the event stays pending until
     `put_events` succeeded, so it is published at least once even if a container dies in between: the next
-    check re-claims it once the lease has run out. Without a crash it is published once: a checker that
+    check re-claims it once the lease has run out. It is published exactly once unless a container dies
+    between publishing it and recording it (`JobStore.finished_event_published`): a checker that
     finds the event claimed waits for the claimer (at most the lease, then it claims the event itself), so
     a retry of a dead check, which may be the job's last check, still publishes it; with no retry, the next
     sweep run does (`publish_pending_finished`). If EventBridge fails the claim is given back and
@@ -197,8 +192,8 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
     """
     store = services.store
     connection, module, job_id = state["connection"], state["module"], state["job_id"]
-    lease = max(FINISHED_EVENT_LEASE_SECONDS, FINISHED_EVENT_REAL_LEASE_SECONDS)
-    waited_until = time.monotonic() + lease + CLAIM_WAIT_MARGIN_SECONDS
+    # This Lambda's patience with a live claimer (real time, see CLAIM_POLL_SECONDS), then EventPublishError.
+    waited_until = time.monotonic() + FINISHED_EVENT_LEASE_SECONDS + CLAIM_WAIT_MARGIN_SECONDS
     while not store.claim_finished_event(connection, module, job_id):
         if not store.finished_event_pending(connection, module, job_id):
             return False  # published by the claimer

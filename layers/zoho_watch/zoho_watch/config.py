@@ -1,6 +1,9 @@
 """Settings of zoho-watch, read from environment variables and validated once, with clear messages.
 
-Names and defaults are those of docs/interfaces.md; template.yaml's Globals set them on every function.
+Names and defaults are those of docs/interfaces.md. template.yaml's Globals set most of them on every
+function; STATE_MACHINE_ARN and DEFAULT_DEADLINE_HOURS are the api function's, SWEEP_CONCURRENCY and
+SWEEP_BATCH_LIMIT the sweep function's. A container reads them once (`services.Services.settings`), as Lambda
+sets them once per container: nothing reads `os.environ` per call.
 """
 
 from __future__ import annotations
@@ -13,9 +16,20 @@ from dataclasses import dataclass
 from zoho_watch.errors import ConfigError
 
 DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")
+# Polls per Step Functions execution when MAX_POLLS_PER_EXECUTION does not say (25,000 history events allow
+# about 8,000 polls of 3 states each; 1,000 keeps a wide margin).
+DEFAULT_MAX_POLLS = 1000
+# The most polls an execution may be given (the loop state's `max_polls` is validated against it too).
+MAX_POLLS_LIMIT = 100_000
+# Hours a watch started without a deadline lasts (DEFAULT_DEADLINE_HOURS; template's DefaultDeadlineHours).
+DEFAULT_DEADLINE_HOURS = 168
+# The sweep's Zoho calls in flight (SWEEP_CONCURRENCY) and due jobs read per run (SWEEP_BATCH_LIMIT).
+DEFAULT_SWEEP_CONCURRENCY = 5
+DEFAULT_SWEEP_BATCH_LIMIT = 1000
 _API_VERSION = re.compile(r"^v(2|2\.1|[3-8])$")
 _SECRET_PREFIX = re.compile(r"^[A-Za-z0-9_+=.@-]{1,64}$")
 _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+_STATE_MACHINE_ARN = re.compile(r"^arn:[a-z0-9-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^\s:/]{1,80}$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,16 @@ class Settings:
     token_lease_seconds: int = 30
     # Cache time of the credentials secret in Powertools Parameters.
     credentials_max_age_seconds: int = 300
+    # The watch state machine (STATE_MACHINE_ARN): set on the api function only; None elsewhere, and then
+    # stepfunctions mode is not available (`watches.start_watch` raises ConfigError).
+    state_machine_arn: str | None = None
+    # Polls per execution (MAX_POLLS_PER_EXECUTION): the default `max_polls` of a watch's loop state.
+    max_polls_per_execution: int = DEFAULT_MAX_POLLS
+    # Deadline of a watch started without one, in hours from the start (DEFAULT_DEADLINE_HOURS).
+    default_deadline_hours: int = DEFAULT_DEADLINE_HOURS
+    # The sweep: Zoho calls in flight at most (SWEEP_CONCURRENCY), due jobs per run (SWEEP_BATCH_LIMIT).
+    sweep_concurrency: int = DEFAULT_SWEEP_CONCURRENCY
+    sweep_batch_limit: int = DEFAULT_SWEEP_BATCH_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +117,9 @@ class Settings:
         poll_max = int(_number("POLL_MAX_SECONDS", 900, 10, 86400))
         if poll_min > poll_max:
             problems.append(f"POLL_MIN_SECONDS ({poll_min}) must not exceed POLL_MAX_SECONDS ({poll_max})")
+        machine = _text("STATE_MACHINE_ARN")
+        if machine is not None and not _STATE_MACHINE_ARN.match(machine):
+            problems.append(f"STATE_MACHINE_ARN must be a state machine ARN, got {machine[:120]!r}")
         settings = cls(
             table_name=table_name,
             event_bus_name=bus,
@@ -110,6 +137,13 @@ class Settings:
             token_refresh_margin_seconds=int(_number("TOKEN_REFRESH_MARGIN_SECONDS", 120, 0, 1800)),
             token_lease_seconds=int(_number("TOKEN_LEASE_SECONDS", 30, 1, 300)),
             credentials_max_age_seconds=int(_number("CREDENTIALS_MAX_AGE_SECONDS", 300, 0, 86400)),
+            state_machine_arn=machine,
+            max_polls_per_execution=int(
+                _number("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS, 1, MAX_POLLS_LIMIT)
+            ),
+            default_deadline_hours=int(_number("DEFAULT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS, 1, 8760)),
+            sweep_concurrency=int(_number("SWEEP_CONCURRENCY", DEFAULT_SWEEP_CONCURRENCY, 1, 100)),
+            sweep_batch_limit=int(_number("SWEEP_BATCH_LIMIT", DEFAULT_SWEEP_BATCH_LIMIT, 1, 100_000)),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))

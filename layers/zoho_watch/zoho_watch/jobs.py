@@ -317,6 +317,16 @@ def _as_wait(wait: float, cap: float, low: int, high: int) -> int:
     return int(min(high, max(low, min(math.ceil(wait), math.floor(cap)))))
 
 
+def jitter_rng(connection: str, module: str, job_id: str, check: int) -> random.Random:
+    """The random source of the jitter of a job's wait after its `check`-th check.
+
+    Seeded by the job and the check's number: watchers of different jobs spread their calls out, and one
+    job's waits are the same every time its watch is replayed (the embedded stack's demo and tests compare
+    the checks made with the policy's plan).
+    """
+    return random.Random(f"{connection}/{module}/{job_id}/{check}")
+
+
 def next_check_in(
     observations: Sequence[Observation],
     now: float,

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zoho_watch.check import check_job
+from zoho_watch.config import MAX_POLLS_LIMIT
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
-from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, default_max_polls, iso_z
+from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, iso_z
 
 # The state machine's TimeoutSeconds is 30 days; a generation hands over well before it.
 GENERATION_MAX_SECONDS = 25 * 86400
@@ -57,13 +58,11 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
     """
     if not isinstance(loop_state, dict):
         raise InvalidInput("the task input must be an object")
-    services = services or get_services()
+    config = (services or get_services()).settings
     poll = loop_state.get("poll")
     if poll is not None:
         # Validates the bounds (InvalidInput) before any call to Zoho.
-        policy = PollPolicy.from_poll(
-            poll, services.settings.poll_min_seconds, services.settings.poll_max_seconds
-        )
+        policy = PollPolicy.from_poll(poll, config.poll_min_seconds, config.poll_max_seconds)
         poll = policy.as_dict()
     deadline = parse_time(loop_state.get("deadline"), "deadline")
     return {
@@ -74,7 +73,9 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
         "deadline": iso_z(deadline) if deadline else None,
         "generation": _count(loop_state.get("generation"), "generation", 0, 0, 1_000_000),
         "polls": _count(loop_state.get("polls"), "polls", 0, 0, 1_000_000),
-        "max_polls": _count(loop_state.get("max_polls"), "max_polls", default_max_polls(), 1, 100_000),
+        "max_polls": _count(
+            loop_state.get("max_polls"), "max_polls", config.max_polls_per_execution, 1, MAX_POLLS_LIMIT
+        ),
     }
 
 

@@ -17,8 +17,9 @@ from zoho_watch.jobs import validate_connection
 
 # HTTP connections each boto3 client keeps: the sweep runs up to sweep.MAX_WORKERS checks at once.
 MAX_POOL_CONNECTIONS = 50
-# EventBridge calls end (published or failed) well within the finished event's claim
-# (store.FINISHED_EVENT_LEASE_SECONDS = 8): at most 2 attempts of 1 s to connect and 2 s to read.
+# EventBridge calls end (published or failed) within the finished event's claim, a lease of
+# store.FINISHED_EVENT_LEASE_SECONDS (8 s on the library's clock, which on AWS is real time): at most 2
+# attempts of 1 s to connect and 2 s to read, 6 s in all.
 EVENTS_CLIENT_TIMEOUTS = {
     "connect_timeout": 1,
     "read_timeout": 2,

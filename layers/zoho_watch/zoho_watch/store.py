@@ -47,6 +47,7 @@ from zoho_watch.jobs import (
     PollPolicy,
     RatePrior,
     Snapshot,
+    jitter_rng,
     next_check_in,
     observed_rate,
     trim_observations,
@@ -70,15 +71,14 @@ _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25
 RATE_SK = "RATE"
 _MAX_RATE_ATTEMPTS = 5
-# How long a claim on a job's "finished" event lasts (seconds): longer than one publication (put_events is
-# bounded by the events client's time-outs, see services.EVENTS_CLIENT_CONFIG), short enough that a retry
-# after a claimer died publishes soon.
+# How long a claim on a job's "finished" event lasts (seconds, library clock): longer than one publication
+# (put_events is bounded by the events client's time-outs, see services.EVENTS_CLIENT_TIMEOUTS), short enough
+# that a retry after a claimer died publishes soon.
 FINISHED_EVENT_LEASE_SECONDS = 8.0
-# A claim also lasts this many real (wall-clock) seconds: a publication takes real time, and the library's
-# clock may run faster than real time (the embedded stack's scaled clock). On AWS both clocks are the same.
-FINISHED_EVENT_REAL_LEASE_SECONDS = 2.0
-# How long (real seconds) a container keeps a (connection, module)'s rate prior: a sweep of many jobs of one
-# module reads it once. The prior is a hint, so a few seconds' staleness across containers costs nothing.
+# How long (seconds, library clock) a container keeps a (connection, module)'s rate prior: a sweep of many
+# jobs of one module reads it once. The prior is a hint, so a few seconds' staleness across containers costs
+# nothing. The library's clock, not a real-time one: on AWS they are the same, and on the embedded stack the
+# cache then expires on the simulated timeline the jobs run on, whatever the machine's speed.
 RATE_PRIOR_CACHE_SECONDS = 60.0
 # How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
 # later have no rank and are ordered by time alone.
@@ -298,7 +298,7 @@ class JobStore:
         self._history_ttl = history_ttl_days * _DAY
         self._clock = clock
         self._rate_cache_seconds = rate_prior_cache_seconds
-        # (connection, module) -> (monotonic time it expires, prior or None): see `rate_prior`.
+        # (connection, module) -> (library-clock time it expires, prior or None): see `rate_prior`.
         self._rate_cache: dict[tuple[str, str], tuple[float, RatePrior | None]] = {}
         self._rate_cache_lock = threading.Lock()
         self._rate_reads: dict[tuple[str, str], threading.Lock] = {}  # one read of a prior at a time
@@ -424,8 +424,7 @@ class JobStore:
 
         A query of the index's `ACTIVE#finished-event` partition (never a scan), soonest first: jobs whose
         terminal write was not followed by a publication (the checker died, or EventBridge failed), and
-        jobs whose claim has run out on the library's clock (`claim_finished_event` may still refuse one
-        whose real-time lease has not).
+        jobs whose claim has run out (library clock).
         """
         _check_limit(limit, 100000)
         return self._query_due(FINISHED_EVENT_PARTITION, now, limit)
@@ -463,18 +462,19 @@ class JobStore:
     def rate_prior(self, connection: str, module: str) -> RatePrior | None:
         """The throughput learnt from this (connection, module)'s finished jobs, or None before the first.
 
-        Kept in this container for `rate_prior_cache_seconds` (real time) after it was read or learnt here,
-        so a sweep of many jobs of one module reads it once; another container's lessons show after that.
+        Kept in this container for `rate_prior_cache_seconds` (library clock) after it was read or learnt
+        here, so a sweep of many jobs of one module reads it once; another container's lessons show after
+        that.
         """
         key = self._rate_key(connection, module)
         cached = self._rate_cache.get((connection, module))
-        if cached is not None and time.monotonic() < cached[0]:
+        if cached is not None and self._clock() < cached[0]:
             return cached[1]
         with self._rate_cache_lock:
             reading = self._rate_reads.setdefault((connection, module), threading.Lock())
         with reading:  # single flight: the sweep's workers checking jobs of one module wait for one read
             cached = self._rate_cache.get((connection, module))
-            if cached is not None and time.monotonic() < cached[0]:
+            if cached is not None and self._clock() < cached[0]:
                 return cached[1]
             reply = self._client.get_item(TableName=self._table, Key=key)
             item = reply.get("Item")
@@ -484,7 +484,7 @@ class JobStore:
 
     def _cache_rate(self, connection: str, module: str, prior: RatePrior | None) -> None:
         with self._rate_cache_lock:
-            self._rate_cache[(connection, module)] = (time.monotonic() + self._rate_cache_seconds, prior)
+            self._rate_cache[(connection, module)] = (self._clock() + self._rate_cache_seconds, prior)
 
     def _forget_rate(self, connection: str, module: str) -> None:
         with self._rate_cache_lock:
@@ -853,6 +853,8 @@ class JobStore:
         observations = [Observation.from_item(raw) for raw in old.get("observations", [])]
         observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
         observations = trim_observations(observations, policy.keep)
+        checks = int(old.get("checks", 0)) + 1
+        rng = rng or jitter_rng(connection, module, job_id, checks)
         wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen, prior=prior)
         watcher = watcher or old.get("watcher")
         new: dict[str, Any] = {
@@ -869,7 +871,7 @@ class JobStore:
             "first_seen_at": first_seen_iso,
             "last_checked_at": iso_utc(checked_at),
             "checked_ts": checked_at,
-            "checks": int(old.get("checks", 0)) + 1,
+            "checks": checks,
             "observations": [obs.to_item() for obs in observations],
             "next_check_in": wait,
             "watcher": watcher,
@@ -894,36 +896,31 @@ class JobStore:
         module: str,
         job_id: str,
         lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS,
-        real_seconds: float = FINISHED_EVENT_REAL_LEASE_SECONDS,
     ) -> bool:
         """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
 
         The claim is a lease (`finished_event_claimed_until`, library clock), not the removal of
         `finished_event_pending`: the flag stays until `finished_event_published`, so a claimer that dies
         before publishing leaves the event pending, and once the lease has run out the next checker claims it.
-        The lease ends when `lease_seconds` have passed on the library's clock and `real_seconds` on the wall
-        clock (`finished_event_claimed_until_real`). The job's place in `ACTIVE#finished-event` moves to the
-        lease's end (`next_check_at`): the sweep tries it again only if the claimer has not published it.
+        The job's place in `ACTIVE#finished-event` moves to the lease's end (`next_check_at`): the sweep tries
+        it again only if the claimer has not published it.
         """
         key = self._key(connection, module, job_id)
-        now, wall = self._clock(), time.time()
+        now = self._clock()
         try:
             self._update(
                 key,
-                "SET finished_event_claimed_until = :until, finished_event_claimed_until_real = :real_until,"
-                " active = :finished_event, next_check_at = :until, version = version + :one",
+                "SET finished_event_claimed_until = :until, active = :finished_event, next_check_at = :until,"
+                " version = version + :one",
                 {
                     ":finished_event": FINISHED_EVENT_PARTITION,
                     ":one": 1,
                     ":true": True,
                     ":now": now,
                     ":until": now + lease_seconds,
-                    ":wall": wall,
-                    ":real_until": wall + real_seconds,
                 },
                 ConditionExpression="finished_event_pending = :true AND (attribute_not_exists("
-                "finished_event_claimed_until) OR (finished_event_claimed_until <= :now AND"
-                " finished_event_claimed_until_real <= :wall))",
+                "finished_event_claimed_until) OR finished_event_claimed_until <= :now)",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
@@ -935,8 +932,8 @@ class JobStore:
         key = self._key(connection, module, job_id)
         self._update(
             key,
-            "REMOVE finished_event_pending, finished_event_claimed_until, finished_event_claimed_until_real,"
-            " active, next_check_at SET version = version + :one",
+            "REMOVE finished_event_pending, finished_event_claimed_until, active, next_check_at"
+            " SET version = version + :one",
             {":one": 1},
         )
 
@@ -948,7 +945,7 @@ class JobStore:
             key,
             "SET finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
             " version = version + :one"
-            " REMOVE finished_event_claimed_until, finished_event_claimed_until_real",
+            " REMOVE finished_event_claimed_until",
             {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()},
         )
 

@@ -13,7 +13,6 @@ job's terminal write and the publication): they come from the index's `ACTIVE#fi
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +35,6 @@ SCHEDULE_WATCHER = "schedule"
 # contention). Small enough for boto3's connection pools (services.MAX_POOL_CONNECTIONS).
 WORKERS_PER_SLOT = 2
 MAX_WORKERS = 48
-# The interpreter's thread switch interval while the sweep's threads run (see run_sweep).
-SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class SweepStopped(Exception):
@@ -201,15 +198,7 @@ def run_sweep(
 
     if pending or due:
         size = min(workers, max(len(pending), len(due)))
-        # A threaded I/O fan-out: a thread woken by a reply waits up to the 5 ms default switch interval for
-        # the interpreter lock while another thread computes, and that wait holds a Zoho slot. 1 ms for the
-        # run, the previous value restored after (the process may be a warm container serving other code).
-        previous_interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-        try:
-            with ThreadPoolExecutor(max_workers=size, thread_name_prefix="sweep") as pool:
-                list(pool.map(publish_one, pending))
-                list(pool.map(check_one, due))
-        finally:
-            sys.setswitchinterval(previous_interval)
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="sweep") as pool:
+            list(pool.map(publish_one, pending))
+            list(pool.map(check_one, due))
     return report

@@ -42,7 +42,8 @@ logger = Logger(child=True)
 MIN_REFRESH_SPACING = 65.0
 # How often a waiting container re-reads the access-token secret.
 WAIT_POLL_SECONDS = 0.05
-_LEASE_TTL = 86400  # the lease item is removed by DynamoDB's TTL a day later
+# The lease item is removed by DynamoDB's TTL a day later (`expires_at` on the library clock, as the store's).
+_LEASE_TTL = 86400
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class TokenProvider:
                     "owner": {"S": self._owner},
                     "phase": {"S": "refreshing"},
                     "lease_until": {"N": str(Decimal(repr(until)))},
-                    "expires_at": {"N": str(int(time.time()) + _LEASE_TTL)},
+                    "expires_at": {"N": str(int(now) + _LEASE_TTL)},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR lease_until <= :now",
                 ExpressionAttributeValues={":now": {"N": str(Decimal(repr(now)))}},

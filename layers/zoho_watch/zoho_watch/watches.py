@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from zoho_watch.config import Settings
 from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
 from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
@@ -31,15 +32,11 @@ logger = Logger(child=True)
 WatchMode = Literal["stepfunctions", "schedule"]
 SCHEDULE_WATCHER = "schedule"
 STEPFUNCTIONS_WATCHER_PREFIX = "stepfunctions:"
-# Polls per execution when MAX_POLLS_PER_EXECUTION does not say (25,000 history events allow about 8,000
-# polls of 3 states each; 1,000 keeps a wide margin).
-DEFAULT_MAX_POLLS = 1000
 # Step Functions execution names are at most 80 characters.
 EXECUTION_NAME_LIMIT = 80
 # Generations a watch may reach (continue-as-new and restarts), and names tried per start.
 MAX_GENERATION = 9999
 MAX_START_ATTEMPTS = 50
-DEFAULT_DEADLINE_HOURS = 168
 
 
 @dataclass(frozen=True)
@@ -83,11 +80,6 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def default_max_polls() -> int:
-    """Polls per execution from MAX_POLLS_PER_EXECUTION (read per call: the embedded stack scopes it)."""
-    return int(os.environ.get("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS))
-
-
 def mode_of(watcher: str | None) -> WatchMode | None:
     """The watch mode of a job's `watcher` value (None when no one watches it)."""
     if watcher is None:
@@ -95,12 +87,11 @@ def mode_of(watcher: str | None) -> WatchMode | None:
     return "schedule" if watcher == SCHEDULE_WATCHER else "stepfunctions"
 
 
-def state_machine_arn() -> str:
-    """The watch state machine's ARN (STATE_MACHINE_ARN); ConfigError when it is not set."""
-    arn = os.environ.get("STATE_MACHINE_ARN", "")
-    if not arn:
+def state_machine_arn(settings: Settings) -> str:
+    """The watch state machine's ARN (setting STATE_MACHINE_ARN); ConfigError when it is not set."""
+    if not settings.state_machine_arn:
         raise ConfigError("stepfunctions mode is not available: STATE_MACHINE_ARN is not set")
-    return arn
+    return settings.state_machine_arn
 
 
 def _poll_bounds(poll: dict[str, Any] | None) -> dict[str, int] | None:
@@ -131,7 +122,8 @@ def start_watch(
     """Watch the job until it finishes; idempotent.
 
     `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
-    (an aware datetime, stepfunctions mode only; default DEFAULT_DEADLINE_HOURS from now) stops the watch.
+    (an aware datetime, stepfunctions mode only; default the setting DEFAULT_DEADLINE_HOURS from now) stops
+    the watch.
     A finished job is not watched again (`finished=True`). Raises InvalidInput for bad input and
     ConnectionNotConfigured when the connection has no credentials secret, and WatchConflict when the job is
     watched in the other mode, before anything is written or started;
@@ -192,10 +184,10 @@ def _watch_by_state_machine(
 ) -> WatchOutcome:
     if watcher == SCHEDULE_WATCHER:
         raise WatchConflict("WATCHED_BY_SCHEDULE", "the job is watched by the sweep; DELETE the watch first")
+    settings = services.settings
     now = datetime.fromtimestamp(services.clock(), UTC)
     if deadline is None:
-        hours = int(os.environ.get("DEFAULT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS))
-        deadline = now + timedelta(hours=hours)
+        deadline = now + timedelta(hours=settings.default_deadline_hours)
     elif deadline.tzinfo is None:
         raise InvalidInput("deadline must carry a time zone")
     elif deadline <= now:
@@ -205,7 +197,7 @@ def _watch_by_state_machine(
             f"module and job_id are too long for an execution name ({EXECUTION_NAME_LIMIT} characters);"
             " use mode=schedule"
         )
-    machine = state_machine_arn()
+    machine = state_machine_arn(settings)
     watch_input = {
         "connection": connection,
         "module": module,
@@ -213,7 +205,11 @@ def _watch_by_state_machine(
         "poll": poll,
         "deadline": iso_z(deadline),
         "generation": 0,
-        "max_polls": default_max_polls(),
+        "max_polls": settings.max_polls_per_execution,
+        # StartExecution with the name and input of a running execution returns that execution as if it had
+        # just started it: a request of its own in the input makes a concurrent second start fail with
+        # ExecutionAlreadyExists instead, so exactly one caller is told it started the watch.
+        "start_request": uuid.uuid4().hex,
     }
     arn, already = _start_or_find_execution(services.stepfunctions, machine, watch_input, watcher)
     state = services.store.watch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,7 @@ def test_watch_starts_one_named_execution_and_is_idempotent(
     assert [e["name"] for e in started] == ["Leads-554023000000506003-g0"]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     watch_input = json.loads(sfn.describe_execution(executionArn=body["execution_arn"])["input"])
+    assert re.fullmatch(r"[0-9a-f]{32}", watch_input.pop("start_request"))  # this request's own
     assert watch_input == {
         "connection": "default",
         "module": "Leads",

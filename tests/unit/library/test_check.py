@@ -6,8 +6,10 @@ import logging
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
+from zoho_watch import check as check_module
 from zoho_watch import services
 from zoho_watch.check import check_job
 from zoho_watch.errors import (
@@ -227,7 +229,7 @@ def test_finished_event_survives_an_eventbridge_failure(
 
 
 def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
-    library: services.Services, aws: AwsStack, zoho: FakeZoho
+    library: services.Services, aws: AwsStack, zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=5))
     zoho.clock.advance(10)
@@ -236,15 +238,15 @@ def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
     )
     assert library.store.claim_finished_event("default", "Leads", job_id)  # then the claimer died
     zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS - 1)  # a retry soon after: it waits for the lease
+    polls: list[float] = []
 
-    def lease_ends() -> None:
-        time.sleep(0.3)
+    def poll(seconds: float) -> None:  # the lease ends while the retry waits for the claimer
+        polls.append(seconds)
         zoho.clock.advance(1)
 
-    ender = threading.Thread(target=lease_ends)
-    ender.start()
+    monkeypatch.setattr(check_module, "time", SimpleNamespace(sleep=poll, monotonic=time.monotonic))
     result = check_job("default", "Leads", job_id)
-    ender.join()
+    assert polls, "the retry did not wait for the claim"
     assert result["terminal"]
     finished = aws.events(FINISHED)
     assert len(finished) == 1

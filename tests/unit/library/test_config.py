@@ -68,3 +68,50 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_min_above_max_is_refused() -> None:
     with pytest.raises(ConfigError, match="must not exceed"):
         Settings.from_env({**BASE, "POLL_MIN_SECONDS": "100", "POLL_MAX_SECONDS": "50"})
+
+
+def test_watch_and_sweep_settings_default_to_the_template_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.state_machine_arn is None  # set on the api function only
+    assert (settings.max_polls_per_execution, settings.default_deadline_hours) == (1000, 168)
+    assert (settings.sweep_concurrency, settings.sweep_batch_limit) == (5, 1000)
+
+
+def test_watch_and_sweep_settings_are_read() -> None:
+    arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:zoho-watch-watch-job"
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "STATE_MACHINE_ARN": arn,
+            "MAX_POLLS_PER_EXECUTION": "3",
+            "DEFAULT_DEADLINE_HOURS": "24",
+            "SWEEP_CONCURRENCY": "10",
+            "SWEEP_BATCH_LIMIT": "250",
+        }
+    )
+    assert settings.state_machine_arn == arn
+    assert (settings.max_polls_per_execution, settings.default_deadline_hours) == (3, 24)
+    assert (settings.sweep_concurrency, settings.sweep_batch_limit) == (10, 250)
+
+
+def test_bad_watch_and_sweep_settings_are_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(
+            {
+                **BASE,
+                "STATE_MACHINE_ARN": "watch-job",
+                "MAX_POLLS_PER_EXECUTION": "0",
+                "DEFAULT_DEADLINE_HOURS": "8761",
+                "SWEEP_CONCURRENCY": "five",
+                "SWEEP_BATCH_LIMIT": "100001",
+            }
+        )
+    message = str(caught.value)
+    for expected in (
+        "STATE_MACHINE_ARN must be a state machine ARN, got 'watch-job'",
+        "MAX_POLLS_PER_EXECUTION must be between 1 and 100000, got 0",
+        "DEFAULT_DEADLINE_HOURS must be between 1 and 8760, got 8761",
+        "SWEEP_CONCURRENCY must be an integer, got 'five'",
+        "SWEEP_BATCH_LIMIT must be between 1 and 100000, got 100001",
+    ):
+        assert expected in message

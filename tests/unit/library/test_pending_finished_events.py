@@ -167,7 +167,7 @@ def test_the_pending_partition_follows_the_claim(store: JobStore, aws: AwsStack)
     assert [item["job_id"] for item in store.pending_finished_events(T0 + 10)] == ["71"]
     assert store.pending_finished_events(T0 + 9) == []  # due from the terminal write on
 
-    assert store.claim_finished_event("default", "Leads", "71", lease_seconds=8, real_seconds=0)
+    assert store.claim_finished_event("default", "Leads", "71", lease_seconds=8)
     assert raw_state(aws, "71")["active"]["S"] == FINISHED_EVENT_PARTITION
     assert store.pending_finished_events(T0 + 7.9) == []  # the claimer has until its lease ends
     assert [item["job_id"] for item in store.pending_finished_events(T0 + 8)] == ["71"]

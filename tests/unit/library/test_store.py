@@ -6,7 +6,6 @@ import itertools
 import math
 import random
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -234,34 +233,19 @@ def test_a_claim_on_the_finished_event_is_a_lease_until_it_is_published(aws: Aws
     now = [T0]
     store = JobStore(aws.dynamodb, aws.table_name, clock=lambda: now[0])
     store.record_check("default", "Leads", "12", Snapshot("FAILED", 1, 0, 1, 0), T0)
-    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
     # The claimer may die now: the event is still pending, and claimed by no one else until the lease ends.
     assert store.finished_event_pending("default", "Leads", "12")
     now[0] = T0 + 7.9
-    assert not store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    assert not store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
     now[0] = T0 + 8
-    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8, real_seconds=0)
+    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
     store.finished_event_published("default", "Leads", "12")
     assert not store.finished_event_pending("default", "Leads", "12")
     now[0] = T0 + 100
     assert not store.claim_finished_event("default", "Leads", "12")
     item = raw_state(aws, "12")
-    assert not {
-        "finished_event_pending",
-        "finished_event_claimed_until",
-        "finished_event_claimed_until_real",
-    } & set(item)
-
-
-def test_a_claim_also_lasts_its_real_seconds_when_the_library_clock_runs_fast(aws: AwsStack) -> None:
-    now = [T0]
-    store = JobStore(aws.dynamodb, aws.table_name, clock=lambda: now[0])
-    store.record_check("default", "Leads", "13", Snapshot("COMPLETED", 1, 1, 0, 0), T0)
-    assert store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
-    now[0] = T0 + 3600  # a scaled clock: an hour passes in no real time, and the publication goes on
-    assert not store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
-    time.sleep(0.35)
-    assert store.claim_finished_event("default", "Leads", "13", lease_seconds=8, real_seconds=0.3)
+    assert not {"finished_event_pending", "finished_event_claimed_until"} & set(item)
 
 
 # A job's truth over time: status and done count never go back; after the end everything is the end.
@@ -508,7 +492,8 @@ def test_the_rate_prior_is_read_once_per_module_while_cached(aws: AwsStack) -> N
     teacher = JobStore(aws.dynamodb, aws.table_name, clock=lambda: T0)  # another container
     _finish_a_job(teacher, "36", 10.0, T0)
     client = _CountingRateReads(aws.dynamodb)
-    store = JobStore(client, aws.table_name, clock=lambda: T0, rate_prior_cache_seconds=0.3)
+    now = [T0]  # this container's library clock
+    store = JobStore(client, aws.table_name, clock=lambda: now[0], rate_prior_cache_seconds=60)
     queued = Snapshot("SCHEDULED", 5000, 0, 0, 5000)
 
     for job_id in range(40, 50):  # ten first checks of one module: one read of its prior
@@ -527,12 +512,14 @@ def test_the_rate_prior_is_read_once_per_module_while_cached(aws: AwsStack) -> N
     assert stored is not None and stored.log_rate == pytest.approx(learnt.log_rate)
     assert store.rate_prior("default", "Leads") == stored and client.rate_gets == reads
 
-    # Another container's lesson shows once the cache time has passed.
+    # Another container's lesson shows once the cache time has passed on the library's clock.
     teacher.learn_rate("default", "Leads", 80.0)
     newer = uncached.rate_prior("default", "Leads")
     assert newer is not None and newer.samples == 3
     assert store.rate_prior("default", "Leads") == stored and client.rate_gets == reads
-    time.sleep(0.35)
+    now[0] = T0 + 59.9  # cached at T0 (when it learnt) for 60 s
+    assert store.rate_prior("default", "Leads") == stored and client.rate_gets == reads
+    now[0] = T0 + 60
     assert store.rate_prior("default", "Leads") == newer and client.rate_gets == reads + 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,9 @@ def test_start_makes_one_named_execution_with_the_loop_input(aws: AwsStack, mach
     assert outcome.execution_name == "Leads-554023000000506003-g0"
     assert outcome.deadline == "2030-03-18T17:46:40Z"  # NOW + DEFAULT_DEADLINE_HOURS (24)
     described = sfn().describe_execution(executionArn=outcome.execution_arn)
-    assert json.loads(described["input"]) == {
+    watch_input = json.loads(described["input"])
+    assert re.fullmatch(r"[0-9a-f]{32}", watch_input.pop("start_request"))  # this request's own
+    assert watch_input == {
         "connection": "default",
         "module": "Leads",
         "job_id": "554023000000506003",
