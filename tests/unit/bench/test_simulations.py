@@ -77,22 +77,11 @@ def test_a_refresh_slower_than_the_providers_patience_decides_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The provider waits min(15, TOKEN_LEASE_SECONDS) real seconds (time.monotonic) for another worker's
-    # refresh. A 1 s patience and a 1.5 s refresh stand for a loaded machine: the figures are an idle one's.
+    # refresh. A 1 s patience and a 2.5 s refresh stand for a loaded machine: the figures are an idle one's.
     monkeypatch.setenv("TOKEN_LEASE_SECONDS", "1")
-    _slow_refresh(monkeypatch, 1.5)
+    _slow_refresh(monkeypatch, 2.5)
     economy = run_zoho_watch(workers=4, hours=0.1, step=120.0)
     assert economy == Economy(refreshes=1, throttled=0, max_in_window=1, checks=12, failed_checks=0)
-
-
-def test_with_a_real_time_sleep_the_slow_refresh_would_fail_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The same run with the provider's real-time waiting (the bench's before `lease_wait`): workers that
-    # lost the lease give up after 1 real second and their checks fail (how many depends on the scheduler).
-    monkeypatch.setenv("TOKEN_LEASE_SECONDS", "1")
-    _slow_refresh(monkeypatch, 1.5)
-    monkeypatch.setattr(bench.tokens, "lease_wait", lambda *_: time.sleep)
-    economy = run_zoho_watch(workers=4, hours=0.1, step=120.0)
-    assert 1 <= economy.failed_checks <= 3
-    assert economy.refreshes == 1
 
 
 def test_one_hour_job_checks_are_exact() -> None:
