@@ -384,7 +384,7 @@ class EmbeddedStack:
                 found.extend(page["executions"])
         return sorted(found, key=lambda execution: execution["startDate"], reverse=True)
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 120.0, interval: float = 0.01) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 600.0, interval: float = 0.01) -> Any:
         """Let the clock run until `predicate()` returns something truthy (returned).
 
         The driver lets go of the clock between two looks (`interval` real seconds), so the stack's work and

@@ -318,9 +318,8 @@ def test_sweep_state_machine_and_live_checks_racing_on_one_job_never_regress_it(
                     threading.Thread(target=live_checks, args=(clock.hold().acquire(), started_at))
                 )
                 checkers[-1].start()
-            for _ in range(
-                4
-            ):  # four more runs of the sweep, each at a tick: with the scheduler's and live checks
+            # Four more runs of the sweep, each at a tick, racing the scheduler's run and the live checks.
+            for _ in range(4):
                 stack.sleep(LIVE_CHECK_EVERY)
                 sweeps.append(stack.scheduler.fire(stack.scheduler.names[0]))
             described = wait_execution_end(stack, f"Leads-{job_id}-g0")
