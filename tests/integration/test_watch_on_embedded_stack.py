@@ -274,8 +274,7 @@ def test_continue_as_new_follows_the_job_across_generations(embedded_stack: Embe
         reply = watch(stack, "Leads", job_id, poll={"min_seconds": 60, "max_seconds": 120})
         assert reply.status_code == 202, reply.text
         state = stack.wait_for(
-            lambda: (item := stack.job_state("Leads", job_id)) and item.get("status") == "COMPLETED" and item,
-            timeout=120,
+            lambda: (item := stack.job_state("Leads", job_id)) and item.get("status") == "COMPLETED" and item
         )
     finally:
         lam.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
