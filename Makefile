@@ -13,7 +13,7 @@ CHECKOV_VENV := .venv-checkov
 PY313 := $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13),$(shell command -v python3.13 2>/dev/null))
 PYTEST_ARGS ?=
 
-.PHONY: help install lint checkov test demo local build bench clean
+.PHONY: help install lint test demo local build bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,18 +32,17 @@ $(CHECKOV_VENV)/.installed-stamp: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-lint: $(STAMP) ## the gates: ruff, cfn-lint, statelint, substitutions, offline SAM transform
+lint: $(STAMP) $(CHECKOV_VENV)/.installed-stamp ## every gate: ruff, cfn-lint, statelint, substitutions, offline SAM transform, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m tools.gates all
-
-checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on the template, offline (make test runs it once, in tests/reliability)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet
 
-# Each gate runs once: `lint` above, checkov in tests/reliability/test_least_privilege.py (which also proves it
-# runs offline). pytest runs on both cores (pytest-xdist, one embedded stack per worker, a file per worker).
-test: lint $(CHECKOV_VENV)/.installed-stamp ## the gates, then every unit, integration and reliability test
+# pytest runs on both cores (pytest-xdist, one embedded stack per worker, a file per worker). checkov runs again
+# in tests/reliability/test_least_privilege.py, which proves it runs offline: a run on a fresh machine tried the
+# network when that test was its only run, so `lint` keeps its own run first.
+test: lint ## the gates, then every unit, integration and reliability test
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
