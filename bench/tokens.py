@@ -25,7 +25,7 @@ The figures are the same on any machine under any load: nothing real-time decide
   happened to overlap them.
 
 Baseline, in the same run: the same workers with the official SDK's behaviour (each container keeps its own
-token and refreshes it itself when it is within 5 s of expiry; see shared/zoho-api.md). Its workers are
+token and refreshes it itself when it is within 5 s of expiry, as Zoho's own SDKs do). Its workers are
 alike, so which of them Zoho throttles or whose token it evicts depends on the scheduler, but how many
 does not. Each step runs every worker's refresh first, then (a second barrier) every worker's call: Zoho
 keeps at most 15 live tokens per refresh token and evicts the oldest, and with refreshes and calls

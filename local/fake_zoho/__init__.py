@@ -2,7 +2,7 @@
 
 One ``FakeZoho`` is one Zoho data centre with one org: a Flask app on a threaded werkzeug server at
 ``zoho.url`` (127.0.0.1, a free port), which is both the ``accounts_url`` and the ``api_domain``.
-Behaviour follows ``shared/zoho-api.md`` and the seed page of "Get Mass Update Status".
+Behaviour follows Zoho's documentation of Accounts and of "Get Mass Update Status".
 
 Quick start::
 
