@@ -13,7 +13,7 @@ CHECKOV_VENV := .venv-checkov
 PY313 := $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13),$(shell command -v python3.13 2>/dev/null))
 PYTEST_ARGS ?=
 
-.PHONY: help install lint test demo local build bench clean
+.PHONY: help install gates lint test demo local build bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,17 +32,22 @@ $(CHECKOV_VENV)/.installed-stamp: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-lint: $(STAMP) $(CHECKOV_VENV)/.installed-stamp ## every gate: ruff, cfn-lint, statelint, substitutions, offline SAM transform, checkov
+# checkov is told not to ask PyPI for a newer version of itself (it would, once an hour, and the offline test
+# in tests/reliability/test_least_privilege.py would then see a network attempt).
+CHECKOV_RUN := CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet
+
+gates: $(STAMP) ## the fast gates: ruff, cfn-lint, statelint, substitutions, offline SAM transform
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m tools.gates all
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet
 
-# pytest runs on both cores (pytest-xdist, one embedded stack per worker, a file per worker). checkov runs again
-# in tests/reliability/test_least_privilege.py, which proves it runs offline: a run on a fresh machine tried the
-# network when that test was its only run, so `lint` keeps its own run first.
-test: lint ## the gates, then every unit, integration and reliability test
+lint: gates $(CHECKOV_VENV)/.installed-stamp ## every gate: the fast gates, then checkov
+	$(CHECKOV_RUN)
+
+# Each gate runs once: the fast gates here, checkov inside pytest (tests/reliability/test_least_privilege.py runs
+# it offline, with the network refused). pytest runs on both cores (pytest-xdist, one embedded stack per worker).
+test: gates $(CHECKOV_VENV)/.installed-stamp ## the fast gates, then every unit, integration and reliability test (checkov included)
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)

@@ -370,6 +370,7 @@ def test_checkov_passes_on_the_template_offline(tmp_path: Path) -> None:
         "PYTHONPATH": str(tmp_path),
         "NETWORK_ATTEMPTS_LOG": str(attempts),
         "BC_SKIP_MAPPING": "TRUE",  # no mapping of checks to guidelines: that would be a download
+        "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",  # else it asks PyPI for a newer checkov once an hour
         "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
         "LOG_LEVEL": "WARNING",
     }
