@@ -33,6 +33,8 @@ upgrade fails loudly instead of quietly changing behaviour:
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
    `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
+9. moto re-parses every JSONPath and lists its own package folder on every request: `local.moto_memo`
+   keeps what those pure computations return.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """
@@ -70,7 +72,7 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from local import thread_context
+from local import moto_memo, thread_context
 from local.clock import VirtualClock, current_hold
 
 MOTO_VERSION = "5.2.5"
@@ -295,6 +297,7 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     if _glue.installed:
         return
     thread_context.install()
+    moto_memo.install()
     _glue.original_invoke_lambda = LambdaFunction._invoke_lambda
     _glue.original_wait_interval = WaitFunction._wait_interval
     _glue.original_retrier_time = retrier_decl.time
@@ -333,6 +336,7 @@ def remove_patches() -> None:
         setattr(DynamoDBBackend, name, operation)
     sfn_execution_worker.ExecutionWorker.start = _glue.original_worker_start  # type: ignore[method-assign]
     ActionCountValidator.traverse = _glue.original_action_count  # type: ignore[method-assign]
+    moto_memo.uninstall()
     thread_context.uninstall()
     _glue.invoker = None
     _glue.installed = False

@@ -79,6 +79,11 @@ class _Waiter:
 current_hold: contextvars.ContextVar[Hold | None] = contextvars.ContextVar("clock_hold", default=None)
 
 
+# The hold of the request a `VirtualClock.wsgi` app is serving, for `VirtualClock.not_working`. Apart from
+# `current_hold` on purpose: threads a request starts inherit it, and no wait of theirs may take it back.
+_request_hold: contextvars.ContextVar[Hold | None] = contextvars.ContextVar("request_hold", default=None)
+
+
 class VirtualClock:
     """Epoch seconds for the whole embedded stack (see module docstring)."""
 
@@ -333,7 +338,29 @@ class VirtualClock:
         """WSGI middleware: the clock stands still while a request is handled by `app`."""
 
         def held(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            with self.busy():
-                return list(app(environ, start_response))
+            with self.busy() as hold:
+                token = _request_hold.set(hold)
+                try:
+                    return list(app(environ, start_response))
+                finally:
+                    _request_hold.reset(token)
 
         return held
+
+    @contextlib.contextmanager
+    def not_working(self) -> Iterator[None]:
+        """The request being served (see `wsgi`) lets go of the clock for the block, then holds it again.
+
+        For a server that holds a reply back in real time on purpose (the emulator's `timeout` fault): that
+        is no work, and its client, if it is a participant, holds the clock itself while it waits for the
+        reply. Outside a request, or with the hold already let go, the block runs as it is.
+        """
+        hold = _request_hold.get()
+        if hold is None or not hold.held:
+            yield
+            return
+        hold.release()
+        try:
+            yield
+        finally:
+            hold.acquire()

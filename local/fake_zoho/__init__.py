@@ -88,6 +88,8 @@ Time: ``zoho.clock`` (``EmulatorClock``), epoch seconds: ``now()``, ``set_scale(
 real second), ``freeze()``, ``advance(seconds)``, ``set(t)``, ``resume()``, ``state()``. Job timelines, token
 expiry, grant-code expiry and the refresh window all use it. ``FakeZoho(clock=...)`` runs the emulator on a
 clock its host shares with it instead (anything with ``Clock``'s methods); ``reset()`` then leaves it alone.
+``FakeZoho(holding_back=...)``: a context manager factory entered while a reply is held back in real time (a
+``timeout`` fault, added latency), so a host whose clock stands still while its servers work can let it move.
 
 Faults: ``zoho.faults.inject(kind, share=0.2, routes=("status",))``, ``.script([kind, None, ...], routes=)``
 (consumed in order by matching requests; None = normal reply), ``.clear()``, ``.seed(n)``, ``.state()``.

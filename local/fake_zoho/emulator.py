@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import Flask, Response, request
@@ -36,6 +37,7 @@ class FakeZoho:
         port: int = 0,
         scale: float = 1.0,
         clock: Clock | None = None,
+        holding_back: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
         **config: Any,
     ) -> None:
         self._initial_config = {"dc": dc, **config}
@@ -47,6 +49,9 @@ class FakeZoho:
         # A clock given by the caller (an embedded stack's, say) is the caller's: `reset` leaves it alone.
         self._own_clock = clock is None
         self.clock: Clock = EmulatorClock(scale) if clock is None else clock
+        # Entered while a reply is held back in real time (`sleep`): a host sharing its clock can tell
+        # that this is no work (see `FakeZoho` in the package docstring).
+        self._holding_back = holding_back
         self.faults = FaultInjector()
         # The live tallies behind ``counters`` and ``request_log`` (the CRM routes take org slots from it).
         self.tallies = Counters(self.config.request_log_limit)
@@ -220,9 +225,10 @@ class FakeZoho:
         return self._latency
 
     def sleep(self, seconds: float) -> None:
-        """Sleep real ``seconds``, cut short by reset() or stop()."""
+        """Sleep real ``seconds``, cut short by reset() or stop(): a reply held back (latency, time-out)."""
         if seconds > 0:
-            self.faults.wake.wait(seconds)
+            with self._holding_back():
+                self.faults.wake.wait(seconds)
 
     # ----- observation -----
 

@@ -192,3 +192,39 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         clock.set(float("nan"))
     assert clock.now() == START and clock.virtual
+
+
+def test_a_request_lets_go_of_the_clock_only_while_it_is_not_working() -> None:
+    clock = VirtualClock(start=START)
+    seen: dict[str, float] = {}
+    held_back = threading.Event()
+    go_on = threading.Event()
+
+    def app(environ: dict[str, str], start_response: Callable[..., object]) -> list[bytes]:
+        seen["before"] = clock.holds
+        with clock.not_working():  # e.g. the emulator holding a reply back in real time
+            seen["while"] = clock.holds
+            held_back.set()
+            assert go_on.wait(30)
+        seen["after"] = clock.holds
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    served = clock.wsgi(app)
+    woke: list[tuple[str, float]] = []
+    request = threading.Thread(target=lambda: served({}, lambda *args: None), daemon=True)
+    with clock.busy():  # the driver
+        waiter = sleeper(clock, [60], woke, "w")
+        settle(lambda: clock.state()["waiters"] == 1, "the waiter waits")
+        request.start()
+        assert held_back.wait(30)
+        assert clock.now() == START
+    # Only the request's hold was left, and it is let go while the reply is held back: the clock jumps.
+    waiter.join(timeout=30)
+    assert woke == [("w", START + 60)]
+    go_on.set()
+    request.join(timeout=30)
+    assert (seen["before"], seen["while"], seen["after"]) == (2, 1, 1)
+    assert clock.holds == 0
+    with clock.not_working():  # outside a request: nothing to let go
+        assert clock.holds == 0

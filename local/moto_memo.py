@@ -1,0 +1,121 @@
+"""Memoised work in moto: the same answers for less CPU, on a stack where every check goes through moto.
+
+moto redoes three things on every use that on the embedded stack cost a third of a watch's CPU:
+
+1. JSONPath parsing. moto's EventBridge builds a new JSONPath parser (its grammar tables included) for every
+   path of a rule target's input transformer, for every event; its Step Functions interpreter does the same
+   for every `InputPath`, `OutputPath` and `ResultPath` of every state. A parsed path is an immutable tree
+   (finding and updating read it and change only the data), so one parse per path text is kept.
+2. The server's dispatch. For every request, `DomainDispatcherApplication.get_backend_for_host` lists moto's
+   package folder (a `listdir` and an `isdir` per entry) under the server's global lock, to ask whether the
+   host is a backend's name. The folder does not change while the process runs: it is listed once.
+3. Step Functions' clients. For every Task state (a Lambda invoke, a StartExecution...), moto's interpreter
+   builds a new boto3 client (`boto_client_for`: loading the service model, a new connection pool). The
+   client depends only on the region, the service and where the server is (its `state_credentials`
+   argument is not used), and botocore clients are thread-safe: one is kept per (region, service, server).
+
+`install()` and `uninstall()` are counted, like the rest of the glue (see `local.aws`), and
+`tests/integration/test_moto_glue.py` pins the patched names down.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jsonpath_ng.ext
+from moto import backends
+from moto.core.models import botocore_stubber
+from moto.settings import moto_server_port
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_events,
+    state_task_service_sfn,
+)
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+# Distinct JSONPath texts are few (the template's paths and rules): the bound only guards against a leak.
+_PARSED_PATHS = 4096
+
+# (module, attribute) pairs that hold a JSONPath parser moto calls per use. moto's EventBridge imports
+# `jsonpath_ng.ext.parse` at each call, so the package attribute itself is replaced there.
+_PARSERS: tuple[tuple[Any, str], ...] = (
+    (jsonpath_ng.ext, "parse"),
+    (json_path, "parse"),
+    (result_path, "parse"),
+)
+
+# The modules that import `boto_client_for` by name and run the integrations the template uses: Lambda,
+# Step Functions (continue-as-new) and EventBridge.
+_CLIENT_USERS: tuple[Any, ...] = (lambda_eval_utils, state_task_service_sfn, state_task_service_events)
+
+_lock = threading.Lock()
+_installs = 0
+_patched: list[tuple[Any, str, Any]] = []  # (module, attribute, moto's own value) while installed
+
+
+def memoised_parser(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse` with one parsed tree kept per path text (see module docstring)."""
+    return functools.lru_cache(maxsize=_PARSED_PATHS)(parse)
+
+
+_list_moto_modules: Callable[[], Iterable[str]] = backends.list_of_moto_modules  # moto's own
+
+
+@functools.cache
+def _listed_once() -> tuple[str, ...]:
+    """Replacement for `moto.backends.list_of_moto_modules`: the folder is listed on first use only."""
+    return tuple(_list_moto_modules())
+
+
+_build_client: Callable[..., Any] = boto_client.boto_client_for  # moto's own
+
+
+@functools.cache
+def _client(region: str, service: str, port: int, intercepted: bool) -> Any:
+    return _build_client(region, service)
+
+
+def shared_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """Replacement for moto's `boto_client_for`: one client per region, service and server (see above)."""
+    return _client(region, service, moto_server_port(), botocore_stubber.enabled)
+
+
+def install() -> None:
+    """Memoise moto's JSONPath parsing, its listing of backends and its Step Functions clients (counted)."""
+    global _installs
+    with _lock:
+        _installs += 1
+        if _installs > 1:
+            return
+        replacements = [
+            *((module, name, memoised_parser(getattr(module, name))) for module, name in _PARSERS),
+            (backends, "list_of_moto_modules", _listed_once),
+            *((module, "boto_client_for", shared_client) for module in _CLIENT_USERS),
+        ]
+        for module, name, replacement in replacements:
+            _patched.append((module, name, getattr(module, name)))
+            setattr(module, name, replacement)
+
+
+def uninstall() -> None:
+    """Undo one `install()`; the last one puts moto's own functions back."""
+    global _installs
+    with _lock:
+        if _installs == 0:
+            return
+        _installs -= 1
+        if _installs:
+            return
+        while _patched:
+            module, name, original = _patched.pop()
+            setattr(module, name, original)
+        _client.cache_clear()
+
+
+def installed() -> bool:
+    """Whether moto runs with the memoised work."""
+    return _installs > 0
