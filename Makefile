@@ -46,11 +46,11 @@ lint: gates $(CHECKOV_VENV)/.installed-stamp ## every gate: the fast gates, then
 	$(CHECKOV_RUN)
 
 # Each gate runs once: the fast gates here, checkov inside pytest (tests/reliability/test_least_privilege.py runs
-# it offline, with the network refused). pytest runs on both cores (pytest-xdist): `worksteal` hands a worker
-# that runs out of tests some of the other's, so the two long stack tests do not leave a core idle (a test
-# module's embedded stack is then started on each worker that runs its tests).
+# it offline, with the network refused). pytest runs on both cores (pytest-xdist), a file at a time per worker
+# (one embedded stack per file), in collection order: the files of the `long_running` tests first (see
+# tests/conftest.py), so that neither core waits for the other at the end.
 test: gates $(CHECKOV_VENV)/.installed-stamp ## the fast gates, then every unit, integration and reliability test (checkov included)
-	$(PY) -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
 	@test -f local/__main__.py || { echo "make demo: the embedded stack is not built yet (local/__main__.py is missing)" >&2; exit 1; }

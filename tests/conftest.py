@@ -2,6 +2,7 @@
 
 import gc
 import os
+from typing import Any
 
 # Nothing in the test run may reach AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
@@ -35,3 +36,13 @@ def pytest_configure(config: object) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """The `long_running` tests first, the rest in their order.
+
+    `make test` hands whole files to its two workers in collection order (pytest-xdist `loadfile`, not
+    reordered): the files of the longest tests start first, one per worker, and the short files then fill
+    both workers up, so that neither core waits for the other at the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)

@@ -5,6 +5,7 @@ runs, so what the polling policy observes and what it waits are exact, whatever 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,8 +86,12 @@ def test_no_jump_while_an_invocation_runs(embedded_stack: EmbeddedStack) -> None
     answers: list[dict[str, Any]] = []
     asking = threading.Thread(target=lambda: answers.append(api.job("Contacts", short, live=True)))
     asking.start()
-    # The call holds the clock once Zoho has it; only then does the test let go of its own hold.
-    stack.wait_for(lambda: stack.zoho.counters["in_flight"] >= 1, interval=0.001)
+    # The test keeps its hold until the call has reached Zoho (the call then holds the clock: the gateway's
+    # request and the invocation), and only then lets go: before, the clock could jump with nobody working.
+    deadline = time.monotonic() + 60  # only stops a hung test
+    while stack.zoho.counters["in_flight"] < 1:
+        assert time.monotonic() < deadline, "the live check never reached Zoho"
+        time.sleep(0.001)
     with stack.clock_running():
         asking.join(timeout=60)
     stack.zoho.set_latency(0)

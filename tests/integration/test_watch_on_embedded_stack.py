@@ -319,6 +319,7 @@ def test_twenty_simultaneous_starts_of_one_watch_give_one_execution(embedded_sta
     assert_finished_as(stack, "Leads", job_id, "COMPLETED")
 
 
+@pytest.mark.long_running
 def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: EmbeddedStack) -> None:
     stack = embedded_stack
     modules = ("Leads", "Contacts", "Deals", "Accounts")

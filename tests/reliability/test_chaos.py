@@ -110,6 +110,7 @@ def wait_all_ended(stack: EmbeddedStack, names: set[str], timeout: float) -> dic
     return listed
 
 
+@pytest.mark.long_running
 @pytest.mark.timeout(1800)  # real seconds, a hung test's limit: it takes several minutes
 def test_two_hundred_watches_under_twenty_percent_transient_faults(embedded_stack: EmbeddedStack) -> None:
     stack = embedded_stack
