@@ -27,7 +27,7 @@ from typing import Any
 from bench import REPO_ROOT
 from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from local.template import project_template
 
 PRICE_TRANSITION = 0.000025
@@ -224,7 +224,7 @@ def one_hour_job() -> JobProfile:
 def create_job_with_id(zoho: FakeZoho, job_id: str, module: str, total: int, profile: JobProfile) -> str:
     """Have the emulator schedule a job under `job_id` instead of an id drawn at random; returns it.
 
-    The emulator draws every id with `secrets` (`local.fake_zoho.jobs.JobStore._next_id`) and has no way to
+    The emulator draws every id with `secrets` (`fake_zoho.jobs.JobStore._next_id`) and has no way to
     name one; this replaces that draw, on this emulator only, for one job, and checks the job got the id.
     """
     jobs = zoho.jobs
@@ -301,7 +301,7 @@ def _watch(
 
 def fixed_loop_usage(interval: float = 30.0) -> tuple[Usage, float]:
     """The fixed 30 s loop over the same job: its checks come from the emulator's timeline of that job."""
-    from local.fake_zoho.profile import JobTimeline
+    from fake_zoho.profile import JobTimeline
 
     timeline = JobTimeline(20_000, one_hour_job(), seed=1)
     end = timeline.finishes_after() or math.inf

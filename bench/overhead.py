@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from bench.stack import local_stack
 from bench.table import Row, median, seconds
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 MODULE = "Leads"
 

@@ -1,7 +1,7 @@
 """Polling efficiency: zoho-watch's polling policy against fixed intervals, on a seeded profile of jobs.
 
 Discrete-event simulation, no sleeping. Each job follows the Zoho emulator's own timeline model
-(`local.fake_zoho.profile.JobTimeline`: queue delay, irregular progress, FAILED jobs), so the simulated Zoho
+(`fake_zoho.profile.JobTimeline`: queue delay, irregular progress, FAILED jobs), so the simulated Zoho
 answers exactly what the emulator would. Each watcher is the Step Functions loop
 `CheckJob -> Finished? -> WaitForNextCheck -> CheckJob`:
 
@@ -42,7 +42,7 @@ from zoho_watch.jobs import (
 from zoho_watch.zoho import parse_status_reply
 
 from bench.table import Row, median, percentile, seconds
-from local.fake_zoho.profile import JobProfile, JobTimeline
+from fake_zoho.profile import JobProfile, JobTimeline
 
 MIN_DURATION = 10.0
 MAX_DURATION = 6 * 3600.0

@@ -39,7 +39,7 @@ from typing import Any
 import requests
 
 from bench import REPO_ROOT
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from local.lambda_runtime import LambdaContext
 
 REGION = "us-east-1"
@@ -148,7 +148,7 @@ class RemoteClock:
 
 
 class ZohoProcess:
-    """The Zoho emulator in its own process (`python -m local.fake_zoho`), driven through /__admin/.
+    """The Zoho emulator in its own process (`python -m fake_zoho`), driven through /__admin/.
 
     The few controls the bench uses, as `FakeZoho` names them, so a `Stack` can hold either: in another
     process the emulator's request handling (Zoho's CPU, on Zoho's machines in reality) does not share this
@@ -166,7 +166,7 @@ class ZohoProcess:
     def running(cls, **config: Any) -> Iterator[ZohoProcess]:
         """Start the emulator on a free port, apply `config` (its settings), stop it after the block."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.fake_zoho", "--port", "0"],
+            [sys.executable, "-m", "fake_zoho", "--port", "0"],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

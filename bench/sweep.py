@@ -1,7 +1,7 @@
 """Sweep throughput: 1,000 due jobs, emulator latency 100 ms, concurrency budget 10.
 
 The real sweep handler (`functions/sweep/app.py`) runs on moto in-process against the Zoho emulator, whose
-every CRM call is held 100 ms. The emulator runs in its own process (`python -m local.fake_zoho`, driven
+every CRM call is held 100 ms. The emulator runs in its own process (`python -m fake_zoho`, driven
 through its /__admin/ routes): its request handling is Zoho's CPU, on Zoho's machines in reality, and in
 this process it would take the interpreter lock from the sweep's threads and be counted as the sweep's time.
 moto stays in-process (it is AWS's part, and a separate moto server measured slower). The lower bound is
@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.stack import Stack, ZohoProcess, invoke, lambda_context, load_handler, local_stack
 from bench.table import Row, not_measured, seconds
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 
 SWEEP_TIMEOUT_SECONDS = 55.0  # template.yaml's SweepFunction Timeout
 # The interpreter's thread switch interval while a measured sweep runs (see `switch_interval`).

@@ -49,7 +49,7 @@ from bench.stack import (
     start_simulated_clock,
 )
 from bench.table import Row
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 DAY = 86400.0
 WINDOW = 600.0

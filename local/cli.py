@@ -154,7 +154,7 @@ def _validate_job(module: str, job_id: str) -> None:
 
 def command_local_up(args: argparse.Namespace, console: Console) -> int:
     """Start the embedded stack, print where it is, run until Ctrl-C (SIGINT) or SIGTERM."""
-    from local.fake_zoho.server import StopSignals
+    from fake_zoho.server import StopSignals
     from local.stack import EmbeddedStack
 
     stack = EmbeddedStack(

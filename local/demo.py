@@ -45,7 +45,7 @@ class DemoJob:
 
     def profile(self) -> Any:
         """The job's profile on the Zoho emulator."""
-        from local.fake_zoho import JobProfile
+        from fake_zoho import JobProfile
 
         return JobProfile(
             queue_delay=self.queue_delay,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 # A replay that has not ended after this many checks is a bug in the policy or in the replay.
 MAX_REPLAYED_CHECKS = 10_000

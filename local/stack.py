@@ -114,7 +114,7 @@ class EmbeddedStack:
     def _start(self) -> None:
         self.driver.acquire()  # nothing moves while the stack is set up
         self.clock.restore()
-        from local.fake_zoho import FakeZoho
+        from fake_zoho import FakeZoho
 
         # A call to Zoho is work, except while the emulator holds a reply back on purpose (its client, a
         # function waiting for the reply, holds the clock itself until it gives up).

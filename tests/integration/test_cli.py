@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
+from fake_zoho import JobProfile
 from local import cli
-from local.fake_zoho import JobProfile
 from local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration

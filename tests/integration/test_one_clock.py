@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from fake_zoho import JobProfile
 from local.api_client import ZohoWatchApi
-from local.fake_zoho import JobProfile
 from local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 from local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration

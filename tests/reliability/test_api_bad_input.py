@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 from tests.unit.functions.conftest import FakeLambdaContext, load_event, load_handler
 from tests.unit.functions.test_api import state_machine  # noqa: F401 - the fixture, reused
 

@@ -15,7 +15,7 @@ import pytest
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoAuthError
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import execution, wait_execution_end, watch

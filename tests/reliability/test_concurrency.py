@@ -23,8 +23,8 @@ import requests
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoWatchError
 
+from fake_zoho import FakeZoho, JobProfile
 from local.clock import Hold
-from local.fake_zoho import FakeZoho, JobProfile
 from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (

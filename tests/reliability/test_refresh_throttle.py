@@ -14,7 +14,7 @@ from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoRateLimited
 from zoho_watch.zoho import ZohoClient
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (

@@ -12,7 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 from tests.fixtures.secrets_scan import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretIndex
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ import logging
 import boto3
 from moto import mock_aws
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 SECRETS = {}
 
@@ -77,7 +77,7 @@ def test_hands_a_reply_to_the_fixture(secrets_scan):
 CLEAN_TESTS = """
 import logging
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 
 def test_uses_secrets_without_showing_them(secrets_scan):

@@ -31,7 +31,7 @@ from bench.polling import (
     summarise,
     watch,
 )
-from local.fake_zoho.profile import JobProfile, JobTimeline
+from fake_zoho.profile import JobProfile, JobTimeline
 
 NO_LATENCY = Latency(start=0, before_zoho=0, zoho_reply_low=0, zoho_reply_high=0, after_zoho=0, transition=0)
 

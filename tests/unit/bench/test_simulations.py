@@ -35,7 +35,7 @@ from bench.tokens import (
     run_sdk_style,
     run_zoho_watch,
 )
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 
 class SimClock:

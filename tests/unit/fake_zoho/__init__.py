@@ -1,1 +1,1 @@
-"""Tests of the Zoho emulator (local/fake_zoho), through plain HTTP."""
+"""Tests of the Zoho emulator (fake_zoho), through plain HTTP."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 TIMEOUT = 10
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 from .helpers import TIMEOUT, assert_error, refresh, status_call, token_call
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 from .helpers import admin, assert_error, create_call, refresh, status_call
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 from .helpers import access_token, assert_error, refresh, status_call
 

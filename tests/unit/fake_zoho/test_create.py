@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 from .helpers import TIMEOUT, access_token, assert_error, create_call, status_call
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 
 from .helpers import access_token, assert_error, refresh, status_call
 

@@ -1,4 +1,4 @@
-"""``python -m local.fake_zoho`` runs the emulator alone and prints its URLs and sample credentials."""
+"""``python -m fake_zoho`` runs the emulator alone and prints its URLs and sample credentials."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_runs_alone_and_prints_urls_and_credentials() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.fake_zoho", "--port", "0", "--scale", "60"],
+        [sys.executable, "-m", "fake_zoho", "--port", "0", "--scale", "60"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -64,7 +64,7 @@ def _ignore_sigint() -> None:
 )
 def test_stops_cleanly_on_a_signal(stop_signal: signal.Signals, preexec_fn: Any) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.fake_zoho", "--port", "0"],
+        [sys.executable, "-m", "fake_zoho", "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 from .helpers import access_token, assert_error, refresh, status_call
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local.fake_zoho import FakeZoho, JobProfile
-from local.fake_zoho import clock as clock_module
-from local.fake_zoho.profile import JobTimeline
+from fake_zoho import FakeZoho, JobProfile
+from fake_zoho import clock as clock_module
+from fake_zoho.profile import JobTimeline
 
 from .helpers import access_token, refresh, status_call
 

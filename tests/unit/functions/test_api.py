@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 from tests.unit.functions.conftest import REPO_ROOT, load_event
 
 STATE_MACHINE_NAME = "zoho-watch-test-watch-job"

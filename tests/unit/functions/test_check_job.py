@@ -9,7 +9,7 @@ import pytest
 from zoho_watch import services
 from zoho_watch.errors import InvalidInput, JobNotFound
 
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 from tests.unit.functions.conftest import load_event
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from zoho_watch.services import get_services
 
-from local.fake_zoho import JobProfile
+from fake_zoho import JobProfile
 from tests.unit.functions.conftest import FakeLambdaContext, load_event
 
 

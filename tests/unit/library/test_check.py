@@ -24,7 +24,7 @@ from zoho_watch.events import finished_event_id
 from zoho_watch.jobs import Snapshot
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 
 CHANGED = "Mass Update Job Status Changed"

@@ -11,7 +11,7 @@ from zoho_watch import services
 from zoho_watch.errors import InvalidInput
 from zoho_watch.loop import GENERATION_MAX_SECONDS, loop_settings, next_step, run_loop_check
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ from zoho_watch.jobs import Snapshot
 from zoho_watch.store import FINISHED_EVENT_PARTITION, JobStore, index_partition
 from zoho_watch.sweep import run_sweep
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 

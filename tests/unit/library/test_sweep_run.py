@@ -11,7 +11,7 @@ from zoho_watch.check import check_job
 from zoho_watch.errors import InvalidInput, ZohoRateLimited
 from zoho_watch.sweep import SweepStopped, ZohoSlots, run_sweep
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 
 

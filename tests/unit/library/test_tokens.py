@@ -17,7 +17,7 @@ from zoho_watch.errors import ConnectionNotConfigured, ZohoAuthError, ZohoRateLi
 from zoho_watch.tokens import TokenProvider, lease_key
 from zoho_watch.zoho import ZohoClient
 
-from local.fake_zoho import FakeZoho
+from fake_zoho import FakeZoho
 from tests.fixtures.aws import AwsStack
 
 TOKEN_SECRET = "zoho-watch/default/access-token"

@@ -13,7 +13,7 @@ from zoho_watch.errors import (
 )
 from zoho_watch.zoho import DATA_CENTRES, ZohoClient, data_centre_urls, parse_status_reply, parse_token_reply
 
-from local.fake_zoho import FakeZoho, JobProfile
+from fake_zoho import FakeZoho, JobProfile
 
 GOOD_ROW = {
     "Status": "RUNNING",

@@ -1,4 +1,4 @@
-"""Run the Zoho emulator alone: ``python -m local.fake_zoho --port N``."""
+"""Run the Zoho emulator alone: ``python -m fake_zoho --port N``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .server import StopSignals
 
 def main(argv: list[str] | None = None) -> None:
     """Start the emulator, print its URLs and sample credentials, serve until SIGINT or SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m local.fake_zoho", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fake_zoho", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
     parser.add_argument("--scale", type=float, default=1.0, help="emulated seconds per real second")

@@ -6,7 +6,7 @@ Behaviour follows Zoho's documentation of Accounts and of "Get Mass Update Statu
 
 Quick start::
 
-    from local.fake_zoho import FakeZoho, JobProfile
+    from fake_zoho import FakeZoho, JobProfile
     with FakeZoho() as zoho:  # or: zoho = FakeZoho().start(); ...; zoho.stop()
         creds = zoho.credentials()  # client_id, client_secret, refresh_token, accounts_url, api_domain
         job_id = zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=20))
@@ -121,7 +121,7 @@ HTTP controls under ``/__admin/`` (JSON in and out; bad input -> 400 ``{"error"}
 ``POST /faults/seed`` {seed}, ``GET|POST /latency`` {seconds}, ``GET|PATCH /config`` {setting: value},
 ``GET /counters``, ``GET /requests``.
 
-Alone: ``python -m local.fake_zoho --port 8765 [--scale 60] [--dc us]`` prints its URLs and a sample
+Alone: ``python -m fake_zoho --port 8765 [--scale 60] [--dc us]`` prints its URLs and a sample
 credentials JSON, then serves until interrupted.
 """
 
