@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt layers/zoho_watch/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), "zoho-watch needs Python 3.11 to 3.13, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[local]'
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with the pinned tools and the zoho-watch CLI
@@ -54,10 +54,10 @@ test: gates $(CHECKOV_VENV)/.installed-stamp ## the fast gates, then every unit,
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
 	@test -f local/__main__.py || { echo "make demo: the embedded stack is not built yet (local/__main__.py is missing)" >&2; exit 1; }
-	$(PY) -m local demo
+	$(PY) -m zoho_watch_cli demo
 
 local: $(STAMP) ## start the embedded stack and keep it running until Ctrl-C
-	$(PY) -m local local up
+	$(PY) -m zoho_watch_cli local up
 
 bench: $(STAMP) ## benchmarks, printed as a markdown table
 	@test -f bench/__main__.py || { echo "make bench: the benchmarks are not built yet (bench/__main__.py is missing)" >&2; exit 1; }

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
-from local import cli
 from local.stack import EmbeddedStack
+from zoho_watch_cli import cli
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,7 @@ def test_local_up_stops_cleanly_on_a_signal(
     path = cli.state_file()
     with (tmp_path / "stderr").open("w+") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local", "local", "up"],
+            [sys.executable, "-m", "zoho_watch_cli", "local", "up"],
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -1,5 +1,6 @@
-"""`make demo` (`python -m local demo`) keeps working: every job ends as planned, the tables are printed,
-and each job gets the checks the polling policy plans for it (one simulated clock, see local/stack.py)."""
+"""`make demo` (`python -m zoho_watch_cli demo`) keeps working: every job ends as planned, the tables are
+printed, and each job gets the checks the polling policy plans for it (one simulated clock, see
+local/stack.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 from rich.console import Console
 
-from local.demo import DEMO_JOBS, run_demo
+from zoho_watch_cli.demo import DEMO_JOBS, run_demo
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from fake_zoho import JobProfile
-from local.api_client import ZohoWatchApi
 from local.stack import EmbeddedStack
+from zoho_watch_cli.api_client import ZohoWatchApi
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.api_client import ZohoWatchApi
 from local.stack import EmbeddedStack
+from zoho_watch_cli.api_client import ZohoWatchApi
 
 pytestmark = pytest.mark.integration
 

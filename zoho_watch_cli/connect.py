@@ -4,7 +4,7 @@ The exchange itself is the library's (`ZohoClient.exchange_grant_code`: the same
 token-reply parsing as the refresh); this module turns its typed errors into the CLI's messages, with a hint
 for the usual mistakes. The secret gets `client_id`, `client_secret`, `refresh_token`, the data centre
 (`dc`, or `accounts_url` when given) and the reply's `api_domain`. No secret value is ever printed or put
-in an error message. `local.cli.main` puts the zoho_watch layer on sys.path before importing this module.
+in an error message. The zoho_watch library is installed with the CLI (see pyproject.toml).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from local.api_client import ApiError, ZohoWatchApi
+from zoho_watch_cli.api_client import ApiError, ZohoWatchApi
 
 TERMINAL = ("COMPLETED", "FAILED")
 

@@ -47,7 +47,7 @@ class ZohoWatchApi:
         credentials = session.get_credentials()
         if credentials is None:
             raise ApiError(0, "NO_CREDENTIALS", "no AWS credentials found to sign the request (IAM auth)")
-        region = self.region or session.region_name or _region_of(url)
+        region = self.region or session.region_name or region_of_url(url)
         request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
         return dict(request.headers.items())
@@ -116,7 +116,7 @@ class ZohoWatchApi:
         return items[:limit]
 
 
-def _region_of(url: str) -> str:
+def region_of_url(url: str) -> str:
     """The region in an execute-api URL (`https://id.execute-api.eu-west-1.amazonaws.com/v1`)."""
     host = url.split("//", 1)[-1].split("/", 1)[0]
     parts = host.split(".")

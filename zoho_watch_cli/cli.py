@@ -16,19 +16,21 @@ usage, 3 a watched job FAILED or was not followed to its end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from local.api_client import ApiError, ZohoWatchApi
-from local.template import REPO_ROOT
+from zoho_watch_cli.api_client import ApiError, ZohoWatchApi, region_of_url
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
 MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
@@ -95,9 +97,11 @@ def resolve_target(args: argparse.Namespace) -> Target:
     import boto3
 
     if args.api_url:
-        session = boto3.Session(region_name=args.region)
+        # The region signs the requests: the option, the AWS configuration, else the API's URL tells it.
+        region = args.region or boto3.Session().region_name or region_of_url(args.api_url)
+        session = boto3.Session(region_name=region)
         return Target(
-            api=ZohoWatchApi(args.api_url, sign=True, region=args.region),
+            api=ZohoWatchApi(args.api_url, sign=True, region=region),
             secrets=session.client("secretsmanager"),
             credentials_secret=f"{args.secret_prefix}/default/credentials",
             secret_prefix=args.secret_prefix,
@@ -105,6 +109,10 @@ def resolve_target(args: argparse.Namespace) -> Target:
         )
     if args.stack:
         session = boto3.Session(region_name=args.region)
+        if session.region_name is None:
+            raise CliError(
+                f"no AWS region for stack {args.stack}: pass --region or set AWS_REGION", EXIT_USAGE
+            )
         try:
             stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
         except Exception as error:
@@ -152,10 +160,23 @@ def _validate_job(module: str, job_id: str) -> None:
         raise CliError(f"invalid job id {job_id[:40]!r}: digits only", EXIT_USAGE)
 
 
+@contextlib.contextmanager
+def embedded_stack_installed(command: str) -> Iterator[None]:
+    """The embedded stack's missing packages (installed without the `local` extra) as a clear error."""
+    try:
+        yield
+    except ImportError as error:
+        raise CliError(
+            f"`zoho-watch {command}` runs the embedded stack, which is not installed here "
+            f"({error.name or error} is missing): pip install 'zoho-watch[local]'"
+        ) from error
+
+
 def command_local_up(args: argparse.Namespace, console: Console) -> int:
     """Start the embedded stack, print where it is, run until Ctrl-C (SIGINT) or SIGTERM."""
-    from fake_zoho.server import StopSignals
-    from local.stack import EmbeddedStack
+    with embedded_stack_installed("local up"):
+        from fake_zoho.server import StopSignals
+        from local.stack import EmbeddedStack
 
     stack = EmbeddedStack(
         stack_name=args.stack_name,
@@ -223,14 +244,15 @@ def command_local_up(args: argparse.Namespace, console: Console) -> int:
 
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     """The demo of `make demo`."""
-    from local.demo import run_demo
+    with embedded_stack_installed("demo"):
+        from zoho_watch_cli.demo import run_demo
 
     return run_demo(console, time_scale=args.time_scale)
 
 
 def command_watch(args: argparse.Namespace, console: Console) -> int:
     """Start watching a job, then draw its progress until it ends."""
-    from local.progress import WatchedJob, follow, summary_table
+    from zoho_watch_cli.progress import WatchedJob, follow, summary_table
 
     _validate_job(args.module, args.job_id)
     target = resolve_target(args)
@@ -286,7 +308,7 @@ def command_jobs(args: argparse.Namespace, console: Console) -> int:
 
 def command_connect(args: argparse.Namespace, console: Console) -> int:
     """Exchange a self-client grant code for a refresh token and store the credentials secret."""
-    from local.connect import ConnectError, exchange_grant_code, store_credentials
+    from zoho_watch_cli.connect import ConnectError, exchange_grant_code, store_credentials
 
     target = resolve_target(args)
     client_secret = args.client_secret or os.environ.get("ZOHO_CLIENT_SECRET")
@@ -402,19 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and, as a console script, exits with) the exit status."""
-    layer = str(REPO_ROOT / "layers" / "zoho_watch")
-    if layer not in sys.path:
-        sys.path.append(layer)  # the zoho_watch library, as the functions see it
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 130)
     try:
         return int(args.handler(args, console))
     except CliError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         return error.status
     except ApiError as error:
-        console.print(f"[red]API error:[/red] {error}")
+        console.print(f"[red]API error:[/red] {escape(str(error))}")
         return EXIT_USAGE if 400 <= error.status < 500 else EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR

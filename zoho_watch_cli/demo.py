@@ -21,11 +21,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from local.api_client import ZohoWatchApi
-from local.progress import WatchedJob, follow, summary_table
 from local.replay import planned_checks
 from local.scheduler import rate_seconds
 from local.stack import EmbeddedStack
+from zoho_watch_cli.api_client import ZohoWatchApi
+from zoho_watch_cli.progress import WatchedJob, follow, summary_table
 
 FIXED_INTERVAL = 30.0  # seconds between checks of a naive fixed-interval poller, for comparison
 
