@@ -53,7 +53,7 @@ test: gates $(CHECKOV_VENV)/.installed-stamp ## the fast gates, then every unit,
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
-	@test -f local/__main__.py || { echo "make demo: the embedded stack is not built yet (local/__main__.py is missing)" >&2; exit 1; }
+	@test -f zoho_watch_cli/__main__.py || { echo "make demo: the CLI is not built yet (zoho_watch_cli/__main__.py is missing)" >&2; exit 1; }
 	$(PY) -m zoho_watch_cli demo
 
 local: $(STAMP) ## start the embedded stack and keep it running until Ctrl-C

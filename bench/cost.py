@@ -28,7 +28,7 @@ from bench import REPO_ROOT
 from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
 from fake_zoho import FakeZoho, JobProfile
-from local.template import project_template
+from zoho_watch_local.template import project_template
 
 PRICE_TRANSITION = 0.000025
 PRICE_LAMBDA_REQUEST = 0.20 / 1_000_000

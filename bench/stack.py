@@ -1,7 +1,8 @@
 """The bench's in-process stack: moto (`mock_aws`) with template.yaml's table, the event bus, the emulator's
 credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
 
-The table is built by `local.deploy.create_table` from template.yaml's `JobsTable` (as the deploy and the test
+The table is built by `zoho_watch_local.deploy.create_table` from template.yaml's `JobsTable` (as the deploy
+and the test
 fixtures build it); the environment uses docs/interfaces.md's names. The bench does not import `tests/`.
 
 Simulations (`local_stack(..., simulated=True)`, used by bench.tokens and bench.cost) must give the same
@@ -40,7 +41,7 @@ import requests
 
 from bench import REPO_ROOT
 from fake_zoho import FakeZoho, JobProfile
-from local.lambda_runtime import LambdaContext
+from zoho_watch_local.lambda_runtime import LambdaContext
 
 REGION = "us-east-1"
 TABLE_NAME = "zoho-watch-bench-jobs"
@@ -72,8 +73,8 @@ SIMULATION_EPOCH = 1_767_225_600.0
 
 def create_jobs_table(dynamodb: Any, table_name: str = TABLE_NAME) -> None:
     """Create template.yaml's JobsTable (keys, the ActiveJobs index, TTL) as the deploy does."""
-    from local.deploy import create_table
-    from local.template import project_template, resource
+    from zoho_watch_local.deploy import create_table
+    from zoho_watch_local.template import project_template, resource
 
     create_table(dynamodb, table_name, resource(project_template(), "JobsTable")["Properties"])
 
@@ -292,7 +293,7 @@ def atomic_dynamodb() -> Iterator[None]:
     """
     from moto.dynamodb.models import DynamoDBBackend
 
-    from local.aws import ATOMIC_DYNAMODB_OPERATIONS, atomic_dynamodb_operation
+    from zoho_watch_local.aws import ATOMIC_DYNAMODB_OPERATIONS, atomic_dynamodb_operation
 
     originals = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
     for name, operation in originals.items():

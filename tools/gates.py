@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.template import TEMPLATE_PATH, load_template
+from zoho_watch_local.template import TEMPLATE_PATH, load_template
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine",)

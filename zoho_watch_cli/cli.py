@@ -176,7 +176,7 @@ def command_local_up(args: argparse.Namespace, console: Console) -> int:
     """Start the embedded stack, print where it is, run until Ctrl-C (SIGINT) or SIGTERM."""
     with embedded_stack_installed("local up"):
         from fake_zoho.server import StopSignals
-        from local.stack import EmbeddedStack
+        from zoho_watch_local.stack import EmbeddedStack
 
     stack = EmbeddedStack(
         stack_name=args.stack_name,

@@ -4,7 +4,8 @@ It starts the embedded stack (Zoho emulator, moto, the real template, state mach
 mass update jobs of different lengths on the emulator (one of them ends FAILED, one is watched by the
 scheduled sweep instead of Step Functions), asks the API to watch them, draws their progress from the API
 until they end, then prints what DynamoDB holds and the events that were published. The stack's clock is
-virtual (see `local.clock`): it stands still while anything works and skips ahead when everything waits, so
+virtual (see `zoho_watch_local.clock`): it stands still while anything works and skips ahead when everything
+waits, so
 an hour-long job ends in the CPU time of its checks, and each job gets exactly the checks the polling policy
 plans for it, on any machine. `--time-scale` runs the clock with real time instead, to watch it at leisure.
 Exit status 0 when every job ended as planned.
@@ -21,11 +22,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from local.replay import planned_checks
-from local.scheduler import rate_seconds
-from local.stack import EmbeddedStack
 from zoho_watch_cli.api_client import ZohoWatchApi
 from zoho_watch_cli.progress import WatchedJob, follow, summary_table
+from zoho_watch_local.replay import planned_checks
+from zoho_watch_local.scheduler import rate_seconds
+from zoho_watch_local.stack import EmbeddedStack
 
 FIXED_INTERVAL = 30.0  # seconds between checks of a naive fixed-interval poller, for comparison
 
@@ -121,7 +122,7 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
 
 def planned_checks_of(stack: EmbeddedStack, jobs: dict[WatchedJob, DemoJob]) -> dict[WatchedJob, int]:
     """The checks the polling policy alone plans for each demo job, with the stack's poll bounds and sweep
-    period (`local.replay`)."""
+    period (`zoho_watch_local.replay`)."""
     bounds = (
         int(stack.deployment_parameter("PollMinSeconds", "5")),
         int(stack.deployment_parameter("PollMaxSeconds", "900")),

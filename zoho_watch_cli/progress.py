@@ -109,7 +109,7 @@ def summary_table(
     states: dict[WatchedJob, dict[str, Any] | None], planned: dict[WatchedJob, int] | None = None
 ) -> Table:
     """One row per job: status, counts, checks, how it was watched; with `planned`, the checks the polling
-    policy alone plans for each job (`local.replay`) next to the checks made."""
+    policy alone plans for each job (`zoho_watch_local.replay`) next to the checks made."""
     table = Table(title="Jobs")
     columns = ["job", "status", "updated", "failed", "total", "checks"]
     if planned is not None:

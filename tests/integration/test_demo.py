@@ -1,6 +1,6 @@
 """`make demo` (`python -m zoho_watch_cli demo`) keeps working: every job ends as planned, the tables are
 printed, and each job gets the checks the polling policy plans for it (one simulated clock, see
-local/stack.py)."""
+zoho_watch_local/stack.py)."""
 
 from __future__ import annotations
 

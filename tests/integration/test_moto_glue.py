@@ -1,6 +1,7 @@
 """The glue between moto and the embedded stack, pinned: a moto upgrade that changes it fails here, loudly.
 
-The first tests pin the exact private names and signatures `local/aws.py` patches or calls; the others
+The first tests pin the exact private names and signatures `zoho_watch_local/aws.py` patches or calls; the
+others
 check the behaviour the stack relies on, with throwaway handlers (no template, no zoho_watch library).
 """
 
@@ -38,15 +39,17 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from local import aws as local_aws
-from local.aws import LocalAws
-from local.clock import VirtualClock
-from local.lambda_runtime import FunctionCode, LambdaRuntime
+from zoho_watch_local import aws as local_aws
+from zoho_watch_local.aws import LocalAws
+from zoho_watch_local.clock import VirtualClock
+from zoho_watch_local.lambda_runtime import FunctionCode, LambdaRuntime
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-UPGRADE_HINT = "moto changed a private part local/aws.py relies on: re-check the patch before upgrading moto"
+UPGRADE_HINT = (
+    "moto changed a private part zoho_watch_local/aws.py relies on: re-check the patch before upgrading moto"
+)
 
 
 # --- the pins ---------------------------------------------------------------------------------------------
@@ -104,7 +107,8 @@ def test_executions_run_in_the_worker_thread_the_clock_hold_is_given_to() -> Non
     assert "self._execution_communication.terminated()" in inspect.getsource(
         execution_worker.ExecutionWorker._execution_logic
     ), UPGRADE_HINT
-    # The states run in a thread the execution's thread starts: it inherits the hold (local/thread_context).
+    # The states run in a thread the execution's thread starts: it inherits the hold
+    # (zoho_watch_local/thread_context.py).
     assert "threading.Thread(target=super().eval" in inspect.getsource(program.Program.eval), UPGRADE_HINT
     # The server's WSGI app is wrapped so that a request holds the clock.
     assert "self._server = make_server(" in inspect.getsource(ThreadedMotoServer._server_entry), UPGRADE_HINT

@@ -1,4 +1,5 @@
-"""moto's memoised work (local/moto_memo.py), pinned: the names it replaces, and moto's own answers.
+"""moto's memoised work (zoho_watch_local/moto_memo.py), pinned: the names it replaces, and moto's own
+answers.
 
 A moto upgrade that moves a JSONPath parser, the backend listing or `boto_client_for` fails here.
 """
@@ -21,11 +22,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-from local import moto_memo
+from zoho_watch_local import moto_memo
 
 pytestmark = pytest.mark.integration
 
-UPGRADE_HINT = "moto changed a private part local/moto_memo.py relies on: re-check it before upgrading moto"
+UPGRADE_HINT = (
+    "moto changed a private part zoho_watch_local/moto_memo.py relies on: re-check it before upgrading moto"
+)
 
 
 @pytest.fixture

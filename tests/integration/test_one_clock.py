@@ -1,4 +1,5 @@
-"""One virtual clock on the embedded stack (local/clock.py): the library, Step Functions, the scheduler and
+"""One virtual clock on the embedded stack (zoho_watch_local/clock.py): the library, Step Functions, the
+scheduler and
 the emulator all read `stack.clock`. It jumps to the earliest wake-up when everything waits, never while work
 runs, so what the polling policy observes and what it waits are exact, whatever the machine's speed."""
 
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 
 from fake_zoho import JobProfile
-from local.stack import EmbeddedStack
 from zoho_watch_cli.api_client import ZohoWatchApi
+from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
 

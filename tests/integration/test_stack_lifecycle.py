@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.stack import EmbeddedStack
 from zoho_watch_cli.api_client import ZohoWatchApi
+from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
 

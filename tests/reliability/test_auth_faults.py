@@ -16,10 +16,10 @@ from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoAuthError
 
 from fake_zoho import FakeZoho, JobProfile
-from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import execution, wait_execution_end, watch
 from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+from zoho_watch_local.stack import EmbeddedStack
 
 MAX_ZOHO_CALLS = 3
 WRONG_SECRET = "0" * 42

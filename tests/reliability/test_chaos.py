@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
-from local.stack import EmbeddedStack
+from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,6 @@ from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoWatchError
 
 from fake_zoho import FakeZoho, JobProfile
-from local.clock import Hold
-from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (
     assert_finished_as,
@@ -34,6 +32,8 @@ from tests.integration.test_watch_on_embedded_stack import (
     watch,
 )
 from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+from zoho_watch_local.clock import Hold
+from zoho_watch_local.stack import EmbeddedStack
 
 FINISHED = "Mass Update Job Finished"
 STATUS_RANK = {"QUEUED": 0, "SCHEDULED": 0, "RUNNING": 1, "SUSPENDED": 1, "COMPLETED": 2, "FAILED": 2}

@@ -17,7 +17,6 @@ from zoho_watch.check import check_job
 from zoho_watch.store import JobStore
 
 from fake_zoho import FakeZoho, JobProfile
-from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (
     assert_finished_as,
@@ -27,6 +26,7 @@ from tests.integration.test_watch_on_embedded_stack import (
     watch,
 )
 from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+from zoho_watch_local.stack import EmbeddedStack
 
 CHANGED = "Mass Update Job Status Changed"
 FINISHED = "Mass Update Job Finished"

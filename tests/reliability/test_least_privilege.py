@@ -4,7 +4,8 @@ checkov runs offline from its own virtualenv (`.venv-checkov`, see requirements-
 `sitecustomize` that refuses every network connection and records the attempt, so the test proves nothing
 phones out. Every suppression must carry a written reason.
 
-The IAM part reads both the SAM template (`local.template.project_template()`) and what aws-sam-translator
+The IAM part reads both the SAM template (`zoho_watch_local.template.project_template()`) and what
+aws-sam-translator
 makes of it (the roles SAM generates, with its policy templates expanded), and classifies every resource each
 statement names. Wildcard resources are allowed only where AWS offers nothing narrower, listed in
 `STAR_RESOURCE_EXCEPTIONS` and `MANAGED_POLICY_EXCEPTIONS` with the reason.
@@ -26,9 +27,9 @@ import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from local.template import REPO_ROOT, TEMPLATE_PATH, project_template
 from tests.unit.functions.test_stack_structure import STAR_RESOURCE_ACTIONS
 from tools.gates import FAKE_ACCOUNT, FAKE_REGION, _managed_policy_map, packaged
+from zoho_watch_local.template import REPO_ROOT, TEMPLATE_PATH, project_template
 
 CHECKOV = Path(os.environ.get("CHECKOV", REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
 CHECKOV_CONFIG = REPO_ROOT / ".checkov.yaml"

@@ -15,7 +15,6 @@ from zoho_watch.errors import ZohoRateLimited
 from zoho_watch.zoho import ZohoClient
 
 from fake_zoho import FakeZoho, JobProfile
-from local.stack import EmbeddedStack
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (
     assert_finished_as,
@@ -24,6 +23,7 @@ from tests.integration.test_watch_on_embedded_stack import (
     watch,
 )
 from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
+from zoho_watch_local.stack import EmbeddedStack
 
 
 def exhaust_refresh_limit(zoho: FakeZoho, credentials: dict[str, str], count: int | None = None) -> None:

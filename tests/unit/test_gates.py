@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local.template import REPO_ROOT
 from tools import gates
+from zoho_watch_local.template import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 

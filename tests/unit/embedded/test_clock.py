@@ -1,4 +1,5 @@
-"""The embedded stack's clock (local/clock.py): it jumps to the earliest wake-up when nobody holds it, never
+"""The embedded stack's clock (zoho_watch_local/clock.py): it jumps to the earliest wake-up when nobody holds
+it, never
 while someone does, and hands a woken waiter its hold back before it can jump again."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from local import thread_context
-from local.clock import VirtualClock, current_hold
+from zoho_watch_local import thread_context
+from zoho_watch_local.clock import VirtualClock, current_hold
 
 START = 1_000_000.0
 

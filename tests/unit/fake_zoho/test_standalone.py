@@ -8,7 +8,15 @@ from pathlib import Path
 
 import fake_zoho
 
-PROJECT_PACKAGES = {"local", "zoho_watch", "tests", "bench", "tools", "functions"}
+PROJECT_PACKAGES = {
+    "zoho_watch_local",
+    "zoho_watch_cli",
+    "zoho_watch",
+    "tests",
+    "bench",
+    "tools",
+    "functions",
+}
 
 
 def test_the_emulator_imports_nothing_else_of_the_project() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from local.template import project_template, resource
 from tests.unit.functions.conftest import EVENTS_DIR, FUNCTIONS_DIR, REPO_ROOT, load_event, load_handler
+from zoho_watch_local.template import project_template, resource
 
 ASL_PATH = REPO_ROOT / "statemachine" / "watch_job.asl.json"
 FUNCTIONS = {"CheckJobFunction": "check_job", "ApiFunction": "api", "SweepFunction": "sweep"}

@@ -1,11 +1,13 @@
 """Deploy `template.yaml` to the embedded AWS: the template is the only description of the stack.
 
 `deploy(template, aws, runtime)` reads every resource, orders them by their references (Ref, GetAtt, Sub,
-DependsOn, SAM Globals), resolves intrinsic functions (`local.intrinsics`) and creates each one in moto:
+DependsOn, SAM Globals), resolves intrinsic functions (`zoho_watch_local.intrinsics`) and creates each one in
+moto:
 DynamoDB tables, secrets, event buses and rules, layers, functions (SAM Globals merged; code registered
 with the in-process runtime), state machines (`DefinitionUri` read and `DefinitionSubstitutions`
 applied), REST APIs, log groups, queues, topics, IAM roles and alarms. What moto cannot run is collected
-for the embedded stack instead: API routes (for `local.gateway`) and schedules (for `local.scheduler`).
+for the embedded stack instead: API routes (for `zoho_watch_local.gateway`) and schedules (for
+`zoho_watch_local.scheduler`).
 
 IAM is not enforced locally: policies and Lambda permissions are recorded as deployed without effect.
 A resource type this module does not know is listed in `Deployment.skipped`; referring to it fails with
@@ -22,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.aws import ACCOUNT_ID, REGION, LocalAws
-from local.intrinsics import Resolver, TemplateError, parameter_values, references
-from local.lambda_runtime import FunctionCode, LambdaRuntime
-from local.template import REPO_ROOT
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws
+from zoho_watch_local.intrinsics import Resolver, TemplateError, parameter_values, references
+from zoho_watch_local.lambda_runtime import FunctionCode, LambdaRuntime
+from zoho_watch_local.template import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """CloudFormation intrinsic functions, resolved locally: `Ref`, `Fn::GetAtt`, `Fn::Sub` and friends.
 
-`local.deploy` creates resources in dependency order and tells the `Resolver` each one's `Ref` value and
+`zoho_watch_local.deploy` creates resources in dependency order and tells the `Resolver` each one's `Ref`
+value and
 attributes; every later property is resolved against them. Conditions, parameters (with their
 `AllowedValues`, `AllowedPattern`, `MinValue` and `MaxValue` checked) and pseudo parameters are supported.
 """
@@ -11,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from local.aws import ACCOUNT_ID, REGION
+from zoho_watch_local.aws import ACCOUNT_ID, REGION
 
 NO_VALUE = object()  # what `Ref: AWS::NoValue` resolves to: the enclosing key or item disappears
 

@@ -13,7 +13,8 @@ serialise the whole stack. Instead:
   would inside a Lambda container. `os.getenv`, boto3, botocore and Powertools all read `os.environ` at
   call time, so they see the function's variables.
 - Threads started inside an invocation (a `ThreadPoolExecutor` in the sweep, say) would start with an
-  empty context and lose the scope: `local.thread_context` makes them inherit their starter's context.
+  empty context and lose the scope: `zoho_watch_local.thread_context` makes them inherit their starter's
+  context.
 - `sys.stdout` and `sys.stderr` are replaced by `RoutingStream`s that send what an invocation writes to
   that invocation's log buffer (later saved to the function's CloudWatch log group by moto), and
   everything else to the original stream. Powertools' Logger binds `sys.stdout` when it is created,
@@ -34,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from local import thread_context
+from zoho_watch_local import thread_context
 
 
 @dataclass

@@ -14,7 +14,7 @@ moto redoes three things on every use that on the embedded stack cost a third of
    client depends only on the region, the service and where the server is (its `state_credentials`
    argument is not used), and botocore clients are thread-safe: one is kept per (region, service, server).
 
-`install()` and `uninstall()` are counted, like the rest of the glue (see `local.aws`), and
+`install()` and `uninstall()` are counted, like the rest of the glue (see `zoho_watch_local.aws`), and
 `tests/integration/test_moto_glue.py` pins the patched names down.
 """
 

@@ -31,8 +31,8 @@ from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from local.aws import ACCOUNT_ID, LocalAws
-from local.deploy import Route
+from zoho_watch_local.aws import ACCOUNT_ID, LocalAws
+from zoho_watch_local.deploy import Route
 
 logger = logging.getLogger(__name__)
 

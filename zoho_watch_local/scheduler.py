@@ -22,9 +22,9 @@ from typing import Any
 
 from botocore.config import Config
 
-from local.aws import ACCOUNT_ID, REGION, LocalAws
-from local.clock import VirtualClock
-from local.deploy import Schedule
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws
+from zoho_watch_local.clock import VirtualClock
+from zoho_watch_local.deploy import Schedule
 
 logger = logging.getLogger(__name__)
 

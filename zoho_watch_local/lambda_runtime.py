@@ -9,9 +9,11 @@ code location and runs invocations:
   warm, as on AWS. So module-level state of a handler (a Powertools resolver holding the current event,
   say) is never shared by two concurrent invocations.
 - The environment of an invocation is the function's environment in moto (template Globals and its own
-  variables, resolved by `local.deploy`), the runtime's `extra_environment` (where the embedded AWS and
+  variables, resolved by `zoho_watch_local.deploy`), the runtime's `extra_environment` (where the embedded
+  AWS and
   the Zoho emulator are), then Lambda's reserved variables. It is applied with
-  `local.invocation_scope`, which explains why that is sound when invocations run in concurrent threads.
+  `zoho_watch_local.invocation_scope`, which explains why that is sound when invocations run in concurrent
+  threads.
 - Layers go on `sys.path` as Lambda's /opt/python would put them.
 - The zoho_watch library's per-container singletons (`zoho_watch.services`: settings, clients, token memory)
   are per function here, as each function has its own containers on AWS: the runtime installs a router as
@@ -20,7 +22,7 @@ code location and runs invocations:
   environment. Each tells time with the runtime's clock (the stack's `VirtualClock`), so the store's
   `checked_at`, the polling policy, deadlines and token expiry run on the same time as the Zoho emulator
   and the state machine's Waits. `reset_library()` drops them all.
-- An invocation holds the clock still while it runs (see `local.clock`).
+- An invocation holds the clock still while it runs (see `zoho_watch_local.clock`).
 - A context object carries function_name, function_version, invoked_function_arn, memory_limit_in_mb,
   aws_request_id, log_group_name, log_stream_name and get_remaining_time_in_millis().
 - An exception becomes Lambda's error payload, `{"errorType": <class name>, "errorMessage", ...}`, so
@@ -48,9 +50,9 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from local import invocation_scope
-from local.aws import ACCOUNT_ID, REGION, Invocation
-from local.clock import VirtualClock
+from zoho_watch_local import invocation_scope
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, Invocation
+from zoho_watch_local.clock import VirtualClock
 
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
 

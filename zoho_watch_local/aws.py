@@ -5,18 +5,20 @@ patching moto's private parts, and `tests/integration/test_moto_glue.py` pins ea
 upgrade fails loudly instead of quietly changing behaviour:
 
 1. Lambda code: moto runs functions in Docker. `LambdaFunction._invoke_lambda` is replaced so that the
-   invocation goes to an in-process `Invoker` (see `local.lambda_runtime`), which returns the payload,
+   invocation goes to an in-process `Invoker` (see `zoho_watch_local.lambda_runtime`), which returns the
+   payload,
    whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log group
    as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
    error, so `Retry` and `Catch` see our exception class names.
 2. Time: a `Wait` state and a retrier really sleep, executions are dated with the real time, and nothing
-   tells when an execution is working. The stack's `VirtualClock` (see `local.clock`) replaces all three:
+   tells when an execution is working. The stack's `VirtualClock` (see `zoho_watch_local.clock`) replaces all
+   three:
    `WaitFunction._wait_interval` and the retrier module's `time` wait on it; the `datetime` of moto's
    execution modules tells its time (`$$.Execution.StartTime`, start and stop dates); and
    `ExecutionWorker.start` gives each execution a clock hold, taken before StartExecution returns and let go
    only while the execution waits on the clock and when it ends, so the clock never skips a step of an
    execution. moto runs an execution's states in threads of its own: they inherit the hold through
-   `local.thread_context`.
+   `zoho_watch_local.thread_context`.
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
 4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
@@ -33,7 +35,8 @@ upgrade fails loudly instead of quietly changing behaviour:
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
    `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
-9. moto re-parses every JSONPath and lists its own package folder on every request: `local.moto_memo`
+9. moto re-parses every JSONPath and lists its own package folder on every request:
+   `zoho_watch_local.moto_memo`
    keeps what those pure computations return.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
@@ -72,8 +75,8 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from local import moto_memo, thread_context
-from local.clock import VirtualClock, current_hold
+from zoho_watch_local import moto_memo, thread_context
+from zoho_watch_local.clock import VirtualClock, current_hold
 
 MOTO_VERSION = "5.2.5"
 REGION = "us-east-1"
@@ -97,7 +100,8 @@ class Invocation:
 
 
 class Invoker(Protocol):
-    """Runs one Lambda invocation in this process (implemented by `local.lambda_runtime.LambdaRuntime`)."""
+    """Runs one Lambda invocation in this process (implemented by
+    `zoho_watch_local.lambda_runtime.LambdaRuntime`)."""
 
     def __call__(self, function: LambdaFunction, event: Any) -> Invocation:
         """Invoke `function` (moto's model: name, handler, environment, timeout...) with `event`."""
@@ -280,7 +284,8 @@ def check_moto_version() -> None:
     """Fail with a clear message when the installed moto is not the version the patches were written for."""
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(
-            f"local/aws.py patches moto {MOTO_VERSION} internals but moto {moto.__version__} is installed: "
+            f"zoho_watch_local/aws.py patches moto {MOTO_VERSION} internals but moto {moto.__version__} "
+            f"is installed: "
             "re-check the patched functions (see tests/integration/test_moto_glue.py) before changing the pin"
         )
 

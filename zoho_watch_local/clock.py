@@ -75,7 +75,7 @@ class _Waiter:
 
 # The hold of the work running in this thread (an execution's, say), for code that waits on the clock
 # without being handed one: moto's retriers call `time.sleep`. Threads inherit it where the runtime makes
-# them inherit the starter's context (see `local.invocation_scope`).
+# them inherit the starter's context (see `zoho_watch_local.invocation_scope`).
 current_hold: contextvars.ContextVar[Hold | None] = contextvars.ContextVar("clock_hold", default=None)
 
 

@@ -6,7 +6,8 @@
         stack.wait_for(lambda: stack.job_state("Leads", job_id)["status"] == "COMPLETED")
         stack.events(); stack.job_state("Leads", job_id)
 
-One clock, `stack.clock` (`local.clock.VirtualClock`), is the time of everything on the stack: the emulator's
+One clock, `stack.clock` (`zoho_watch_local.clock.VirtualClock`), is the time of everything on the stack: the
+emulator's
 jobs and tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and the
 zoho_watch library in the functions (the in-process runtime gives it `Services(clock=stack.clock.now)`). By
 default it is virtual: it stands still while anything works and jumps to the next wake-up when everything
@@ -38,13 +39,13 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from local.aws import ACCOUNT_ID, REGION, LocalAws
-from local.clock import VirtualClock
-from local.deploy import Deployment, deploy
-from local.gateway import LocalApiGateway
-from local.lambda_runtime import LambdaRuntime
-from local.scheduler import LocalScheduler
-from local.template import REPO_ROOT, load_template
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws
+from zoho_watch_local.clock import VirtualClock
+from zoho_watch_local.deploy import Deployment, deploy
+from zoho_watch_local.gateway import LocalApiGateway
+from zoho_watch_local.lambda_runtime import LambdaRuntime
+from zoho_watch_local.scheduler import LocalScheduler
+from zoho_watch_local.template import REPO_ROOT, load_template
 
 DEFAULT_STACK_NAME = "zoho-watch-local"
 _started_lock = threading.Lock()
