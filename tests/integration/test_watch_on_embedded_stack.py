@@ -355,7 +355,9 @@ def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: Embed
     finally:
         stack.scheduler.stop()
     assert len(stack.scheduler.history) > 1, "the sweep ran, more than once"
-    checks = [stack.job_state(module, job_id)["checks"] for module, job_id in jobs]
+    states = {job: stack.job_state(*job) for job in jobs}
+    assert [job for job, state in states.items() if state is None] == [], "watched (202) but no state stored"
+    checks = [states[job]["checks"] for job in jobs]
     assert max(checks) > 1  # some jobs were still running at a sweep and checked again
     assert all(firing.error is None for firing in stack.scheduler.history)
     for module, job_id in jobs[::20]:
