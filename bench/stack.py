@@ -2,8 +2,8 @@
 credentials secret, and the library's Services on it, with a count of every AWS API call it makes.
 
 The table is built by `zoho_watch_local.deploy.create_table` from template.yaml's `JobsTable` (as the deploy
-and the test
-fixtures build it); the environment uses docs/interfaces.md's names. The bench does not import `tests/`.
+and the test fixtures build it); the environment uses docs/interfaces.md's names. The bench does not import
+`tests/`.
 
 Simulations (`local_stack(..., simulated=True)`, used by bench.tokens and bench.cost) must give the same
 figures on any machine under any load, so nothing in them may depend on real time or thread scheduling:

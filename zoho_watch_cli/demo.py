@@ -5,10 +5,9 @@ mass update jobs of different lengths on the emulator (one of them ends FAILED, 
 scheduled sweep instead of Step Functions), asks the API to watch them, draws their progress from the API
 until they end, then prints what DynamoDB holds and the events that were published. The stack's clock is
 virtual (see `zoho_watch_local.clock`): it stands still while anything works and skips ahead when everything
-waits, so
-an hour-long job ends in the CPU time of its checks, and each job gets exactly the checks the polling policy
-plans for it, on any machine. `--time-scale` runs the clock with real time instead, to watch it at leisure.
-Exit status 0 when every job ended as planned.
+waits, so an hour-long job ends in the CPU time of its checks, and each job gets exactly the checks the
+polling policy plans for it, on any machine. `--time-scale` runs the clock with real time instead, to watch it
+at leisure. Exit status 0 when every job ended as planned.
 """
 
 from __future__ import annotations

@@ -6,14 +6,12 @@ upgrade fails loudly instead of quietly changing behaviour:
 
 1. Lambda code: moto runs functions in Docker. `LambdaFunction._invoke_lambda` is replaced so that the
    invocation goes to an in-process `Invoker` (see `zoho_watch_local.lambda_runtime`), which returns the
-   payload,
-   whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log group
-   as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
+   payload, whether it is an error, and the logs. moto writes those logs to the function's CloudWatch log
+   group as Lambda does, and its Step Functions engine reads `errorType` from an error payload to name the ASL
    error, so `Retry` and `Catch` see our exception class names.
 2. Time: a `Wait` state and a retrier really sleep, executions are dated with the real time, and nothing
    tells when an execution is working. The stack's `VirtualClock` (see `zoho_watch_local.clock`) replaces all
-   three:
-   `WaitFunction._wait_interval` and the retrier module's `time` wait on it; the `datetime` of moto's
+   three: `WaitFunction._wait_interval` and the retrier module's `time` wait on it; the `datetime` of moto's
    execution modules tells its time (`$$.Execution.StartTime`, start and stop dates); and
    `ExecutionWorker.start` gives each execution a clock hold, taken before StartExecution returns and let go
    only while the execution waits on the clock and when it ends, so the clock never skips a step of an
@@ -285,8 +283,8 @@ def check_moto_version() -> None:
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(
             f"zoho_watch_local/aws.py patches moto {MOTO_VERSION} internals but moto {moto.__version__} "
-            f"is installed: "
-            "re-check the patched functions (see tests/integration/test_moto_glue.py) before changing the pin"
+            "is installed: re-check the patched functions (see tests/integration/test_moto_glue.py) before "
+            "changing the pin"
         )
 
 

@@ -2,11 +2,10 @@
 
 `deploy(template, aws, runtime)` reads every resource, orders them by their references (Ref, GetAtt, Sub,
 DependsOn, SAM Globals), resolves intrinsic functions (`zoho_watch_local.intrinsics`) and creates each one in
-moto:
-DynamoDB tables, secrets, event buses and rules, layers, functions (SAM Globals merged; code registered
-with the in-process runtime), state machines (`DefinitionUri` read and `DefinitionSubstitutions`
-applied), REST APIs, log groups, queues, topics, IAM roles and alarms. What moto cannot run is collected
-for the embedded stack instead: API routes (for `zoho_watch_local.gateway`) and schedules (for
+moto: DynamoDB tables, secrets, event buses and rules, layers, functions (SAM Globals merged; code registered
+with the in-process runtime), state machines (`DefinitionUri` read and `DefinitionSubstitutions` applied),
+REST APIs, log groups, queues, topics, IAM roles and alarms. What moto cannot run is collected for the
+embedded stack instead: API routes (for `zoho_watch_local.gateway`) and schedules (for
 `zoho_watch_local.scheduler`).
 
 IAM is not enforced locally: policies and Lambda permissions are recorded as deployed without effect.

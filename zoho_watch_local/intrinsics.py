@@ -1,8 +1,7 @@
 """CloudFormation intrinsic functions, resolved locally: `Ref`, `Fn::GetAtt`, `Fn::Sub` and friends.
 
 `zoho_watch_local.deploy` creates resources in dependency order and tells the `Resolver` each one's `Ref`
-value and
-attributes; every later property is resolved against them. Conditions, parameters (with their
+value and attributes; every later property is resolved against them. Conditions, parameters (with their
 `AllowedValues`, `AllowedPattern`, `MinValue` and `MaxValue` checked) and pseudo parameters are supported.
 """
 

@@ -9,9 +9,8 @@ code location and runs invocations:
   warm, as on AWS. So module-level state of a handler (a Powertools resolver holding the current event,
   say) is never shared by two concurrent invocations.
 - The environment of an invocation is the function's environment in moto (template Globals and its own
-  variables, resolved by `zoho_watch_local.deploy`), the runtime's `extra_environment` (where the embedded
-  AWS and
-  the Zoho emulator are), then Lambda's reserved variables. It is applied with
+  variables, resolved by `zoho_watch_local.deploy`), the runtime's `extra_environment` (where the embedded AWS
+  and the Zoho emulator are), then Lambda's reserved variables. It is applied with
   `zoho_watch_local.invocation_scope`, which explains why that is sound when invocations run in concurrent
   threads.
 - Layers go on `sys.path` as Lambda's /opt/python would put them.

@@ -7,10 +7,9 @@
         stack.events(); stack.job_state("Leads", job_id)
 
 One clock, `stack.clock` (`zoho_watch_local.clock.VirtualClock`), is the time of everything on the stack: the
-emulator's
-jobs and tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and the
-zoho_watch library in the functions (the in-process runtime gives it `Services(clock=stack.clock.now)`). By
-default it is virtual: it stands still while anything works and jumps to the next wake-up when everything
+emulator's jobs and tokens, Step Functions' Wait and Retry and its execution dates, the schedules' ticks, and
+the zoho_watch library in the functions (the in-process runtime gives it `Services(clock=stack.clock.now)`).
+By default it is virtual: it stands still while anything works and jumps to the next wake-up when everything
 waits, so an hour-long job is watched in the CPU time of its checks, with the same checks at the same
 simulated times on any machine. `time_scale` (simulated seconds per real second) runs it with real time
 instead, for a person watching (`zoho-watch local up`).

@@ -2,12 +2,11 @@
 
 Two things follow the work of the embedded stack into the threads it starts: a Lambda invocation's scope
 (`zoho_watch_local.invocation_scope`: its container's environment and log buffer; the sweep runs checks in a
-thread
-pool) and a Step Functions execution's clock hold (`zoho_watch_local.clock.current_hold`: moto runs an
-execution's
-states in threads of its own). Python starts every thread in an empty context, so `threading.Thread.start`
-is wrapped, process-wide, to run the new thread in a copy of the starter's context. `install()` is
-idempotent and counted: `uninstall()` restores the original once every installer has uninstalled.
+thread pool) and a Step Functions execution's clock hold (`zoho_watch_local.clock.current_hold`: moto runs an
+execution's states in threads of its own). Python starts every thread in an empty context, so
+`threading.Thread.start` is wrapped, process-wide, to run the new thread in a copy of the starter's context.
+`install()` is idempotent and counted: `uninstall()` restores the original once every installer has
+uninstalled.
 """
 
 from __future__ import annotations

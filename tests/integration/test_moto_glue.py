@@ -1,8 +1,7 @@
 """The glue between moto and the embedded stack, pinned: a moto upgrade that changes it fails here, loudly.
 
 The first tests pin the exact private names and signatures `zoho_watch_local/aws.py` patches or calls; the
-others
-check the behaviour the stack relies on, with throwaway handlers (no template, no zoho_watch library).
+others check the behaviour the stack relies on, with throwaway handlers (no template, no zoho_watch library).
 """
 
 from __future__ import annotations

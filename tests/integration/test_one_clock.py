@@ -1,7 +1,7 @@
 """One virtual clock on the embedded stack (zoho_watch_local/clock.py): the library, Step Functions, the
-scheduler and
-the emulator all read `stack.clock`. It jumps to the earliest wake-up when everything waits, never while work
-runs, so what the polling policy observes and what it waits are exact, whatever the machine's speed."""
+scheduler and the emulator all read `stack.clock`. It jumps to the earliest wake-up when everything waits,
+never while work runs, so what the polling policy observes and what it waits are exact, whatever the machine's
+speed."""
 
 from __future__ import annotations
 

@@ -5,10 +5,9 @@ checkov runs offline from its own virtualenv (`.venv-checkov`, see requirements-
 phones out. Every suppression must carry a written reason.
 
 The IAM part reads both the SAM template (`zoho_watch_local.template.project_template()`) and what
-aws-sam-translator
-makes of it (the roles SAM generates, with its policy templates expanded), and classifies every resource each
-statement names. Wildcard resources are allowed only where AWS offers nothing narrower, listed in
-`STAR_RESOURCE_EXCEPTIONS` and `MANAGED_POLICY_EXCEPTIONS` with the reason.
+aws-sam-translator makes of it (the roles SAM generates, with its policy templates expanded), and classifies
+every resource each statement names. Wildcard resources are allowed only where AWS offers nothing narrower,
+listed in `STAR_RESOURCE_EXCEPTIONS` and `MANAGED_POLICY_EXCEPTIONS` with the reason.
 """
 
 from __future__ import annotations

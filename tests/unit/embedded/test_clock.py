@@ -1,6 +1,5 @@
 """The embedded stack's clock (zoho_watch_local/clock.py): it jumps to the earliest wake-up when nobody holds
-it, never
-while someone does, and hands a woken waiter its hold back before it can jump again."""
+it, never while someone does, and hands a woken waiter its hold back before it can jump again."""
 
 from __future__ import annotations
 
