@@ -19,7 +19,7 @@ from .errors import error_body
 from .faults import FaultInjector
 from .jobs import Job, JobStore
 from .profile import JobProfile
-from .replies import json_reply
+from .replies import RESET_KIND, json_reply, reset_connection
 from .server import ServerThread
 
 logger = logging.getLogger(__name__)
@@ -261,11 +261,15 @@ class FakeZoho:
             # The path only: query strings of Accounts calls may carry secrets.
             "path": request.path,
             "route": route,
-            "status": 0 if kind == "fault:reset" else response.status_code,
+            "status": 0 if kind == RESET_KIND else response.status_code,
             "kind": kind,
             "duration": round(time.monotonic() - started, 6),
         }
         if route == "status" and "job_id" in request.args:
             entry["job_id"] = request.args.get("job_id", "")[:40]
         self.tallies.record(entry)
+        if kind == RESET_KIND:
+            # Only now: the client sees the reset at once and may ask again at once, and its next request
+            # must come after this one in the log and must not overlap it in flight.
+            reset_connection()
         return response

@@ -40,8 +40,7 @@ def empty_reply(status: int) -> Response:
     return Response(b"", status=status, content_type=JSON_TYPE)
 
 
-class ResetConnection(Exception):
-    """Raised after the client connection was reset on purpose."""
+RESET_KIND = "fault:reset"
 
 
 def reset_connection() -> None:
@@ -72,8 +71,8 @@ def fault_reply(kind: str, retry_after_seconds: int) -> tuple[Response, str]:
     if kind == "502_empty":
         return Response(b"", status=502), "fault:502_empty"
     if kind == "reset":
-        reset_connection()
-        return Response(b"", status=500), "fault:reset"
+        # The caller resets the connection once the request is logged (see FakeZoho.serve).
+        return Response(b"", status=500), RESET_KIND
     if kind in ZOHO_ERRORS:
         reply, code = zoho_error(kind)
         return reply, f"fault:{code}"

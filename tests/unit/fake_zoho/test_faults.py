@@ -53,6 +53,9 @@ def test_reset_is_a_connection_error(zoho: FakeZoho, job: tuple[str, str]) -> No
     zoho.faults.script(["reset"])
     with pytest.raises(requests.ConnectionError):
         status_call(zoho, *job)
+    # Logged, and out of flight, before the client sees the reset: a retry at once comes after it.
+    assert [e["status"] for e in zoho.request_log if e["route"] == "status"] == [0]
+    assert zoho.counters["in_flight"] == 0
     assert status_call(zoho, *job).status_code == 200
     assert [e["status"] for e in zoho.request_log if e["route"] == "status"] == [0, 200]
 
