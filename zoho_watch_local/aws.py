@@ -33,9 +33,9 @@ upgrade fails loudly instead of quietly changing behaviour:
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
    `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
-9. moto re-parses every JSONPath and lists its own package folder on every request:
-   `zoho_watch_local.moto_memo`
-   keeps what those pure computations return.
+9. moto re-parses every JSONPath, lists its own package folder and builds a Step Functions client again and
+   again, and writes DynamoDB's item replies member by member: `zoho_watch_local.moto_shortcuts` keeps what
+   the first three return and writes those replies with `json.dumps`, the same answers for less CPU.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """
@@ -73,7 +73,7 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from zoho_watch_local import moto_memo, thread_context
+from zoho_watch_local import moto_shortcuts, thread_context
 from zoho_watch_local.clock import VirtualClock, current_hold
 
 MOTO_VERSION = "5.2.5"
@@ -300,7 +300,7 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     if _glue.installed:
         return
     thread_context.install()
-    moto_memo.install()
+    moto_shortcuts.install()
     _glue.original_invoke_lambda = LambdaFunction._invoke_lambda
     _glue.original_wait_interval = WaitFunction._wait_interval
     _glue.original_retrier_time = retrier_decl.time
@@ -339,7 +339,7 @@ def remove_patches() -> None:
         setattr(DynamoDBBackend, name, operation)
     sfn_execution_worker.ExecutionWorker.start = _glue.original_worker_start  # type: ignore[method-assign]
     ActionCountValidator.traverse = _glue.original_action_count  # type: ignore[method-assign]
-    moto_memo.uninstall()
+    moto_shortcuts.uninstall()
     thread_context.uninstall()
     _glue.invoker = None
     _glue.installed = False

@@ -94,14 +94,22 @@ def wait_all_ended(stack: EmbeddedStack, names: set[str], timeout: float) -> dic
     """Let the clock run until none of the named executions is RUNNING; their list entries by name.
 
     `timeout` (real seconds) only stops a hung test. The driver holds the clock while it looks, so it looks
-    seldom (every real second) and lists only the running executions.
+    seldom (every real second), and a look asks for one running execution: the stack runs no execution but
+    the named ones (the reset before the test stopped every other), so none running means none of them.
     """
+    sfn = stack.client("stepfunctions")
+    machine = stack.outputs["WatchJobStateMachineArn"]
 
     def running() -> list[str]:
         return [item["name"] for item in stack.executions("RUNNING") if item["name"] in names]
 
+    def any_running() -> bool:
+        return bool(
+            sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
+        )
+
     try:
-        stack.wait_for(lambda: not running(), timeout=timeout, interval=1.0)
+        stack.wait_for(lambda: not any_running(), timeout=timeout, interval=1.0)
     except TimeoutError:
         still = running()
         pytest.fail(f"{len(still)} of {len(names)} executions still running, e.g. {still[:3]}")

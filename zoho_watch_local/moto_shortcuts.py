@@ -1,6 +1,7 @@
-"""Memoised work in moto: the same answers for less CPU, on a stack where every check goes through moto.
+"""Shortcuts in moto: the same answers for less CPU, on a stack where every check goes through moto.
 
-moto redoes three things on every use that on the embedded stack cost a third of a watch's CPU:
+moto redoes three things on every use that on the embedded stack cost a third of a watch's CPU, and they are
+memoised here:
 
 1. JSONPath parsing. moto's EventBridge builds a new JSONPath parser (its grammar tables included) for every
    path of a rule target's input transformer, for every event; its Step Functions interpreter does the same
@@ -14,20 +15,33 @@ moto redoes three things on every use that on the embedded stack cost a third of
    client depends only on the region, the service and where the server is (its `state_credentials`
    argument is not used), and botocore clients are thread-safe: one is kept per (region, service, server).
 
+And one reply is written the short way:
+
+4. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
+   down to each attribute of each item (a fifth of the CPU of a sweep over many jobs). The replies of the
+   item operations (GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan) hold only items, keys and counts,
+   already in DynamoDB's JSON form (and a ConsumedCapacity of a few numbers), so `json.dumps` of the
+   members in the output shape writes the same JSON. Any other member (ItemCollectionMetrics, a capacity
+   by index), a member set to None, a binary attribute (bytes, which moto's serializer encodes in base64)
+   or pretty-printed replies take moto's way.
+
 `install()` and `uninstall()` are counted, like the rest of the glue (see `zoho_watch_local.aws`), and
-`tests/integration/test_moto_glue.py` pins the patched names down.
+`tests/integration/test_moto_shortcuts.py` pins the patched names down and compares the answers with moto's.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import jsonpath_ng.ext
-from moto import backends
+from moto import backends, settings
 from moto.core.models import botocore_stubber
+from moto.core.responses import ActionContext
+from moto.dynamodb.responses import DynamoResult
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -51,6 +65,12 @@ _PARSERS: tuple[tuple[Any, str], ...] = (
 # The modules that import `boto_client_for` by name and run the integrations the template uses: Lambda,
 # Step Functions (continue-as-new) and EventBridge.
 _CLIENT_USERS: tuple[Any, ...] = (lambda_eval_utils, state_task_service_sfn, state_task_service_events)
+
+# Operations whose replies hold only the members below (and members outside the output shape, dropped).
+_ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"})
+_ITEM_MEMBERS = frozenset({"Item", "Attributes", "Items", "LastEvaluatedKey", "Count", "ScannedCount"})
+# ConsumedCapacity (moto adds it to every UpdateItem reply) as long as it holds only these scalars.
+_CAPACITY_MEMBERS = frozenset({"TableName", "CapacityUnits", "ReadCapacityUnits", "WriteCapacityUnits"})
 
 _lock = threading.Lock()
 _installs = 0
@@ -84,8 +104,43 @@ def shared_client(region: str, service: str, state_credentials: Any = None) -> A
     return _client(region, service, moto_server_port(), botocore_stubber.enabled)
 
 
+_serialize_reply: Callable[[DynamoResult, ActionContext], Any] = DynamoResult.execute_result  # moto's own
+
+
+def _plain(body: dict[str, Any]) -> bool:
+    """Whether `json.dumps(body)` is what moto's serializer writes (but for bytes, which json refuses)."""
+    capacity = body.get("ConsumedCapacity", {})
+    return (
+        body.keys() <= _ITEM_MEMBERS | {"ConsumedCapacity"}
+        and None not in body.values()
+        and isinstance(capacity, dict)
+        and capacity.keys() <= _CAPACITY_MEMBERS
+        and None not in capacity.values()
+    )
+
+
+def item_reply(result: DynamoResult, context: ActionContext) -> Any:
+    """Replacement for `DynamoResult.execute_result`: (status, headers, body), the item operations' replies
+    written with `json.dumps`, every other reply by moto's serializer (see module docstring)."""
+    operation = context.operation_model
+    members = result.result
+    if operation.name in _ITEM_OPERATIONS and isinstance(members, dict) and not settings.PRETTIFY_RESPONSES:
+        shape = operation.output_shape.members
+        body = {name: value for name, value in members.items() if name in shape}
+        if _plain(body):
+            try:
+                text = json.dumps(body)
+            except TypeError:  # bytes: a binary attribute
+                pass
+            else:
+                version = context.service_model.metadata["jsonVersion"]
+                return 200, {"Content-Type": f"application/x-amz-json-{version}"}, text
+    return _serialize_reply(result, context)
+
+
 def install() -> None:
-    """Memoise moto's JSONPath parsing, its listing of backends and its Step Functions clients (counted)."""
+    """Memoise moto's JSONPath parsing, its listing of backends and its Step Functions clients, and write
+    DynamoDB's item replies the short way (counted)."""
     global _installs
     with _lock:
         _installs += 1
@@ -95,6 +150,7 @@ def install() -> None:
             *((module, name, memoised_parser(getattr(module, name))) for module, name in _PARSERS),
             (backends, "list_of_moto_modules", _listed_once),
             *((module, "boto_client_for", shared_client) for module in _CLIENT_USERS),
+            (DynamoResult, "execute_result", item_reply),
         ]
         for module, name, replacement in replacements:
             _patched.append((module, name, getattr(module, name)))
@@ -117,5 +173,5 @@ def uninstall() -> None:
 
 
 def installed() -> bool:
-    """Whether moto runs with the memoised work."""
+    """Whether moto runs with the shortcuts."""
     return _installs > 0

@@ -1,0 +1,255 @@
+"""moto's shortcuts (zoho_watch_local/moto_shortcuts.py), pinned: the names it replaces, and moto's own
+answers.
+
+A moto upgrade that moves a JSONPath parser, the backend listing, `boto_client_for` or DynamoDB's reply
+writing fails here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import jsonpath_ng
+import jsonpath_ng.ext
+import jsonpath_ng.ext.parser
+import pytest
+from moto import backends, mock_aws
+from moto.core.responses import ActionResult
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.events.utils import EventTemplateParser
+from moto.moto_server import werkzeug_app
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_events,
+    state_task_service_sfn,
+)
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+from zoho_watch_local import moto_shortcuts
+
+pytestmark = pytest.mark.integration
+
+UPGRADE_HINT = (
+    "moto changed a private part zoho_watch_local/moto_shortcuts.py relies on: re-check it before upgrading"
+    " moto"
+)
+
+
+@pytest.fixture
+def memo() -> Iterator[None]:
+    moto_shortcuts.install()
+    try:
+        yield
+    finally:
+        moto_shortcuts.uninstall()
+
+
+def test_the_replaced_names_are_where_moto_calls_them() -> None:
+    assert not moto_shortcuts.installed()
+    # EventBridge imports the parser at each call, from the package: the package attribute is what it gets.
+    assert "from jsonpath_ng.ext import parse" in inspect.getsource(EventTemplateParser.parse), UPGRADE_HINT
+    assert jsonpath_ng.ext.parse is jsonpath_ng.ext.parser.parse
+    assert json_path.parse is jsonpath_ng.ext.parse, UPGRADE_HINT
+    assert result_path.parse is jsonpath_ng.parse, UPGRADE_HINT
+    assert "backends.list_of_moto_modules()" in inspect.getsource(
+        werkzeug_app.DomainDispatcherApplication.get_backend_for_host
+    ), UPGRADE_HINT
+    for module in (lambda_eval_utils, state_task_service_sfn, state_task_service_events):
+        assert module.boto_client_for is boto_client.boto_client_for, (module.__name__, UPGRADE_HINT)
+    # The client depends on the region, the service and the server only: `state_credentials` is unused.
+    source = inspect.getsource(boto_client.boto_client_for)
+    assert list(inspect.signature(boto_client.boto_client_for).parameters) == [
+        "region",
+        "service",
+        "state_credentials",
+    ], UPGRADE_HINT
+    assert source.count("state_credentials") == 1, UPGRADE_HINT
+    assert "moto_server_port()" in source and "botocore_stubber.enabled" in source, UPGRADE_HINT
+    # DynamoDB's replies: the item operations return a DynamoResult, written by ActionResult's serializer.
+    assert DynamoResult.execute_result is ActionResult.execute_result, UPGRADE_HINT
+    assert list(inspect.signature(ActionResult.execute_result).parameters) == ["self", "context"], (
+        UPGRADE_HINT
+    )
+    for operation in ("get_item", "put_item", "update_item", "delete_item", "query", "scan"):
+        assert "DynamoResult(" in inspect.getsource(getattr(DynamoHandler, operation)), (
+            operation,
+            UPGRADE_HINT,
+        )
+
+
+@pytest.mark.usefixtures("memo")
+def test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds() -> None:
+    original = jsonpath_ng.ext.parser.parse  # moto's own, unmemoised
+    event = {"detail": {"job_id": "7", "counts": [1, 2, 3]}, "time": "t"}
+    for text in ("$.detail.job_id", "$.detail.counts[1]", "$.detail.counts[*]", "$"):
+        assert jsonpath_ng.ext.parse(text) is jsonpath_ng.ext.parse(text)
+        assert [m.value for m in jsonpath_ng.ext.parse(text).find(event)] == [
+            m.value for m in original(text).find(event)
+        ]
+    assert json_path.extract_json("$.detail.counts[2]", event) == 3
+    assert json_path.extract_json("$.detail", event) == event["detail"]
+
+
+@pytest.mark.usefixtures("memo")
+def test_a_result_path_update_leaves_the_parsed_path_as_it_was() -> None:
+    first = result_path.parse("$.check")
+    assert first.update_or_create({"a": 1}, {"status": "RUNNING"}) == {"a": 1, "check": {"status": "RUNNING"}}
+    assert result_path.parse("$.check") is first
+    updated = first.update_or_create({"b": 2}, {"status": "COMPLETED"})
+    assert updated == {"b": 2, "check": {"status": "COMPLETED"}}
+
+
+@pytest.mark.usefixtures("memo")
+def test_the_backend_listing_is_moto_s_own_listed_once() -> None:
+    listed = backends.list_of_moto_modules()
+    assert listed is backends.list_of_moto_modules()
+    assert list(listed) == list(moto_shortcuts._list_moto_modules())
+    assert "dynamodb" in listed and "stepfunctions" in listed
+
+
+@pytest.mark.usefixtures("memo")
+def test_one_client_per_region_service_and_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_PORT", "45001")
+    client = lambda_eval_utils.boto_client_for("us-east-1", "lambda", object())
+    assert client is state_task_service_sfn.boto_client_for("us-east-1", "lambda", None)
+    assert client.meta.endpoint_url == "http://localhost:45001"
+    assert client.meta.config.retries["total_max_attempts"] == 1  # moto's own client settings
+    assert state_task_service_events.boto_client_for("eu-west-1", "lambda") is not client
+    assert lambda_eval_utils.boto_client_for("us-east-1", "stepfunctions") is not client
+    monkeypatch.setenv("MOTO_PORT", "45002")
+    moved = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+    assert moved.meta.endpoint_url == "http://localhost:45002"
+
+
+def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
+    originals = (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules)
+    moto_shortcuts.install()
+    moto_shortcuts.install()
+    moto_shortcuts.uninstall()
+    assert moto_shortcuts.installed() and json_path.parse is not originals[1]
+    moto_shortcuts.uninstall()
+    assert not moto_shortcuts.installed()
+    assert (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules) == originals
+    assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
+    assert DynamoResult.execute_result is ActionResult.execute_result
+
+
+def _both_replies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Write every DynamoDB reply both ways, moto's serializer's answer sent on; what each gave, in order."""
+    replies: list[dict[str, Any]] = []
+    serialize = moto_shortcuts._serialize_reply  # moto's own
+    fell_back: list[bool] = []
+
+    def counted(result: DynamoResult, context: Any) -> Any:
+        fell_back.append(True)
+        return serialize(result, context)
+
+    def compared(result: DynamoResult, context: Any) -> Any:
+        fell_back.clear()
+        short = moto_shortcuts.item_reply(result, context)
+        status, headers, body = serialize(result, context)
+        replies.append(
+            {
+                "operation": context.operation_model.name,
+                "short": (short[0], short[1]["Content-Type"], json.loads(short[2])),
+                "moto": (status, headers["Content-Type"], json.loads(body)),
+                "shortcut": not fell_back,
+            }
+        )
+        return status, headers, body
+
+    monkeypatch.setattr(moto_shortcuts, "_serialize_reply", counted)
+    monkeypatch.setattr(DynamoResult, "execute_result", compared)
+    return replies
+
+
+@pytest.mark.usefixtures("memo")
+def test_dynamodb_replies_written_the_short_way_are_moto_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = _both_replies(monkeypatch)
+    key = {"pk": {"S": "JOB#a"}, "sk": {"S": "STATE"}}
+    item = {
+        **key,
+        "active": {"S": "ACTIVE"},
+        "next_check_at": {"N": "1.5"},
+        "counts": {"M": {"done": {"N": "3"}, "list": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+        "tags": {"SS": ["a", "b"]},
+        "empty": {"L": []},
+        "nothing": {"M": {}},
+    }
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="jobs",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": kind}
+                for name, kind in (("pk", "S"), ("sk", "S"), ("active", "S"), ("next_check_at", "N"))
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "ActiveJobs",
+                    "KeySchema": [
+                        {"AttributeName": "active", "KeyType": "HASH"},
+                        {"AttributeName": "next_check_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="jobs", Item=item)
+        dynamodb.put_item(TableName="jobs", Item={**item, "sk": {"S": "CHECK#1"}}, ReturnValues="ALL_OLD")
+        dynamodb.put_item(TableName="jobs", Item=item, ReturnValues="ALL_OLD")
+        dynamodb.get_item(TableName="jobs", Key=key)
+        dynamodb.get_item(TableName="jobs", Key={**key, "sk": {"S": "none"}})
+        dynamodb.update_item(
+            TableName="jobs",
+            Key=key,
+            UpdateExpression="SET version = :v",
+            ExpressionAttributeValues={":v": {"N": "2"}},
+            ReturnValues="ALL_NEW",
+        )
+        dynamodb.update_item(TableName="jobs", Key=key, UpdateExpression="REMOVE tags")
+        by_partition = {
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "JOB#a"}},
+        }
+        dynamodb.query(TableName="jobs", **by_partition)
+        dynamodb.query(TableName="jobs", Limit=1, **by_partition)  # LastEvaluatedKey
+        dynamodb.query(
+            TableName="jobs", **{**by_partition, "ExpressionAttributeValues": {":p": {"S": "none"}}}
+        )
+        dynamodb.query(
+            TableName="jobs",
+            IndexName="ActiveJobs",
+            KeyConditionExpression="active = :a",
+            ExpressionAttributeValues={":a": {"S": "ACTIVE"}},
+            Select="COUNT",
+        )
+        dynamodb.scan(TableName="jobs")
+        dynamodb.delete_item(TableName="jobs", Key={**key, "sk": {"S": "CHECK#1"}}, ReturnValues="ALL_OLD")
+        # A binary attribute, a capacity by index and a reply that is not an item's take moto's way.
+        dynamodb.put_item(TableName="jobs", Item={**key, "sk": {"S": "BIN"}, "blob": {"B": b"\x00\x01"}})
+        dynamodb.get_item(TableName="jobs", Key={**key, "sk": {"S": "BIN"}})
+        dynamodb.get_item(TableName="jobs", Key=key, ReturnConsumedCapacity="TOTAL")
+        dynamodb.get_item(TableName="jobs", Key=key, ReturnConsumedCapacity="INDEXES")
+        dynamodb.describe_table(TableName="jobs")
+    assert [reply for reply in replies if reply["short"] != reply["moto"]] == []
+    taken = [reply["operation"] for reply in replies if reply["shortcut"]]
+    assert taken == ["PutItem", "PutItem", "PutItem", "GetItem", "GetItem", "UpdateItem", "UpdateItem"] + [
+        "Query"
+    ] * 4 + ["Scan", "DeleteItem", "PutItem", "GetItem"], taken
+    assert [reply["operation"] for reply in replies if not reply["shortcut"]] == [
+        "CreateTable",
+        "GetItem",
+        "GetItem",
+        "DescribeTable",
+    ]
