@@ -14,12 +14,14 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from fake_zoho import JobProfile
 from tests.unit.functions.conftest import FakeLambdaContext, load_event, load_handler
@@ -165,6 +167,16 @@ json_values = st.recursive(
 )
 
 
+def a_valid_deadline(value: Any) -> bool:
+    """Whether the API would take `value` as a deadline: a time with a zone, in the future. A number is a
+    Unix time to the API (seconds, or milliseconds when large), so an integer drawn at random can be one."""
+    try:
+        deadline = TypeAdapter(AwareDatetime).validate_json(json.dumps(value))
+    except ValidationError:
+        return False
+    return deadline > datetime.now(UTC)
+
+
 @st.composite
 def bad_watch_body(draw: st.DrawFn) -> str:
     """A PUT .../watch body that must be refused: not JSON, not an object, or an object with a bad field."""
@@ -215,7 +227,7 @@ def bad_watch_body(draw: st.DrawFn) -> str:
                 ),
                 st.integers(),
                 st.text(max_size=12),
-            )
+            ).filter(lambda value: not a_valid_deadline(value))
         )
     else:
         body["connection"] = draw(
