@@ -16,7 +16,9 @@ upgrade fails loudly instead of quietly changing behaviour:
    `ExecutionWorker.start` gives each execution a clock hold, taken before StartExecution returns and let go
    only while the execution waits on the clock and when it ends, so the clock never skips a step of an
    execution. moto runs an execution's states in threads of its own: they inherit the hold through
-   `zoho_watch_local.thread_context`.
+   `zoho_watch_local.thread_context`. A Wait ends early when its execution stops: the `Environment` methods
+   that end an execution (stopped, failed, timed out, ended) nudge the clock, whose waiters then look at
+   whether their execution still runs (none polls for it).
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
 4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
@@ -69,6 +71,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -122,6 +125,7 @@ class _Glue:
     original_start_execution: Callable[..., Any] | None = None
     original_sfn_normalise: Callable[..., Any] | None = None
     original_dynamodb: dict[str, Callable[..., Any]] | None = None
+    original_environment_endings: dict[str, Callable[..., Any]] | None = None
 
 
 _glue = _Glue()
@@ -138,6 +142,8 @@ ATOMIC_DYNAMODB_OPERATIONS = (
     "scan",
 )
 _logs_lock = threading.Lock()
+# The methods of moto's Step Functions `Environment` that end an execution (or a branch of one).
+ENVIRONMENT_ENDINGS = ("set_ended", "set_error", "set_timed_out", "set_stop")
 
 
 def _clock() -> VirtualClock:
@@ -177,6 +183,21 @@ def _clocked_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) ->
     """
     clock = _clock()
     clock.wait_until(clock.now() + wait_seconds, keep_waiting=env.is_running)
+
+
+def _nudging(ending: Callable[..., Any]) -> Callable[..., Any]:
+    """An `Environment` method that ends an execution, then nudges the clock: a Wait of that execution
+    looks at `env.is_running` again and ends (see `_clocked_wait_interval`)."""
+
+    @functools.wraps(ending)
+    def ended(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return ending(*args, **kwargs)
+        finally:
+            if _glue.clock is not None:
+                _glue.clock.nudge()
+
+    return ended
 
 
 class _ClockedTime(types.SimpleNamespace):
@@ -318,6 +339,9 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     for module in _DATED_MODULES:
         module.datetime = _SimulatedDatetimeModule()  # type: ignore[assignment]
     StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
+    _glue.original_environment_endings = {name: getattr(Environment, name) for name in ENVIRONMENT_ENDINGS}
+    for name, ending in _glue.original_environment_endings.items():
+        setattr(Environment, name, _nudging(ending))
     _glue.original_dynamodb = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
     for name, operation in _glue.original_dynamodb.items():
         setattr(DynamoDBBackend, name, atomic_dynamodb_operation(operation))
@@ -337,6 +361,8 @@ def remove_patches() -> None:
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
     for name, operation in (_glue.original_dynamodb or {}).items():
         setattr(DynamoDBBackend, name, operation)
+    for name, ending in (_glue.original_environment_endings or {}).items():
+        setattr(Environment, name, ending)
     sfn_execution_worker.ExecutionWorker.start = _glue.original_worker_start  # type: ignore[method-assign]
     ActionCountValidator.traverse = _glue.original_action_count  # type: ignore[method-assign]
     moto_shortcuts.uninstall()

@@ -33,9 +33,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-# Real seconds between two looks of a waiter at what it cannot be notified of: its `keep_waiting` test, a
-# scaled clock reaching its moment. It bounds how late a stopped execution notices, never what time it is.
+# Real seconds between two looks of a waiter on a scaled clock, which reaches its moments without anyone's
+# notice. It bounds how late a waiter wakes in real time, never what time it is.
 _POLL_SECONDS = 0.05
+# Real seconds between two looks at a `keep_waiting` test nobody `nudge`d about: a backstop, not the way a
+# wait ends (with hundreds of executions waiting, frequent looks would take the CPU from the work).
+_BACKSTOP_SECONDS = 5.0
 
 
 class Hold:
@@ -223,6 +226,12 @@ class VirtualClock:
             for _, _, waiter in self._waiters:
                 waiter.event.set()
 
+    def nudge(self) -> None:
+        """Have every waiter look at its `keep_waiting` again now (something may have ended its wait)."""
+        with self._cond:
+            for _, _, waiter in self._waiters:
+                waiter.event.set()
+
     def restore(self) -> None:
         """Let waits wait again (the stack started)."""
         with self._cond:
@@ -286,8 +295,9 @@ class VirtualClock:
         """Block until the clock shows `moment`; True then, False when cut short.
 
         `hold` (default: this thread's `current_hold`, if any) is let go while waiting and held again on
-        return. The wait is cut short when `keep_waiting()` turns false (looked at every few real
-        milliseconds) or by `release_waiters`.
+        return. The wait is cut short when `keep_waiting()` turns false or by `release_waiters`.
+        `keep_waiting` is looked at when the wait starts and again at each `nudge()`: whoever may have made
+        it false calls `nudge()` (and a look every few real seconds is the backstop).
         """
         if hold is None:
             hold = current_hold.get()
@@ -301,14 +311,18 @@ class VirtualClock:
             heapq.heappush(self._waiters, (waiter.moment, next(self._order), waiter))
             self._settle()
         try:
-            while not waiter.event.is_set():
+            while not waiter.woken:
                 if self._released or (keep_waiting is not None and not keep_waiting()):
                     break
-                timeout = _POLL_SECONDS
+                timeout = None if keep_waiting is None else _BACKSTOP_SECONDS
                 scale = self._scale
                 if scale is not None and not self._frozen:
-                    timeout = min(timeout, max(0.0, (moment - self.now()) / scale))
-                if not waiter.event.wait(timeout) and scale is not None:
+                    timeout = min(_POLL_SECONDS, max(0.0, (moment - self.now()) / scale))
+                if waiter.event.wait(timeout):
+                    with self._cond:
+                        if not waiter.woken:
+                            waiter.event.clear()  # a nudge: look at `keep_waiting` again
+                elif scale is not None:
                     with self._cond:
                         self._settle()  # a running clock reaches moments without anyone's notice
         finally:

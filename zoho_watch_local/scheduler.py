@@ -112,6 +112,7 @@ class LocalScheduler:
     def stop(self) -> None:
         """Stop the timers (a run in progress finishes)."""
         self._stop.set()
+        self._clock.nudge()  # the timers wait on the clock: they look at `_running` again now
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()

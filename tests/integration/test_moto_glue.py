@@ -95,6 +95,22 @@ def test_wait_and_retry_sleep_where_the_time_scale_is_applied() -> None:
     assert local_aws._glue.original_retrier_time in (None, time), UPGRADE_HINT
 
 
+def test_an_execution_stops_running_only_through_the_environment_endings_that_nudge_the_clock() -> None:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    assert "isinstance(self._program_state, ProgramRunning)" in inspect.getsource(Environment.is_running)
+    # Every assignment of the program state is in __init__ (None), the setter that starts the next state
+    # (ProgramRunning), a frame's copy of its parent's, or one of the endings the glue wraps.
+    source = inspect.getsource(Environment)
+    assignments = re.findall(r"(\w+)\._program_state = (\w+)", source)
+    endings = {"ProgramEnded", "ProgramError", "ProgramTimedOut", "ProgramStopped"}
+    assert sorted(assignments) == sorted(
+        [("self", "None"), ("frame", "copy"), ("self", "ProgramRunning")] + [("self", e) for e in endings]
+    ), (assignments, UPGRADE_HINT)
+    for name in local_aws.ENVIRONMENT_ENDINGS:
+        assert "self._program_state = Program" in inspect.getsource(getattr(Environment, name)), name
+
+
 def test_executions_run_in_the_worker_thread_the_clock_hold_is_given_to() -> None:
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.stepfunctions.parser.asl.component.program import program

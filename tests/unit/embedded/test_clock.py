@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from zoho_watch_local import clock as clock_module
 from zoho_watch_local import thread_context
 from zoho_watch_local.clock import VirtualClock, current_hold
 
@@ -134,7 +135,11 @@ def test_a_scaled_clock_runs_with_real_time_and_ignores_holds() -> None:
     assert VirtualClock().real_seconds(100) == float("inf")
 
 
-def test_a_wait_is_cut_short_by_keep_waiting_and_by_release_and_takes_its_hold_back() -> None:
+def test_a_wait_is_cut_short_by_keep_waiting_and_by_release_and_takes_its_hold_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The backstop look at `keep_waiting` never comes within the test: the nudge is what ends the wait.
+    monkeypatch.setattr(clock_module, "_BACKSTOP_SECONDS", 3600.0)
     clock = VirtualClock(start=START)
     stop = threading.Event()
     hold = clock.hold().acquire()
@@ -146,7 +151,11 @@ def test_a_wait_is_cut_short_by_keep_waiting_and_by_release_and_takes_its_hold_b
         thread.start()
         settle(lambda: clock.state()["waiters"] == 1, "it waits")
         assert clock.holds == 1  # its hold was let go while it waits
+        clock.nudge()  # nothing changed: it looks, and waits on
+        settle(lambda: not clock._waiters[0][2].event.is_set(), "it looked")
+        assert thread.is_alive() and results == []
         stop.set()
+        clock.nudge()
         thread.join(timeout=30)
         assert results == [False] and hold.held and clock.holds == 2
         hold.release()
