@@ -1,4 +1,4 @@
-"""zoho-watch benchmarks: `python -m bench` (or `make bench`) measures the six figures of issue 7 side by side
+"""zoho-watch benchmarks: `python -m bench` (or `make bench`) measures six figures side by side
 with their baselines in one run and prints one markdown table.
 
 Every module measures one thing and returns `table.Row`s; `__main__` runs them and prints the table. The

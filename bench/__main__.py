@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): every measurement of issue 7, one markdown table, the cost arithmetic.
+"""`python -m bench` (`make bench`): every measurement, one markdown table, the cost arithmetic.
 
 Options: `--only polling,overhead,cold_start,sweep,tokens,cost`, `--jobs N` and `--seed S` (polling profile),
 `--repeats N` (cold start). A part that fails prints "not measured: <why>" in its row; the run goes on.

@@ -13,7 +13,7 @@ EventBridge call the library makes; the states entered are counted by walking th
 secret (Powertools' default 5-minute cache) and asks Zoho, and records nothing.
 
 Billed Lambda time per check is an assumption (stated in the output), the same model as bench.polling's.
-Prices: public list prices, us-east-1 (see shared/DESIGN.md "Facts worth knowing").
+Prices: public list prices, us-east-1 (the constants below).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ STANDARD_MODULES = (
     "Purchase_Orders",
     "Invoices",
 )
-# Custom modules look like CustomModule1 or carry an underscore suffix (Projects_X); see zoho-api.md.
+# Custom modules look like CustomModule1 or carry an underscore suffix (Projects_X), as Zoho names them.
 CUSTOM_MODULE_PATTERN = r"^(CustomModule\d+|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)$"
 MODULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 

@@ -21,6 +21,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,12 +30,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from zoho_watch.jobs import JOB_ID_PATTERN, MODULE_PATTERN
 
 from zoho_watch_cli.api_client import ApiError, ZohoWatchApi, region_of_url
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
-MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
-JOB_ID_PATTERN = r"^[0-9]{1,30}$"
 
 
 class CliError(Exception):
@@ -152,8 +152,6 @@ def resolve_target(args: argparse.Namespace) -> Target:
 
 
 def _validate_job(module: str, job_id: str) -> None:
-    import re
-
     if not re.fullmatch(MODULE_PATTERN, module):
         raise CliError(f"invalid module {module[:40]!r}: letters, digits and _ (e.g. Leads)", EXIT_USAGE)
     if not re.fullmatch(JOB_ID_PATTERN, job_id):

@@ -49,11 +49,6 @@ class Scope:
 _current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("lambda_scope", default=None)
 
 
-def current_scope() -> Scope | None:
-    """The scope of the invocation running in this thread, or None outside invocations."""
-    return _current.get()
-
-
 class LayeredEnviron(os._Environ):  # type: ignore[type-arg]
     """`os.environ` that reads the current invocation's environment first (see module docstring)."""
 

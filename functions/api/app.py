@@ -42,6 +42,7 @@ from zoho_watch.errors import (
     ZohoUnavailable,
     ZohoWatchError,
 )
+from zoho_watch.jobs import CONNECTION_PATTERN, JOB_ID_PATTERN, MODULE_PATTERN
 from zoho_watch.services import get_services
 
 logger = Logger()
@@ -52,10 +53,7 @@ API_TITLE = "zoho-watch"
 API_VERSION = "1.0.0"
 API_DESCRIPTION = "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches."
 
-# Patterns of docs/interfaces.md, checked at the edge so bad input never reaches Zoho.
-MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
-JOB_ID_PATTERN = r"^[0-9]{1,30}$"
-CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# The library's patterns, checked at the edge so bad input never reaches Zoho.
 STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
 
 ModuleParam = Annotated[str, Path(pattern=MODULE_PATTERN, description="Zoho module API name, e.g. Leads")]

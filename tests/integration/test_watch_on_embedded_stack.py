@@ -120,7 +120,7 @@ def assert_finished_as(stack: EmbeddedStack, module: str, job_id: str, status: s
     return state
 
 
-# --- the cases of issue 6 ----------------------------------------------------------------------------------
+# --- the watch cases ----------------------------------------------------------------------------------------
 
 
 def test_a_job_that_completes(embedded_stack: EmbeddedStack) -> None:

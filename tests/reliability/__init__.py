@@ -1,4 +1,4 @@
-"""Reliability and security proofs of zoho-watch (issue 8).
+"""Reliability and security proofs of zoho-watch.
 
 Chaos, auth faults, bad input, secrets, least privilege, concurrency and crash safety.
 """

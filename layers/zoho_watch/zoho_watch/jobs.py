@@ -43,9 +43,14 @@ KNOWN_STATUSES = frozenset({SCHEDULED, QUEUED, RUNNING, SUSPENDED, COMPLETED, FA
 TERMINAL_STATUSES = frozenset({COMPLETED, FAILED})
 WAITING_STATUSES = frozenset({SCHEDULED, QUEUED})
 
-_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
-_JOB_ID = re.compile(r"[0-9]{1,30}")
-_CONNECTION = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+# The identifiers of a job, defined here only: the API's path and query patterns, the CLI and the OpenAPI
+# document use these (tests/unit/library/test_jobs.py checks that nothing else spells them out).
+MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
+JOB_ID_PATTERN = r"^[0-9]{1,30}$"
+CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_MODULE = re.compile(MODULE_PATTERN)
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+_CONNECTION = re.compile(CONNECTION_PATTERN)
 # Any status Zoho may invent later is recorded as it came, as long as it looks like a status word.
 _STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_ -]{0,63}")
 
@@ -57,7 +62,7 @@ def _shown(value: object) -> str:
 
 
 def validate_module(module: object) -> str:
-    """Return `module` if it matches `^[A-Za-z][A-Za-z0-9_]{0,99}$`, else raise InvalidInput."""
+    """Return `module` if it matches MODULE_PATTERN, else raise InvalidInput."""
     if not isinstance(module, str) or not _MODULE.fullmatch(module):
         raise InvalidInput(
             f"module must be a Zoho module API name (letters, digits, _), got {_shown(module)}"
@@ -75,7 +80,7 @@ def validate_job_id(job_id: object) -> str:
 
 
 def validate_connection(connection: object) -> str:
-    """Return `connection` if it matches `^[a-z0-9][a-z0-9_-]{0,31}$`, else raise InvalidInput."""
+    """Return `connection` if it matches CONNECTION_PATTERN, else raise InvalidInput."""
     if not isinstance(connection, str) or not _CONNECTION.fullmatch(connection):
         raise InvalidInput(
             f"connection must be lowercase letters, digits, _ or - (at most 32), got {_shown(connection)}"

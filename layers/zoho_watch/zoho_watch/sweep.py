@@ -25,10 +25,10 @@ from aws_lambda_powertools import Logger
 from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
 from zoho_watch.services import get_services
+from zoho_watch.store import SCHEDULE_WATCHER
 
 logger = Logger(child=True)
 
-SCHEDULE_WATCHER = "schedule"
 # Workers per Zoho slot: while one worker's call is in flight, another writes its results (a check's writes
 # take about as long as a 100 ms Zoho call on the bench's in-process moto). More workers only add thread
 # contention there: measured on 1,000 checks, 2 per slot beat 1 (Zoho slots idle) and 3 or 4 (GIL

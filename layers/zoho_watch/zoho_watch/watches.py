@@ -26,11 +26,11 @@ from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
 from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
 from zoho_watch.services import Services, get_services
+from zoho_watch.store import SCHEDULE_WATCHER
 
 logger = Logger(child=True)
 
 WatchMode = Literal["stepfunctions", "schedule"]
-SCHEDULE_WATCHER = "schedule"
 STEPFUNCTIONS_WATCHER_PREFIX = "stepfunctions:"
 # Step Functions execution names are at most 80 characters.
 EXECUTION_NAME_LIMIT = 80

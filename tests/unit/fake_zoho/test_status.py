@@ -10,7 +10,7 @@ from fake_zoho import FakeZoho, JobProfile
 from .helpers import access_token, assert_error, refresh, status_call
 
 SEED_KEYS = ["Status", "Failed_Count", "Updated_Count", "Not_Updated_Count", "Total_Count"]
-# The four samples of the seed page, with the profile and time that reproduce each.
+# The four samples of Zoho's page for the status API, with the profile and time that reproduce each.
 SEED_SAMPLES = [
     ({"queue_delay": 10, "duration": 10}, 5, ["SCHEDULED", 0, 0, 50, 50]),
     ({"queue_delay": 0, "duration": 50}, 30, ["RUNNING", 0, 30, 20, 50]),

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import (
+    CONNECTION_PATTERN,
+    JOB_ID_PATTERN,
+    MODULE_PATTERN,
     TERMINAL_STATUSES,
     Observation,
     PollPolicy,
@@ -338,3 +343,28 @@ def test_policy_beats_fixed_30s_polling_on_calls_and_lag() -> None:
     assert statistics.median(lag for _, _, lag in ours) <= statistics.median(lag for _, _, lag in fixed)
     allowed = sorted(lag / max(10.0, 0.05 * duration) for duration, _, lag in ours)
     assert allowed[int(0.95 * len(allowed))] < 1.0
+
+
+def test_the_id_patterns_are_spelled_out_once_and_the_api_document_uses_them() -> None:
+    root = Path(__file__).parents[3]
+    patterns = (MODULE_PATTERN, JOB_ID_PATTERN, CONNECTION_PATTERN)
+    spelled = [
+        str(path.relative_to(root))
+        for folder in ("layers", "functions", "zoho_watch_cli")
+        for path in sorted((root / folder).rglob("*.py"))
+        if any(pattern in path.read_text(encoding="utf-8") for pattern in patterns)
+    ]
+    assert spelled == ["layers/zoho_watch/zoho_watch/jobs.py"]
+    document = json.loads((root / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    declared = {
+        parameter["name"]: parameter["schema"]["pattern"]
+        for path in document["paths"].values()
+        for operation in path.values()
+        for parameter in operation.get("parameters", [])
+        if "pattern" in parameter.get("schema", {})
+    }
+    assert {name: declared[name] for name in ("module", "job_id")} == {
+        "module": MODULE_PATTERN,
+        "job_id": JOB_ID_PATTERN,
+    }
+    assert CONNECTION_PATTERN in json.dumps(document)
