@@ -176,6 +176,7 @@ class VirtualClock:
             self._rebase()
             self._scale = scale
             self._settle()
+            self._wake_waiters()  # each works out again how long it may sleep
 
     def freeze(self) -> None:
         """Stop the clock where it is: from now on only `advance` and `set` move it."""
@@ -189,6 +190,7 @@ class VirtualClock:
             self._rebase()
             self._frozen = False
             self._settle()
+            self._wake_waiters()  # a scaled clock runs again: each works out how long it may sleep
 
     def advance(self, seconds: float) -> float:
         """Move the clock forward by `seconds` (finite, >= 0) and wake who is due; return the new time."""
@@ -229,8 +231,12 @@ class VirtualClock:
     def nudge(self) -> None:
         """Have every waiter look at its `keep_waiting` again now (something may have ended its wait)."""
         with self._cond:
-            for _, _, waiter in self._waiters:
-                waiter.event.set()
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """Wake every waiter to look at the clock and its `keep_waiting` again (caller holds the lock)."""
+        for _, _, waiter in self._waiters:
+            waiter.event.set()
 
     def restore(self) -> None:
         """Let waits wait again (the stack started)."""

@@ -241,8 +241,8 @@ def _both_replies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         replies.append(
             {
                 "operation": context.operation_model.name,
-                "short": (short[0], short[1]["Content-Type"], json.loads(short[2])),
-                "moto": (status, headers["Content-Type"], json.loads(body)),
+                "short": (short[0], dict(short[1]), json.loads(short[2])),
+                "moto": (status, dict(headers), json.loads(body)),
                 "shortcut": not fell_back,
             }
         )

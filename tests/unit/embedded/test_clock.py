@@ -237,3 +237,27 @@ def test_a_request_lets_go_of_the_clock_only_while_it_is_not_working() -> None:
     assert clock.holds == 0
     with clock.not_working():  # outside a request: nothing to let go
         assert clock.holds == 0
+
+
+def test_a_waiter_wakes_on_time_when_the_clock_starts_running_scaled() -> None:
+    # Neither change makes the waiter due at once, and nothing else settles the clock afterwards (the hold
+    # is kept, no hold is let go): only the waiter itself, told of the change, can notice its moment.
+    for change in ("set_scale", "resume"):
+        clock = VirtualClock(start=START)
+        hold = clock.hold().acquire()  # virtual: no jump
+        if change == "resume":
+            clock.freeze()
+            clock.set_scale(1000.0)
+        woke: list[bool] = []
+        thread = threading.Thread(
+            target=lambda clock=clock, woke=woke: woke.append(clock.wait_until(START + 1))
+        )
+        thread.start()
+        settle(lambda clock=clock: clock.state()["waiters"] == 1, "it waits")
+        if change == "resume":
+            clock.resume()
+        else:
+            clock.set_scale(1000.0)  # a simulated second is a real millisecond
+        thread.join(timeout=30)
+        hold.release()
+        assert woke == [True] and clock.now() >= START + 1, change
