@@ -225,8 +225,7 @@ class VirtualClock:
         """End every wait now and from now on (the stack is stopping: no thread may stay blocked)."""
         with self._cond:
             self._released = True
-            for _, _, waiter in self._waiters:
-                waiter.event.set()
+            self._wake_waiters()
 
     def nudge(self) -> None:
         """Have every waiter look at its `keep_waiting` again now (something may have ended its wait)."""
