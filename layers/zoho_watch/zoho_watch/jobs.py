@@ -48,6 +48,8 @@ WAITING_STATUSES = frozenset({SCHEDULED, QUEUED})
 MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
 JOB_ID_PATTERN = r"^[0-9]{1,30}$"
 CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# The watcher of a job the scheduled sweep checks (a state machine's is "stepfunctions:<execution arn>").
+SCHEDULE_WATCHER = "schedule"
 _MODULE = re.compile(MODULE_PATTERN)
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 _CONNECTION = re.compile(CONNECTION_PATTERN)

@@ -40,6 +40,7 @@ from zoho_watch.jobs import (
     FAILED,
     QUEUED,
     RUNNING,
+    SCHEDULE_WATCHER,
     SCHEDULED,
     SUSPENDED,
     TERMINAL_STATUSES,
@@ -65,8 +66,6 @@ ACTIVE_INDEX = "ActiveJobs"
 # The index partition of finished jobs whose "finished" event is still pending (not a watcher's partition).
 FINISHED_EVENT_PARTITION = f"{ACTIVE}#finished-event"
 _RESERVED_KINDS = frozenset({"finished-event"})
-# The watcher of a job the scheduled sweep checks (a state machine's is "stepfunctions:<execution arn>").
-SCHEDULE_WATCHER = "schedule"
 _WATCHER_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DAY = 86400
 _MAX_WRITE_ATTEMPTS = 25

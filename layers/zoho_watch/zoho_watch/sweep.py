@@ -24,8 +24,8 @@ from aws_lambda_powertools import Logger
 
 from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
+from zoho_watch.jobs import SCHEDULE_WATCHER
 from zoho_watch.services import get_services
-from zoho_watch.store import SCHEDULE_WATCHER
 
 logger = Logger(child=True)
 

@@ -24,9 +24,14 @@ from aws_lambda_powertools import Logger
 from zoho_watch.config import Settings
 from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
-from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import (
+    SCHEDULE_WATCHER,
+    PollPolicy,
+    validate_connection,
+    validate_job_id,
+    validate_module,
+)
 from zoho_watch.services import Services, get_services
-from zoho_watch.store import SCHEDULE_WATCHER
 
 logger = Logger(child=True)
 
