@@ -1,6 +1,6 @@
 """Shortcuts in moto: the same answers for less CPU, on a stack where every check goes through moto.
 
-moto redoes four things on every use that on the embedded stack cost a third of a watch's CPU, and they are
+moto redoes three things on every use that on the embedded stack cost a third of a watch's CPU, and they are
 memoised here:
 
 1. JSONPath parsing. moto's EventBridge builds a new JSONPath parser (its grammar tables included) for every
@@ -14,14 +14,10 @@ memoised here:
    builds a new boto3 client (`boto_client_for`: loading the service model, a new connection pool). The
    client depends only on the region, the service and where the server is (its `state_credentials`
    argument is not used), and botocore clients are thread-safe: one is kept per (region, service, server).
-4. Step Functions' programs. Every execution parses its state machine's definition again with the ANTLR
-   grammar (pure Python: 50 ms for the watch loop's). An execution keeps its state in the parsed program's
-   components, so one program cannot serve two executions; instead the definition is parsed once, that
-   program is never run, and each execution gets a deep copy of it (a tenth of the parse's time).
 
 And one reply is written the short way:
 
-5. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
+4. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
    down to each attribute of each item (a fifth of the CPU of a sweep over many jobs). The replies of the
    item operations (GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan) hold only items, keys and counts,
    already in DynamoDB's JSON form (and a ConsumedCapacity of a few numbers), so `json.dumps` of the
@@ -35,7 +31,6 @@ And one reply is written the short way:
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import threading
@@ -49,15 +44,12 @@ from moto.core.responses import ActionContext
 from moto.dynamodb.responses import DynamoResult
 from moto.settings import moto_server_port
 from moto.stepfunctions.parser.asl.component.common.path import result_path
-from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_events,
     state_task_service_sfn,
 )
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 # Distinct JSONPath texts are few (the template's paths and rules): the bound only guards against a leak.
 _PARSED_PATHS = 4096
@@ -73,9 +65,6 @@ _PARSERS: tuple[tuple[Any, str], ...] = (
 # The modules that import `boto_client_for` by name and run the integrations the template uses: Lambda,
 # Step Functions (continue-as-new) and EventBridge.
 _CLIENT_USERS: tuple[Any, ...] = (lambda_eval_utils, state_task_service_sfn, state_task_service_events)
-
-# Distinct state machine definitions are few (the template's, a test's): the bound only guards against a leak.
-_PARSED_DEFINITIONS = 64
 
 # Operations whose replies hold only the members below (and members outside the output shape, dropped).
 _ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"})
@@ -115,17 +104,6 @@ def shared_client(region: str, service: str, state_credentials: Any = None) -> A
     return _client(region, service, moto_server_port(), botocore_stubber.enabled)
 
 
-@functools.lru_cache(maxsize=_PARSED_DEFINITIONS)
-def pristine_program(definition: str) -> EvalComponent:
-    """The program moto parses from `definition`, parsed once and never run (see module docstring)."""
-    return AmazonStateLanguageParser.parse(definition)[0]
-
-
-def program_of_execution(worker: ExecutionWorker) -> EvalComponent:
-    """Replacement for `ExecutionWorker._get_evaluation_entrypoint`: a copy of the pristine program."""
-    return copy.deepcopy(pristine_program(worker._evaluation_details.state_machine_details.definition))
-
-
 _serialize_reply: Callable[[DynamoResult, ActionContext], Any] = DynamoResult.execute_result  # moto's own
 
 
@@ -161,8 +139,8 @@ def item_reply(result: DynamoResult, context: ActionContext) -> Any:
 
 
 def install() -> None:
-    """Memoise moto's JSONPath parsing, its listing of backends, its Step Functions clients and programs, and
-    write DynamoDB's item replies the short way (counted)."""
+    """Memoise moto's JSONPath parsing, its listing of backends and its Step Functions clients, and write
+    DynamoDB's item replies the short way (counted)."""
     global _installs
     with _lock:
         _installs += 1
@@ -172,7 +150,6 @@ def install() -> None:
             *((module, name, memoised_parser(getattr(module, name))) for module, name in _PARSERS),
             (backends, "list_of_moto_modules", _listed_once),
             *((module, "boto_client_for", shared_client) for module in _CLIENT_USERS),
-            (ExecutionWorker, "_get_evaluation_entrypoint", program_of_execution),
             (DynamoResult, "execute_result", item_reply),
         ]
         for module, name, replacement in replacements:
@@ -193,7 +170,6 @@ def uninstall() -> None:
             module, name, original = _patched.pop()
             setattr(module, name, original)
         _client.cache_clear()
-        pristine_program.cache_clear()
 
 
 def installed() -> bool:

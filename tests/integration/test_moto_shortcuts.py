@@ -7,12 +7,9 @@ writing fails here.
 
 from __future__ import annotations
 
-import enum
 import inspect
 import json
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,9 +28,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_events,
     state_task_service_sfn,
 )
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from zoho_watch_local import moto_shortcuts
 
@@ -75,9 +70,6 @@ def test_the_replaced_names_are_where_moto_calls_them() -> None:
     ], UPGRADE_HINT
     assert source.count("state_credentials") == 1, UPGRADE_HINT
     assert "moto_server_port()" in source and "botocore_stubber.enabled" in source, UPGRADE_HINT
-    # Step Functions' programs: an execution's worker parses its definition, and nothing else builds it.
-    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
-    assert "self._get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic)
     # DynamoDB's replies: the item operations return a DynamoResult, written by ActionResult's serializer.
     assert DynamoResult.execute_result is ActionResult.execute_result, UPGRADE_HINT
     assert list(inspect.signature(ActionResult.execute_result).parameters) == ["self", "context"], (
@@ -134,82 +126,6 @@ def test_one_client_per_region_service_and_server(monkeypatch: pytest.MonkeyPatc
     assert moved.meta.endpoint_url == "http://localhost:45002"
 
 
-def _watch_loop_definition() -> str:
-    """The template's state machine with its substitutions filled in, as Step Functions receives it."""
-    text = (Path(__file__).parents[2] / "statemachine" / "watch_job.asl.json").read_text()
-    return re.sub(r"\$\{\w+\}", "arn:aws:lambda:us-east-1:123456789012:function:check", text)
-
-
-class _Worker:
-    """The one thing `program_of_execution` reads of an ExecutionWorker."""
-
-    def __init__(self, definition: str) -> None:
-        details = type("Details", (), {"definition": definition})
-        self._evaluation_details = type("Evaluation", (), {"state_machine_details": details})
-
-
-@pytest.mark.usefixtures("memo")
-def test_each_execution_gets_its_own_copy_of_the_program_moto_parses() -> None:
-    definition = _watch_loop_definition()
-    worker = _Worker(definition)
-    first = ExecutionWorker._get_evaluation_entrypoint(worker)  # type: ignore[arg-type]
-    second = ExecutionWorker._get_evaluation_entrypoint(worker)  # type: ignore[arg-type]
-    parsed = AmazonStateLanguageParser.parse(definition)[0]  # moto's own, parsed afresh
-    assert first is not second and first is not moto_shortcuts.pristine_program(definition)
-    # The same program, component by component and value by value, as a fresh parse.
-    assert _structure(first) == _structure(second) == _structure(parsed)
-    assert len(_components(parsed)) > 50
-    # No component is shared between two executions' programs (they keep their state in them).
-    shared = {id(component) for component in _components(first)} & {id(c) for c in _components(second)}
-    assert shared == set()
-    assert moto_shortcuts.pristine_program.cache_info().misses == 1
-
-
-def _structure(value: Any, path: tuple[int, ...] = ()) -> Any:
-    """`value` as plain nested tuples: class names and attribute values, whatever the objects' identity."""
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    if isinstance(value, enum.Enum):
-        return (type(value).__qualname__, value.name)
-    if isinstance(value, type):
-        return value.__qualname__
-    if id(value) in path:
-        return "<cycle>"
-    inner = (*path, id(value))
-    if isinstance(value, (list, tuple)):
-        return tuple(_structure(item, inner) for item in value)
-    if isinstance(value, (set, frozenset)):  # a copy's iteration order may differ
-        return ("set", tuple(sorted(repr(_structure(item, inner)) for item in value)))
-    if isinstance(value, dict):
-        return tuple((repr(key), _structure(item, inner)) for key, item in value.items())
-    if hasattr(value, "__dict__"):
-        return (type(value).__qualname__, _structure(vars(value), inner))
-    return (type(value).__qualname__, repr(value))
-
-
-def _components(program: Any) -> list[Any]:
-    """Every EvalComponent reachable from `program` through attributes, lists, tuples and dicts."""
-    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-
-    found: list[Any] = []
-    todo: list[Any] = [program]
-    seen: set[int] = set()
-    while todo:
-        value = todo.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if isinstance(value, EvalComponent):
-            found.append(value)
-        if isinstance(value, (list, tuple)):
-            todo.extend(value)
-        elif isinstance(value, dict):
-            todo.extend(value.values())
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
-            todo.extend(vars(value).values())
-    return found
-
-
 def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     originals = (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules)
     moto_shortcuts.install()
@@ -221,7 +137,6 @@ def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     assert (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules) == originals
     assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
     assert DynamoResult.execute_result is ActionResult.execute_result
-    assert "AmazonStateLanguageParser" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
 
 
 def _both_replies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
