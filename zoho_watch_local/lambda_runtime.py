@@ -6,8 +6,9 @@ code location and runs invocations:
 - A function has a pool of *containers*. A container is one import of the handler module (loaded by
   file path under a unique module name: all handlers are called `app`) plus its own environment dict.
   It serves one invocation at a time; a busy pool grows by a cold start, an idle container is reused
-  warm, as on AWS. So module-level state of a handler (a Powertools resolver holding the current event,
-  say) is never shared by two concurrent invocations.
+  warm, as on AWS. So module-level state of a handler is never shared by two concurrent invocations, and
+  neither is the state Powertools keeps per process (the resolver's current event, metrics, appended log
+  keys): `zoho_watch_local.powertools_scope` keeps one copy of it per container.
 - The environment of an invocation is the function's environment in moto (template Globals and its own
   variables, resolved by `zoho_watch_local.deploy`), the runtime's `extra_environment` (where the embedded AWS
   and the Zoho emulator are), then Lambda's reserved variables. It is applied with
@@ -49,7 +50,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from zoho_watch_local import invocation_scope
+from zoho_watch_local import invocation_scope, powertools_scope
 from zoho_watch_local.aws import ACCOUNT_ID, REGION, Invocation
 from zoho_watch_local.clock import VirtualClock
 
@@ -91,6 +92,7 @@ class _Container:
     log_stream_name: str
     configuration: tuple[Any, ...] = ()
     invocations: int = 0
+    powertools: dict[Any, Any] = field(default_factory=dict)  # see zoho_watch_local.powertools_scope
 
 
 @dataclass
@@ -181,6 +183,7 @@ class LambdaRuntime:
         self.cold_starts: dict[str, int] = {}
         self._in_flight = 0
         invocation_scope.install()
+        powertools_scope.install()
 
     def register(self, function_name: str, code: FunctionCode) -> None:
         """Tell the runtime where the code of `function_name` is (replaces earlier code and containers)."""
@@ -207,6 +210,7 @@ class LambdaRuntime:
         with self._lock:
             self._pools.clear()
         invocation_scope.uninstall()
+        powertools_scope.uninstall()
 
     def _library_services(self) -> Any:
         """The zoho_watch services module when the library is importable (a layer registered), else None."""
@@ -363,7 +367,11 @@ class LambdaRuntime:
         try:
             self.install_library_services()
             token = _function_services.set(self._function_services_of(function.function_name))
-            with self.clock.busy(), invocation_scope.scope(container.environment) as scope:
+            with (
+                self.clock.busy(),
+                invocation_scope.scope(container.environment) as scope,
+                powertools_scope.container(container.powertools),
+            ):
                 print(f"START RequestId: {request_id} Version: {function.version}")
                 try:
                     handler = self._load_handler(function, container)

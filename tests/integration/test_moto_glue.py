@@ -197,6 +197,14 @@ HANDLER = textwrap.dedent(
     CALLS = {"n": 0}
 
     def lambda_handler(event, context):
+        if "router_event" in event:
+            # Powertools' resolver sets the current event on its class, then routes on it.
+            from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+            from tests.integration.test_moto_glue import ROUTER_BARRIER
+
+            BaseRouter.current_event = event["router_event"]
+            ROUTER_BARRIER.wait()  # both invocations have set theirs
+            return {"router_event": BaseRouter.current_event}
         print("secret-free log line from", context.function_name)
         CALLS["n"] += 1
         if event.get("fail_times", 0) >= CALLS["n"]:
@@ -274,6 +282,17 @@ def test_concurrent_invocations_never_see_each_others_environment(glue: dict[str
     for name, payload in results:
         colour = name.split("-")[1]
         assert (payload["colour"], payload["thread_colour"], payload["name"]) == (colour, colour, name)
+
+
+# Met by two concurrent invocations of the throwaway handler (it imports this module by name).
+ROUTER_BARRIER = threading.Barrier(2, timeout=30)
+
+
+def test_concurrent_invocations_each_keep_their_own_powertools_state(glue: dict[str, Any]) -> None:
+    # Two containers of one function, as in one process: see zoho_watch_local.powertools_scope.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        payloads = list(pool.map(lambda name: _invoke(glue, "glue-red", {"router_event": name})[0], "ab"))
+    assert payloads == [{"router_event": "a"}, {"router_event": "b"}]
 
 
 def test_exception_becomes_lambda_error_payload_and_output_goes_to_the_log_group(
