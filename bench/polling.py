@@ -7,10 +7,10 @@ answers exactly what the emulator would. Each watcher is the Step Functions loop
 
 - a check starts; after `before_zoho` (Lambda invoke, token from memory) it calls Zoho, which takes
   `zoho_reply` seconds and reads the job half-way through; the reply is parsed by the library's own parser;
-- zoho-watch then does what `check_job` does (store.py `_next_state`): append the observation (at the time
-  the reply came back), keep the running anchor and the latest `keep` observations (`trim_observations`), and
-  ask `next_check_in(observations, checked_at, policy, rng, first_seen_at)`; the handler waits
-  `max(1, int(next_check_in))` whole seconds (a Wait state takes whole seconds);
+- zoho-watch then does what `check_job` does (`_next_state` in `zoho_watch/store/recording.py`): append the
+  observation (at the time the reply came back), keep the running anchor and the latest `keep` observations
+  (`trim_observations`), and ask `next_check_in(observations, checked_at, policy, rng, first_seen_at)`; the
+  handler waits `max(1, int(next_check_in))` whole seconds (a Wait state takes whole seconds);
 - the job's end is known when the check that saw it has written its result (`after_zoho` later);
 - the Wait, then a state transition, then the next check.
 
@@ -30,8 +30,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from zoho_watch.jobs import (
-    TERMINAL_STATUSES,
+from zoho_watch.jobs import TERMINAL_STATUSES
+from zoho_watch.polling import (
     Observation,
     PollPolicy,
     RatePrior,
@@ -150,7 +150,8 @@ WaitChooser = Callable[[list[Observation], float], int]
 def policy_waits(
     policy: PollPolicy, rng: random.Random, first_seen_at: float = 0.0, prior: RatePrior | None = None
 ) -> WaitChooser:
-    """zoho-watch's choice, as store.py's `_next_state` and the check_job handler's `next_step` make it."""
+    """zoho-watch's choice, as the store's `_next_state` (`zoho_watch.store.recording`) and the check_job
+    handler's `next_step` make it."""
 
     def choose(observations: list[Observation], checked_at: float) -> int:
         wait = next_check_in(

@@ -1,13 +1,13 @@
 """What the polling policy alone plans for a job: its checks replayed on a frozen emulator clock.
 
 `planned_checks` creates the job on an offline Zoho emulator (no server: its job timelines only), then
-replays the watch the way the library's store does it (`zoho_watch.jobs`: the observations kept, the first
+replays the watch the way the library's store does it (`zoho_watch.polling`: the observations kept, the first
 time seen, `next_check_in`), moving the emulator's clock by each wait instead of sleeping. A sweep-watched
 job is checked at the first schedule tick at or after it is due. No real time, network or AWS is used,
 so the figure is what the policy gives when nothing else (processing time, a slow machine, a clock out of
 step) adds to the waits: the number of checks a job watched on the embedded stack gets, exactly: the
 stack's clock stands still while a check runs, and the jitter of each wait is seeded by the job and the
-check's number (`zoho_watch.jobs.jitter_rng`), here as in the store.
+check's number (`zoho_watch.polling.jitter_rng`), here as in the store.
 """
 
 from __future__ import annotations
@@ -47,14 +47,8 @@ def planned_checks(
     watched in schedule mode (None: Step Functions, which checks when the wait ends); `job_id` and
     `connection` are the watched job's, which seed the jitter of its waits.
     """
-    from zoho_watch.jobs import (
-        TERMINAL_STATUSES,
-        Observation,
-        PollPolicy,
-        jitter_rng,
-        next_check_in,
-        trim_observations,
-    )
+    from zoho_watch.jobs import TERMINAL_STATUSES
+    from zoho_watch.polling import Observation, PollPolicy, jitter_rng, next_check_in, trim_observations
 
     policy = PollPolicy.from_poll(poll, *default_poll)
     zoho = FakeZoho()

@@ -27,7 +27,8 @@ from zoho_watch.errors import (
     ZohoAuthError,
     ZohoWatchError,
 )
-from zoho_watch.jobs import PollPolicy, Snapshot, validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import Snapshot, validate_connection, validate_job_id, validate_module
+from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, state_view
 from zoho_watch.zoho import INVALID_TOKEN

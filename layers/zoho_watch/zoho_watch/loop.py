@@ -18,7 +18,8 @@ from typing import Any
 from zoho_watch.check import check_job
 from zoho_watch.config import MAX_POLLS_LIMIT
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import PollPolicy, validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import validate_connection, validate_job_id, validate_module
+from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, iso_z
 

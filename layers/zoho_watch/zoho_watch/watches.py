@@ -24,13 +24,8 @@ from aws_lambda_powertools import Logger
 from zoho_watch.config import Settings
 from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
-from zoho_watch.jobs import (
-    SCHEDULE_WATCHER,
-    PollPolicy,
-    validate_connection,
-    validate_job_id,
-    validate_module,
-)
+from zoho_watch.jobs import SCHEDULE_WATCHER, validate_connection, validate_job_id, validate_module
+from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 
 logger = Logger(child=True)

@@ -9,8 +9,10 @@ import random
 import statistics
 
 import pytest
-from zoho_watch.jobs import Observation, PollPolicy, RatePrior, Snapshot, observed_rate, trim_observations
+from zoho_watch.jobs import Snapshot
+from zoho_watch.polling import Observation, PollPolicy, RatePrior, observed_rate, trim_observations
 from zoho_watch.store import JobStore, iso_utc
+from zoho_watch.store.recording import CheckRecording
 
 from bench.polling import (
     FIXED_INTERVALS,
@@ -74,8 +76,10 @@ def test_a_failed_job_ends_where_it_fails() -> None:
     "prior", [None, RatePrior.first(0.5).learn(2.0), RatePrior.first(1.0)], ids=["none", "two", "one"]
 )
 def test_policy_waits_are_the_stores_waits(prior: RatePrior | None) -> None:
-    """The simulator's choice equals JobStore._next_state's for the same observations, jitter and prior."""
+    """The simulator's choice equals JobStore._next_state's (zoho_watch/store/recording.py) for the same
+    observations, jitter and prior."""
     store = JobStore(client=None, table_name="unused")
+    assert JobStore._next_state is CheckRecording._next_state  # the signature inspected below is the one used
     policy = PollPolicy()
     start = 1_800_000_000.0
     job = next(job for job in make_jobs(200, seed=3) if job.profile.queue_delay > 60 and job.run_time > 300)
@@ -98,7 +102,7 @@ def test_policy_waits_are_the_stores_waits(prior: RatePrior | None) -> None:
         # By keyword: the private signature grows now and then (the test must keep up, not break on it).
         extra = (
             {"default_policy": policy}
-            if "default_policy" in inspect.signature(store._next_state).parameters
+            if "default_policy" in inspect.signature(CheckRecording._next_state).parameters
             else {}
         )
         new, store_wait = store._next_state(

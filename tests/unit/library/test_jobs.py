@@ -16,16 +16,18 @@ from zoho_watch.jobs import (
     JOB_ID_PATTERN,
     MODULE_PATTERN,
     TERMINAL_STATUSES,
-    Observation,
-    PollPolicy,
-    RatePrior,
     Snapshot,
-    next_check_in,
-    observed_rate,
-    trim_observations,
     validate_connection,
     validate_job_id,
     validate_module,
+)
+from zoho_watch.polling import (
+    Observation,
+    PollPolicy,
+    RatePrior,
+    next_check_in,
+    observed_rate,
+    trim_observations,
 )
 
 BAD_VALUES = [

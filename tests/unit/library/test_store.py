@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
-from zoho_watch.jobs import Observation, PollPolicy, RatePrior, Snapshot, next_check_in
+from zoho_watch.jobs import Snapshot
+from zoho_watch.polling import Observation, PollPolicy, RatePrior, next_check_in
 from zoho_watch.store import JobStore, iso_utc, state_view
 
 from tests.fixtures.aws import AwsStack

@@ -1,0 +1,309 @@
+"""The polling policy: when to check a job again, from what its checks saw and the rate prior.
+
+The policy is a pure function of (observations, now, policy settings, rng, rate prior): it can be simulated
+cheaply by the benchmark, and the store keeps the few observations it needs on the job's STATE item.
+
+The goal it is built for: detection lag under max(10 s, 5% of the job's run time) for nearly every job, with
+few calls. How it chooses the next wait:
+- while the job waits (SCHEDULED, QUEUED): a job that starts and ends within one wait of length I is seen up
+  to I - d late, so I must stay under d + budget(d) for the shortest run d this job may have. Before it runs,
+  only its record count tells its length: with a rate prior for its (connection, module) (`RatePrior`, learnt
+  from the jobs seen finishing), the shortest plausible run is Total_Count / a fast rate (the prior's mean
+  log rate plus `prior_z` standard deviations, at least `prior_spread_floor`). Without a prior, back off
+  exponentially from `min_seconds`, never waiting longer than a share of the time waited so far;
+- while it runs: its end cannot always be predicted (a FAILED job stops at a random point), so every wait
+  stays within the lag budget of the job, `lag_share` of its run time, sized on max(age, `early_share` x the
+  estimated run time): a job that fails now has run `age`, so the budget cannot be its whole estimated
+  length; sizing it on at least a share of the estimate keeps the number of checks of a long job bounded
+  (waits on the age alone would grow only 5% a check). The rate (first running observation to the latest,
+  the longest baseline smooths Zoho's integer counts) gives the time left; close to the estimated end, the
+  wait lands just after it;
+- a wait never uses more than `lag_safety` of its budget (check latency, jitter, whole seconds), stays within
+  [min_seconds, max_seconds], and has a little jitter so many watchers do not call Zoho in step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import SUSPENDED, TERMINAL_STATUSES, WAITING_STATUSES, _shown
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one check saw, as the policy needs it: when (epoch seconds), the status, done and total."""
+
+    at: float
+    status: str
+    done: int
+    total: int
+
+    def to_item(self) -> list[Any]:
+        """Compact form kept on the STATE item: [at, status, done, total]."""
+        return [round(self.at, 6), self.status, self.done, self.total]
+
+    @classmethod
+    def from_item(cls, item: Sequence[Any]) -> Observation:
+        """Inverse of `to_item`."""
+        at, status, done, total = item
+        return cls(float(at), str(status), int(done), int(total))
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Settings of the polling policy. `min_seconds`/`max_seconds` are the job's poll bounds."""
+
+    min_seconds: int = 5
+    max_seconds: int = 900
+    # The lag goal: a job's end is known within max(lag_floor, lag_share x its run time).
+    lag_share: float = 0.05
+    lag_floor: float = 10.0
+    # Share of the budget a wait may use: the rest absorbs check latency, jitter and whole seconds.
+    lag_safety: float = 0.85
+    # While running, the budget is sized on max(age, early_share x estimated run time).
+    early_share: float = 0.8
+    # Rate prior: used from this many samples; fast rate = exp(mean + prior_z x max(sd, spread floor)).
+    prior_min_samples: int = 2
+    prior_z: float = 2.0
+    prior_spread_floor: float = 0.5
+    # Margin after the estimated end, as a share of the lag budget (at least 1 s).
+    end_margin_share: float = 0.01
+    # Past the estimated end and still running: wait this share of the cap.
+    overdue_share: float = 0.5
+    # Relative jitter applied to every wait (never past its cap).
+    jitter: float = 0.1
+    # Observations kept on the STATE item besides the running anchor.
+    keep: int = 6
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_seconds <= self.max_seconds:
+            raise InvalidInput(
+                "poll bounds must satisfy 1 <= min_seconds <= max_seconds,"
+                f" got {self.min_seconds}..{self.max_seconds}"
+            )
+
+    @classmethod
+    def from_poll(cls, poll: dict[str, Any] | None, default_min: int, default_max: int) -> PollPolicy:
+        """Build from a `{"min_seconds", "max_seconds"}` dict (either may be missing), validating both.
+
+        A bound that is given wins over the default of the other one: `{"min_seconds": 1200}` with a default
+        maximum of 900 means 1200..1200.
+        """
+        if poll is None:
+            return cls(default_min, default_max)
+        if not isinstance(poll, dict) or set(poll) - {"min_seconds", "max_seconds"}:
+            raise InvalidInput("poll must be an object with min_seconds and/or max_seconds")
+        given: dict[str, int] = {}
+        for name in ("min_seconds", "max_seconds"):
+            value = poll.get(name)
+            if value is None:
+                continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 86400:
+                raise InvalidInput(f"poll.{name} must be an integer from 1 to 86400, got {_shown(value)}")
+            given[name] = value
+        low = given.get("min_seconds", default_min)
+        high = given.get("max_seconds", default_max)
+        if "min_seconds" in given and "max_seconds" not in given:
+            high = max(high, low)
+        elif "max_seconds" in given and "min_seconds" not in given:
+            low = min(low, high)
+        return cls(low, high)
+
+    def as_dict(self) -> dict[str, int]:
+        """The bounds as the `poll` JSON shape."""
+        return {"min_seconds": self.min_seconds, "max_seconds": self.max_seconds}
+
+
+def _is_running(obs: Observation) -> bool:
+    return (
+        obs.status not in WAITING_STATUSES and obs.status not in TERMINAL_STATUSES and obs.status != SUSPENDED
+    )
+
+
+def running_anchor(observations: Sequence[Observation]) -> Observation | None:
+    """The earliest observation of the job running: the start of the baseline used to estimate its rate."""
+    return next((obs for obs in observations if _is_running(obs)), None)
+
+
+def trim_observations(observations: Sequence[Observation], keep: int = 6) -> list[Observation]:
+    """Keep what the policy needs: the running anchor plus the latest `keep` observations, in time order."""
+    ordered = sorted(observations, key=lambda obs: obs.at)
+    recent = ordered[-keep:] if keep > 0 else []
+    anchor = running_anchor(ordered)
+    if anchor is not None and anchor not in recent:
+        return [anchor, *recent]
+    return list(recent)
+
+
+def _unchanged_gap(observations: Sequence[Observation]) -> float | None:
+    """Seconds between the last two observations if they saw the same status and count, else None."""
+    if len(observations) < 2:
+        return None
+    before, latest = observations[-2], observations[-1]
+    if before.status != latest.status or before.done != latest.done:
+        return None
+    return max(0.0, latest.at - before.at)
+
+
+@dataclass(frozen=True)
+class RatePrior:
+    """What zoho-watch has learnt of one (connection, module)'s throughput, in records per second.
+
+    An exponentially weighted mean and variance of ln(rate) over the jobs seen finishing (`samples` of them).
+    Rates vary between jobs (load, field types, workflows), so the policy uses a fast rate (mean plus a few
+    standard deviations) to bound how short a job can be, never the mean.
+    """
+
+    samples: int
+    log_rate: float
+    log_var: float = 0.0
+
+    # Weight of a new sample once there are enough (earlier ones are a plain average).
+    WEIGHT = 0.2
+
+    @classmethod
+    def first(cls, rate: float) -> RatePrior:
+        """The prior after one sample."""
+        return cls(1, math.log(rate), 0.0)
+
+    def learn(self, rate: float) -> RatePrior:
+        """The prior after one more sample `rate` (records per second, > 0)."""
+        if not rate > 0 or not math.isfinite(rate):
+            raise ValueError(f"a rate sample must be a positive number, got {rate!r}")
+        weight = max(self.WEIGHT, 1.0 / (self.samples + 1))
+        delta = math.log(rate) - self.log_rate
+        mean = self.log_rate + weight * delta
+        var = (1.0 - weight) * (self.log_var + weight * delta * delta)
+        return RatePrior(self.samples + 1, mean, var)
+
+    def usable(self, policy: PollPolicy) -> bool:
+        """True when it rests on enough samples for `policy`."""
+        return self.samples >= policy.prior_min_samples
+
+    def fast_rate(self, policy: PollPolicy) -> float:
+        """A rate few jobs exceed: exp(mean + prior_z x max(sd, prior_spread_floor))."""
+        spread = max(math.sqrt(max(self.log_var, 0.0)), policy.prior_spread_floor)
+        return math.exp(self.log_rate + policy.prior_z * spread)
+
+    def to_item(self) -> list[Any]:
+        """Compact form kept in DynamoDB: [samples, log_rate, log_var]."""
+        return [self.samples, round(self.log_rate, 9), round(self.log_var, 9)]
+
+    @classmethod
+    def from_item(cls, item: Sequence[Any]) -> RatePrior:
+        """Inverse of `to_item`."""
+        samples, log_rate, log_var = item
+        return cls(int(samples), float(log_rate), float(log_var))
+
+
+def observed_rate(observations: Sequence[Observation]) -> float | None:
+    """Records per second from the running anchor to the latest running observation, None if not moving.
+
+    Terminal observations are left out: the end is seen up to one wait late, which would bias the rate low.
+    """
+    ordered = sorted(observations, key=lambda obs: obs.at)
+    anchor = running_anchor(ordered)
+    latest = next((obs for obs in reversed(ordered) if _is_running(obs)), None)
+    if anchor is None or latest is None or latest.at <= anchor.at or latest.done <= anchor.done:
+        return None
+    return (latest.done - anchor.done) / (latest.at - anchor.at)
+
+
+def lag_budget(run_seconds: float, policy: PollPolicy) -> float:
+    """The accepted detection lag of a job that runs `run_seconds`: max(lag_floor, lag_share x run)."""
+    return max(policy.lag_floor, policy.lag_share * max(0.0, run_seconds))
+
+
+def _as_wait(wait: float, cap: float, low: int, high: int) -> int:
+    # Whole seconds (a Wait state's unit): rounded up, but never past the floor of the cap.
+    return int(min(high, max(low, min(math.ceil(wait), math.floor(cap)))))
+
+
+def jitter_rng(connection: str, module: str, job_id: str, check: int) -> random.Random:
+    """The random source of the jitter of a job's wait after its `check`-th check.
+
+    Seeded by the job and the check's number: watchers of different jobs spread their calls out, and one
+    job's waits are the same every time its watch is replayed (the embedded stack's demo and tests compare
+    the checks made with the policy's plan).
+    """
+    return random.Random(f"{connection}/{module}/{job_id}/{check}")
+
+
+def next_check_in(
+    observations: Sequence[Observation],
+    now: float,
+    policy: PollPolicy,
+    rng: random.Random | None = None,
+    first_seen_at: float | None = None,
+    prior: RatePrior | None = None,
+) -> int:
+    """Seconds until the next check of a job, from what the previous checks saw (oldest first).
+
+    `prior`: the throughput learnt for the job's (connection, module), if any (used only until the job's own
+    rate is known). Pure: the same inputs and the same `rng` state give the same answer. Returns an integer
+    (Step Functions Wait states take whole seconds) within [policy.min_seconds, policy.max_seconds].
+    """
+    low, high = policy.min_seconds, policy.max_seconds
+    if not observations:
+        return low
+    ordered = sorted(observations, key=lambda obs: obs.at)
+    latest = ordered[-1]
+    if latest.status in TERMINAL_STATUSES:
+        return low
+    rng = rng or random.Random()
+    jitter = 1.0 + rng.uniform(-policy.jitter, policy.jitter)
+    prior = prior if prior is not None and prior.usable(policy) and latest.total > 0 else None
+    anchor = running_anchor(ordered)
+
+    if latest.status in WAITING_STATUSES and prior is not None:
+        # Before it runs: it may start and end within one wait; bound the wait by the shortest plausible run.
+        shortest = latest.total / prior.fast_rate(policy)
+        cap = policy.lag_safety * (shortest + lag_budget(shortest, policy))
+        return _as_wait(min(cap, cap * jitter), cap, low, high)
+
+    if anchor is None or not _is_running(latest):
+        # Waiting with no prior, suspended or an unknown status: exponential back-off (doubling the last gap
+        # keeps it going however few observations are kept), capped by a share of the time waited so far.
+        started = first_seen_at if first_seen_at is not None else ordered[0].at
+        age = max(0.0, now - (anchor.at if anchor is not None else started))
+        cap = max(low, policy.lag_safety * policy.lag_share * age)
+        gap = _unchanged_gap(ordered)
+        wait = min(low if gap is None else max(low, 2.0 * gap), cap) * jitter
+        return _as_wait(min(wait, cap), max(cap, low), low, high)
+
+    rate = observed_rate(ordered)
+    # When it started running: before the anchor by the records it had done then, not before the last
+    # check that saw it waiting (a younger age only makes the waits shorter).
+    start = anchor.at
+    if rate is not None:
+        waited = [obs.at for obs in ordered if obs.at < anchor.at and obs.status in WAITING_STATUSES]
+        start = max(anchor.at - anchor.done / rate, max(waited, default=-math.inf))
+    age = max(0.0, now - start)
+    remaining: float | None = None
+    if rate is not None:
+        remaining = max(0, latest.total - latest.done) / rate - max(0.0, now - latest.at)
+        estimated = age + max(0.0, remaining)
+    elif prior is not None:
+        # Not moving yet: the prior's fast rate gives a lower bound of the run.
+        estimated = max(age, latest.total / prior.fast_rate(policy))
+    else:
+        estimated = age
+    budget = lag_budget(max(age, policy.early_share * estimated), policy)
+    cap = policy.lag_safety * budget
+    if remaining is None:
+        wait = cap * jitter
+    elif remaining > 0:
+        # Just after the estimated end if it comes before the cap (jitter on the margin only: small lag).
+        margin = max(1.0, policy.end_margin_share * budget)
+        wait = min(cap * jitter, remaining + margin * jitter)
+    else:
+        # Past the estimated end and still running: it may end any moment.
+        wait = policy.overdue_share * cap * jitter
+    return _as_wait(min(wait, cap), cap, low, high)

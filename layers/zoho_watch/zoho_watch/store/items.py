@@ -1,0 +1,169 @@
+"""How zoho-watch's items look in DynamoDB: keys, timestamps, (de)serialisation, pagination cursors, and the
+public, JSON-ready views of a job's STATE and CHECK items.
+
+Pure functions over items (no table access): each part of `zoho_watch.store` builds and reads items with them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import TERMINAL_STATUSES
+
+STATE_SK = "STATE"
+CHECK_PREFIX = "CHECK#"
+ACTIVE = "ACTIVE"
+RATE_SK = "RATE"
+# The index partition of finished jobs whose "finished" event is still pending (not a watcher's partition).
+FINISHED_EVENT_PARTITION = f"{ACTIVE}#finished-event"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def iso_utc(epoch: float) -> str:
+    """ISO-8601 UTC with microseconds, the form of every timestamp zoho-watch stores and returns."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_of(iso: str) -> float:
+    """Inverse of `iso_utc`."""
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def job_pk(connection: str, module: str, job_id: str) -> str:
+    """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
+    return f"JOB#{connection}#{module}#{job_id}"
+
+
+def rate_pk(connection: str, module: str) -> str:
+    """Partition key of a (connection, module)'s rate prior: `RATE#{connection}#{module}`."""
+    return f"RATE#{connection}#{module}"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals (and sets) as JSON-ready numbers and lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Floats as Decimals, the only number type boto3 serialises."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(item) for item in value]
+    return value
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A plain item (None values left out) in DynamoDB's typed form."""
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item (typed form) as a plain, JSON-ready dict."""
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    """An item's key as the opaque cursor a page of results ends with."""
+    raw = json.dumps(_deserialize(key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, expected_prefix: str) -> dict[str, Any] | None:
+    """The key a cursor from `_encode_cursor` stands for (None for no cursor), else InvalidInput.
+
+    Only a job's key (`pk = JOB#...`) whose `sk` starts with `expected_prefix` is taken.
+    """
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidInput("cursor is not one zoho-watch returned") from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"pk", "sk"}
+        or not all(isinstance(value, str) and len(value) < 400 for value in key.values())
+        or not key["pk"].startswith("JOB#")
+        or not key["sk"].startswith(expected_prefix)
+    ):
+        raise InvalidInput("cursor is not one zoho-watch returned")
+    return _serialize(key)
+
+
+def _check_limit(limit: int, highest: int) -> int:
+    """Return `limit` if it is an integer from 1 to `highest`, else raise InvalidInput."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= highest:
+        raise InvalidInput(f"limit must be an integer from 1 to {highest}")
+    return limit
+
+
+def _is_active(value: Any) -> bool:
+    """True for a watcher's index partition value (`ACTIVE` or `ACTIVE#<kind>`), not a pending event's."""
+    return (
+        isinstance(value, str)
+        and value != FINISHED_EVENT_PARTITION
+        and (value == ACTIVE or value.startswith(ACTIVE + "#"))
+    )
+
+
+def _counts(item: dict[str, Any]) -> dict[str, Any]:
+    """The four counts of a STATE or CHECK item, in the JSON shape of `Snapshot.counts`."""
+    return {
+        "total": item.get("total"),
+        "updated": item.get("updated"),
+        "failed": item.get("failed"),
+        "not_updated": item.get("not_updated"),
+    }
+
+
+def state_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The public, JSON-ready shape of a job's STATE item."""
+    status = item.get("status")
+    return {
+        "connection": item.get("connection"),
+        "module": item.get("module"),
+        "job_id": item.get("job_id"),
+        "status": status,
+        "counts": _counts(item),
+        "progress": item.get("progress"),
+        "terminal": status in TERMINAL_STATUSES,
+        "first_seen_at": item.get("first_seen_at"),
+        "last_checked_at": item.get("last_checked_at"),
+        "finished_at": item.get("finished_at"),
+        "checks": item.get("checks", 0),
+        "last_error": item.get("last_error"),
+        "watcher": item.get("watcher"),
+        "watched": _is_active(item.get("active")),
+        "poll": item.get("poll"),
+        "next_check_at": item.get("next_check_at"),
+        "version": item.get("version", 0),
+    }
+
+
+def history_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The public, JSON-ready shape of a CHECK history item."""
+    return {
+        "checked_at": item.get("checked_at"),
+        "status": item.get("status"),
+        "counts": _counts(item),
+        "progress": item.get("progress"),
+    }

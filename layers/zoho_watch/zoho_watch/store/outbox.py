@@ -1,0 +1,93 @@
+"""The finished-event outbox: a finished job's "finished" event stays pending (and the job in the index's
+`ACTIVE#finished-event` partition) until one claimer has published it; a claim is a lease on the library's
+clock, so the event of a claimer that died is published by the next check or sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoho_watch.store.index import ActiveIndex
+from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit
+
+# How long a claim on a job's "finished" event lasts (seconds, library clock): longer than one publication
+# (put_events is bounded by the events client's time-outs, see services.EVENTS_CLIENT_TIMEOUTS), short enough
+# that a retry after a claimer died publishes soon.
+FINISHED_EVENT_LEASE_SECONDS = 8.0
+
+
+class FinishedEventOutbox(ActiveIndex):
+    """The "finished" event methods of a `JobStore`: find, claim, mark published, give back, ask."""
+
+    def pending_finished_events(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Raw STATE items of finished jobs whose "finished" event is pending and may be claimed at `now`.
+
+        A query of the index's `ACTIVE#finished-event` partition (never a scan), soonest first: jobs whose
+        terminal write was not followed by a publication (the checker died, or EventBridge failed), and
+        jobs whose claim has run out (library clock).
+        """
+        _check_limit(limit, 100000)
+        return self._query_due(FINISHED_EVENT_PARTITION, now, limit)
+
+    def claim_finished_event(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS,
+    ) -> bool:
+        """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
+
+        The claim is a lease (`finished_event_claimed_until`, library clock), not the removal of
+        `finished_event_pending`: the flag stays until `finished_event_published`, so a claimer that dies
+        before publishing leaves the event pending, and once the lease has run out the next checker claims it.
+        The job's place in `ACTIVE#finished-event` moves to the lease's end (`next_check_at`): the sweep tries
+        it again only if the claimer has not published it.
+        """
+        key = self._key(connection, module, job_id)
+        now = self._clock()
+        try:
+            self._update(
+                key,
+                "SET finished_event_claimed_until = :until, active = :finished_event, next_check_at = :until,"
+                " version = version + :one",
+                {
+                    ":finished_event": FINISHED_EVENT_PARTITION,
+                    ":one": 1,
+                    ":true": True,
+                    ":now": now,
+                    ":until": now + lease_seconds,
+                },
+                ConditionExpression="finished_event_pending = :true AND (attribute_not_exists("
+                "finished_event_claimed_until) OR finished_event_claimed_until <= :now)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def finished_event_published(self, connection: str, module: str, job_id: str) -> None:
+        """The claimed "finished" event is on the bus: no longer pending, the claim is over, and the job
+        leaves the index (`ACTIVE#finished-event`)."""
+        key = self._key(connection, module, job_id)
+        self._update(
+            key,
+            "REMOVE finished_event_pending, finished_event_claimed_until, active, next_check_at"
+            " SET version = version + :one",
+            {":one": 1},
+        )
+
+    def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
+        """Give a claimed "finished" event back, still pending (its publication failed), to the next check
+        or the next sweep run (due now in `ACTIVE#finished-event`)."""
+        key = self._key(connection, module, job_id)
+        self._update(
+            key,
+            "SET finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
+            " version = version + :one"
+            " REMOVE finished_event_claimed_until",
+            {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()},
+        )
+
+    def finished_event_pending(self, connection: str, module: str, job_id: str) -> bool:
+        """True when the job ended and its "finished" event has not been published yet."""
+        item = self._get_raw(self._key(connection, module, job_id))
+        return bool(item and item.get("finished_event_pending"))

@@ -1,0 +1,321 @@
+"""Recording a check: its history item, then the job's STATE moved forward by a conditional write on
+`version` (never backwards: see `_overtaken`), the polling policy's next wait, and permanent errors."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from zoho_watch.errors import InvalidInput, ZohoWatchError
+from zoho_watch.jobs import (
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEDULED,
+    SUSPENDED,
+    TERMINAL_STATUSES,
+    Snapshot,
+    validate_job_id,
+)
+from zoho_watch.polling import (
+    Observation,
+    PollPolicy,
+    RatePrior,
+    jitter_rng,
+    next_check_in,
+    observed_rate,
+    trim_observations,
+)
+from zoho_watch.store.index import ActiveIndex, index_partition
+from zoho_watch.store.items import (
+    CHECK_PREFIX,
+    FINISHED_EVENT_PARTITION,
+    STATE_SK,
+    _serialize,
+    epoch_of,
+    iso_utc,
+    job_pk,
+    state_view,
+)
+from zoho_watch.store.rates import RatePriors
+
+_MAX_WRITE_ATTEMPTS = 25
+# How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
+# later have no rank and are ordered by time alone.
+STATUS_RANK = {SCHEDULED: 0, QUEUED: 0, RUNNING: 1, SUSPENDED: 1, COMPLETED: 2, FAILED: 2}
+
+
+class StoreConflict(ZohoWatchError):
+    """Too many concurrent writers on one job; the check is safe to repeat."""
+
+    code = "STORE_CONFLICT"
+    retryable = True
+
+
+def _overtaken(old: dict[str, Any], snapshot: Snapshot, checked_at: float) -> bool:
+    """True when the stored state must stay: it is terminal, holds a check sent at or after this one, or
+    this answer would move the job backwards (a lower status rank, or fewer records done in the same status).
+
+    The time comparison alone orders checks by when they were sent; the progress comparison also holds when
+    clocks or answers disagree, since a job's truth never goes backwards.
+    """
+    stored = old.get("status")
+    if stored in TERMINAL_STATUSES or float(old.get("checked_ts", -1)) >= checked_at:
+        return True
+    old_rank, new_rank = STATUS_RANK.get(stored or ""), STATUS_RANK.get(snapshot.status)
+    if old_rank is not None and new_rank is not None and new_rank < old_rank:
+        return True
+    if stored == snapshot.status and old.get("total") is not None:
+        old_done = Snapshot(
+            stored,
+            int(old["total"]),
+            int(old.get("updated") or 0),
+            int(old.get("failed") or 0),
+            int(old.get("not_updated") or 0),
+        ).done
+        return snapshot.done < old_done
+    return False
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What `record_check` did: the state now stored, and whether this check moved it."""
+
+    state: dict[str, Any]
+    changed: bool  # the status differs from the stored one before this check
+    became_terminal: bool  # this check is the one that made the job terminal
+    stale: bool  # the stored state was newer or terminal: this check changed nothing
+    previous_status: str | None
+    next_check_in: int
+    finished_event_pending: bool = False  # the job ended and its "finished" event is still to be published
+
+
+class CheckRecording(ActiveIndex, RatePriors):
+    """`record_check` and `record_error` of a `JobStore`."""
+
+    _state_ttl: int  # seconds a finished job's STATE item is kept (set by JobStore)
+    _history_ttl: int  # seconds a CHECK history item is kept (set by JobStore)
+
+    def record_error(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        error: ZohoWatchError,
+        at: float | None = None,
+        *,
+        known_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """Keep a permanent error as the job's `last_error` and take it out of the active index.
+
+        `known_only`: record it only on a job zoho-watch already has (None otherwise, nothing written).
+        """
+        key = self._key(connection, module, job_id)
+        job_id = validate_job_id(job_id)
+        at = self._clock() if at is None else at
+        extra: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"} if known_only else {}
+        try:
+            item = self._record_error(key, connection, module, job_id, error, at, extra)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return state_view(item)
+
+    def _record_error(
+        self,
+        key: dict[str, Any],
+        connection: str,
+        module: str,
+        job_id: str,
+        error: ZohoWatchError,
+        at: float,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The update of `record_error`: `extra` may hold its ConditionExpression."""
+        return self._update_leaving_index(
+            key,
+            "last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
+            " first_seen_at = if_not_exists(first_seen_at, :now),"
+            " version = if_not_exists(version, :zero) + :one",
+            {
+                ":error": {**error.to_dict(), "at": iso_utc(at)},
+                ":connection": connection,
+                ":module": module,
+                ":job_id": job_id,
+                ":now": iso_utc(at),
+                ":zero": 0,
+                ":one": 1,
+            },
+            condition=extra.get("ConditionExpression"),
+            names={"#connection": "connection", "#module": "module"},
+        )
+
+    def record_check(
+        self,
+        connection: str,
+        module: str,
+        job_id: str,
+        snapshot: Snapshot,
+        checked_at: float,
+        policy: PollPolicy | None = None,
+        *,
+        default_policy: PollPolicy | None = None,
+        watcher: str | None = None,
+        rng: random.Random | None = None,
+        prefetched: dict[str, Any] | None = None,
+    ) -> CheckOutcome:
+        """Write one check: append its history item, then move the state forward if (and only if) it is newer.
+
+        `policy` decides `next_check_in`; None means the job's stored poll bounds, else `default_policy`.
+        The job stays in the active index while it is watched and unfinished; a terminal status leaves it,
+        sets `finished_at`, the state's TTL and `finished_event_pending` (see `claim_finished_event`).
+        A check that is not newer than the stored one, or would move it backwards, only adds its history item.
+
+        `prefetched`: the job's raw STATE item the caller has already read (`due_jobs(raw=True)`), used
+        instead of a read for the first write attempt. It may be stale (the index is eventually consistent):
+        the conditional write on `version` then fails and the item is read again, as for any lost race.
+        """
+        key = self._key(connection, module, job_id)
+        job_id = validate_job_id(job_id)
+        if prefetched is not None and (
+            not isinstance(prefetched, dict)
+            or prefetched.get("pk") != key["pk"]["S"]
+            or prefetched.get("sk") != STATE_SK
+        ):
+            raise InvalidInput("prefetched must be this job's STATE item")
+        self._put_history(key, snapshot, checked_at)
+        prior: RatePrior | None = None
+        prior_read = False
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
+            old = prefetched if attempt == 0 and prefetched is not None else self._get_raw(key)
+            if old is not None and _overtaken(old, snapshot, checked_at):
+                return CheckOutcome(
+                    state=state_view(old),
+                    changed=False,
+                    became_terminal=False,
+                    stale=True,
+                    previous_status=old.get("status"),
+                    next_check_in=max(0, round(float(old.get("next_check_at", checked_at)) - checked_at)),
+                    finished_event_pending=bool(old.get("finished_event_pending")),
+                )
+            if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
+                prior, prior_read = self.rate_prior(connection, module), True
+            new, wait = self._next_state(
+                old,
+                connection,
+                module,
+                job_id,
+                snapshot,
+                checked_at,
+                policy,
+                default_policy,
+                watcher,
+                rng,
+                prior=prior,
+            )
+            condition = "attribute_not_exists(pk)" if old is None else "version = :version"
+            extra: dict[str, Any] = {"ConditionExpression": condition}
+            if old is not None:
+                extra["ExpressionAttributeValues"] = {":version": {"N": str(old.get("version", 0))}}
+            try:
+                self._client.put_item(TableName=self._table, Item=_serialize(new), **extra)
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue  # someone wrote in between: read again and decide again
+            previous = old.get("status") if old else None
+            if snapshot.terminal:
+                sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])
+                if sample is not None:
+                    self.learn_rate(connection, module, sample)
+            return CheckOutcome(
+                state=state_view(new),
+                changed=previous != snapshot.status,
+                became_terminal=snapshot.terminal,
+                stale=False,
+                previous_status=previous,
+                next_check_in=wait,
+                finished_event_pending=bool(new.get("finished_event_pending")),
+            )
+        raise StoreConflict("too many concurrent writes on this job; try the check again")
+
+    def _put_history(self, key: dict[str, Any], snapshot: Snapshot, checked_at: float) -> None:
+        """Write the check's CHECK history item (sort key `CHECK#` + its time), kept `history_ttl_days`."""
+        checked_iso = iso_utc(checked_at)
+        item = {
+            "pk": key["pk"]["S"],
+            "sk": CHECK_PREFIX + checked_iso,
+            "checked_at": checked_iso,
+            "status": snapshot.status,
+            **snapshot.counts(),
+            "progress": snapshot.progress,
+            "expires_at": int(checked_at) + self._history_ttl,
+        }
+        self._client.put_item(TableName=self._table, Item=_serialize(item))
+
+    @staticmethod
+    def _may_use_prior(old: dict[str, Any] | None, snapshot: Snapshot, checked_at: float) -> bool:
+        """True until the job's own rate is known: only then does the policy look at the rate prior."""
+        observations = [Observation.from_item(raw) for raw in (old or {}).get("observations", [])]
+        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
+        return observed_rate(observations) is None
+
+    def _next_state(
+        self,
+        old: dict[str, Any] | None,
+        connection: str,
+        module: str,
+        job_id: str,
+        snapshot: Snapshot,
+        checked_at: float,
+        policy: PollPolicy | None,
+        default_policy: PollPolicy | None,
+        watcher: str | None,
+        rng: random.Random | None,
+        prior: RatePrior | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        """The STATE item this check writes over `old` (None: the job's first), and the wait it chose."""
+        old = old or {}
+        if policy is None:
+            fallback = default_policy or PollPolicy()
+            policy = PollPolicy.from_poll(old.get("poll"), fallback.min_seconds, fallback.max_seconds)
+        first_seen_iso = old.get("first_seen_at") or iso_utc(checked_at)
+        first_seen = min(epoch_of(first_seen_iso), checked_at)
+        observations = [Observation.from_item(raw) for raw in old.get("observations", [])]
+        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
+        observations = trim_observations(observations, policy.keep)
+        checks = int(old.get("checks", 0)) + 1
+        rng = rng or jitter_rng(connection, module, job_id, checks)
+        wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen, prior=prior)
+        watcher = watcher or old.get("watcher")
+        new: dict[str, Any] = {
+            # Attributes this write does not own are carried over (their changes bump `version`).
+            **{name: old[name] for name in ("poll", "created_by") if name in old},
+            "pk": job_pk(connection, module, job_id),
+            "sk": STATE_SK,
+            "connection": connection,
+            "module": module,
+            "job_id": job_id,
+            "status": snapshot.status,
+            **snapshot.counts(),
+            "progress": snapshot.progress,
+            "first_seen_at": first_seen_iso,
+            "last_checked_at": iso_utc(checked_at),
+            "checked_ts": checked_at,
+            "checks": checks,
+            "observations": [obs.to_item() for obs in observations],
+            "next_check_in": wait,
+            "watcher": watcher,
+            "version": int(old.get("version", 0)) + 1,
+        }
+        if snapshot.terminal:
+            new["finished_at"] = iso_utc(checked_at)
+            new["finished_event_pending"] = True
+            # In the pending events' partition until published: the sweep publishes it if this check dies.
+            new["active"] = FINISHED_EVENT_PARTITION
+            new["next_check_at"] = checked_at
+            new["finished_previous_status"] = old.get("status")
+            new["expires_at"] = int(checked_at) + self._state_ttl
+        elif watcher is not None:
+            new["active"] = index_partition(watcher)
+            new["next_check_at"] = checked_at + wait
+        return new, wait
