@@ -168,7 +168,8 @@ def run_sweep(
         if not slots.may_start():
             report.add(left=1)
             return
-        job = {name: item.get(name) for name in ("connection", "module", "job_id")}
+        # As stored: check_job validates each part before anything leaves the process.
+        job: dict[str, Any] = {name: item.get(name) for name in ("connection", "module", "job_id")}
         try:
             state = check_job(
                 job["connection"], job["module"], job["job_id"], prefetched=item, zoho_slot=slots.slot

@@ -198,12 +198,13 @@ def _watch_by_state_machine(
             " use mode=schedule"
         )
     machine = state_machine_arn(settings)
+    deadline_text = iso_z(deadline)
     watch_input = {
         "connection": connection,
         "module": module,
         "job_id": job_id,
         "poll": poll,
-        "deadline": iso_z(deadline),
+        "deadline": deadline_text,
         "generation": 0,
         "max_polls": settings.max_polls_per_execution,
         # StartExecution with the name and input of a running execution returns that execution as if it had
@@ -222,7 +223,7 @@ def _watch_by_state_machine(
         mode="stepfunctions",
         message="already watching" if already else "watching",
         execution_arn=arn,
-        deadline=None if already else watch_input["deadline"],
+        deadline=None if already else deadline_text,
         state=state,
     )
 

@@ -136,7 +136,7 @@ def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchEr
     if isinstance(body, dict) and isinstance(body.get("code"), str):
         code = body["code"][:64]
         message = body.get("message") if isinstance(body.get("message"), str) else ""
-        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        details = body["details"] if isinstance(body.get("details"), dict) else {}
         text = f"Zoho {code} (HTTP {status}){': ' + message if message else ''}"
         if code == "INVALID_DATA" and details.get("param_name") == "job_id":
             return JobNotFound(text, http_status=status, zoho_code=code)
