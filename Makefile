@@ -36,9 +36,10 @@ $(CHECKOV_VENV)/.installed-stamp: requirements-checkov.txt
 # in tests/reliability/test_least_privilege.py would then see a network attempt).
 CHECKOV_RUN := CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --quiet
 
-gates: $(STAMP) ## the fast gates: ruff, cfn-lint, statelint, substitutions, offline SAM transform
+gates: $(STAMP) ## the fast gates: ruff, mypy, cfn-lint, statelint, substitutions, offline SAM transform
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m tools.gates all
 
@@ -49,7 +50,9 @@ lint: gates $(CHECKOV_VENV)/.installed-stamp ## every gate: the fast gates, then
 # it offline, with the network refused). pytest runs on both cores (pytest-xdist), a file at a time per worker
 # (one embedded stack per file), in collection order: the files of the `long_running` tests first (see
 # tests/conftest.py), so that neither core waits for the other at the end.
-test: gates $(CHECKOV_VENV)/.installed-stamp ## the fast gates, then every unit, integration and reliability test (checkov included)
+# The two environments install side by side (pip spends most of its time on one core); the gates follow.
+test: ## the fast gates, then every unit, integration and reliability test (checkov included)
+	@$(MAKE) --no-print-directory -j 2 gates $(CHECKOV_VENV)/.installed-stamp
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
@@ -77,4 +80,4 @@ build: $(SAM_VENV)/.installed-stamp ## sam build for python3.13 into .aws-sam/, 
 	$(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove virtual environments, build output and caches
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis

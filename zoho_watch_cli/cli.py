@@ -254,8 +254,8 @@ def command_watch(args: argparse.Namespace, console: Console) -> int:
 
     _validate_job(args.module, args.job_id)
     target = resolve_target(args)
-    poll = {"min_seconds": args.poll_min, "max_seconds": args.poll_max}
-    poll = {key: value for key, value in poll.items() if value is not None} or None
+    bounds = {"min_seconds": args.poll_min, "max_seconds": args.poll_max}
+    poll = {key: value for key, value in bounds.items() if value is not None} or None
     answer = target.api.start_watch(
         args.module,
         args.job_id,

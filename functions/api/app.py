@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -174,7 +175,7 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] | None = None
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     400: {"description": "Invalid input", "content": {"application/json": {"model": ErrorBody}}},
     404: {"description": "Not found", "content": {"application/json": {"model": ErrorBody}}},
     502: {"description": "Zoho refused the call", "content": {"application/json": {"model": ErrorBody}}},
