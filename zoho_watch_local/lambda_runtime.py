@@ -367,15 +367,14 @@ class LambdaRuntime:
         try:
             self.install_library_services()
             token = _function_services.set(self._function_services_of(function.function_name))
-            with (
-                self.clock.busy(),
-                invocation_scope.scope(container.environment) as scope,
-                powertools_scope.container(container.powertools),
-            ):
+            with self.clock.busy(), invocation_scope.scope(container.environment) as scope:
                 print(f"START RequestId: {request_id} Version: {function.version}")
                 try:
+                    # What the import (the cold start) sets up in Powertools is every container's, as each
+                    # container's own import would set up the same; what the handler changes is its own.
                     handler = self._load_handler(function, container)
-                    result = handler(event, context)
+                    with powertools_scope.container(container.powertools):
+                        result = handler(event, context)
                     try:
                         payload, errored = json.dumps(result), False
                     except (TypeError, ValueError) as exc:

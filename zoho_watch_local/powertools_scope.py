@@ -15,9 +15,11 @@ three pieces of that state would be shared by concurrent invocations:
   formatter): an invocation's log lines would carry another one's request id and correlation id.
 
 `install()` gives each of them one value per *container state* (a dict the runtime keeps per container
-and enters around each invocation with `container()`), and outside any container the process-wide value
-Powertools would have used. It does so through Powertools' private parts, pinned by `POWERTOOLS_VERSION`
-and by `tests/unit/embedded/test_powertools_scope.py`, so an upgrade fails loudly.
+and enters around each call of the handler with `container()`), and outside any container the process-wide
+value Powertools would have used. The handler module is imported outside it: what an import sets up (a
+Logger's formatter and its keys, default dimensions) is shared, as every container's own import would set
+up the same, and each container starts from it. It does so through Powertools' private parts, pinned by
+`POWERTOOLS_VERSION` and by `tests/unit/embedded/test_powertools_scope.py`, so an upgrade fails loudly.
 
 Left as they are (process-wide, observability only): the `cold_start` flag of log lines and metrics,
 true only for the first invocation of the process rather than of each container.
@@ -120,7 +122,10 @@ class _InstanceSlot:
         if obj is None:
             return self
         state = _current.get()
-        shared = obj.__dict__[self.name]
+        try:
+            shared = obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
         if state is None:
             return shared
         copies = state.setdefault(_InstanceSlot, _Copies())

@@ -203,6 +203,10 @@ def test_each_container_logs_its_own_appended_keys() -> None:
     in_two_containers(work)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert sorted(line["request"] for line in lines) == ["a", "b"]
+    # Each started from the formatter as the Logger was made (outside, as at a handler's import).
+    assert {(line["level"], line["service"], line["message"]) for line in lines} == {
+        ("INFO", "scope-test", "checked")
+    }
     logger.info("outside")
     assert "request" not in json.loads(stream.getvalue().splitlines()[-1])
     logging.getLogger("scope-test").handlers.clear()
