@@ -53,6 +53,8 @@ class ZohoConfig:
     - ``fault_timeout_seconds``: real seconds a ``timeout`` fault holds the reply (beyond client time-outs).
     - ``api_domain``: the ``api_domain`` token replies give (None: this emulator's own URL).
     - ``dc``: this emulator's data centre; tokens flagged with another one get INVALID_TOKEN.
+    - ``job_id_seed``: job ids drawn from this seed from the next reset on, the same series every time (a demo
+      that prints the same thing run after run); None: random, as a real org's.
     """
 
     legacy_token_reply: bool = False
@@ -73,6 +75,7 @@ class ZohoConfig:
     api_domain: str | None = None
     dc: str = "us"
     request_log_limit: int = 10000
+    job_id_seed: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def update(self, **changes: Any) -> None:
@@ -95,6 +98,8 @@ class ZohoConfig:
             self.concurrency_limit is None or _is_int(self.concurrency_limit, 1),
             "concurrency_limit must be an integer >= 1 or null",
         )
+        seed = self.job_id_seed
+        _require(seed is None or _is_int(seed, 0), "job_id_seed must be an integer >= 0 or null")
         for name in ("access_token_ttl", "refresh_window", "grant_code_ttl", "fault_timeout_seconds"):
             value = getattr(self, name)
             _require(_is_number(value) and value > 0, f"{name} must be a number > 0")

@@ -56,7 +56,7 @@ class FakeZoho:
         # The live tallies behind ``counters`` and ``request_log`` (the CRM routes take org slots from it).
         self.tallies = Counters(self.config.request_log_limit)
         self.accounts = Accounts(self.clock, self.config, self.tallies, self._api_domain)
-        self.jobs = JobStore(self.clock)
+        self.jobs = JobStore(self.clock, id_seed=lambda: self.config.job_id_seed)
         self._views: dict[tuple[str, str], tuple[int, JobProfile]] = {}
         self._latency = 0.0
         self._server: ServerThread | None = None

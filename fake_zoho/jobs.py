@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,10 @@ class Job:
 class JobStore:
     """Every job of the emulated org, keyed by job_id."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, id_seed: Callable[[], int | None] = lambda: None) -> None:
+        """`id_seed()` is read at each reset: the seed of the id series, or None for a random one."""
         self._clock = clock
+        self._id_seed = id_seed
         self._lock = threading.Lock()
         self.reset()
 
@@ -51,12 +54,14 @@ class JobStore:
         """Forget every job; start a new id series (an org-like prefix plus a growing sequence)."""
         with self._lock:
             self._jobs: dict[str, Job] = {}
+            seed = self._id_seed()
+            self._ids = secrets.SystemRandom() if seed is None else random.Random(seed)
             # Zoho ids look like 554023000000506003: an org part, zeros, then a sequence.
-            self._prefix = str(secrets.randbelow(900_000) + 100_000) + "000"
-            self._sequence = 500_000 + secrets.randbelow(400_000)
+            self._prefix = str(self._ids.randrange(900_000) + 100_000) + "000"
+            self._sequence = 500_000 + self._ids.randrange(400_000)
 
     def _next_id(self) -> str:
-        self._sequence += 1 + secrets.randbelow(9)
+        self._sequence += 1 + self._ids.randrange(9)
         return f"{self._prefix}{self._sequence:09d}"
 
     def create(

@@ -77,8 +77,10 @@ class EmbeddedStack:
         aws_port: int = 0,
         api_port: int = 0,
         zoho_port: int = 0,
+        zoho_config: dict[str, Any] | None = None,
     ) -> None:
         self.stack_name = stack_name
+        self._zoho_config = dict(zoho_config or {})
         self._time_scale = time_scale
         self.clock = VirtualClock(scale=time_scale)
         self.driver = self.clock.hold()
@@ -118,7 +120,12 @@ class EmbeddedStack:
 
         # A call to Zoho is work, except while the emulator holds a reply back on purpose (its client, a
         # function waiting for the reply, holds the clock itself until it gives up).
-        self.zoho = FakeZoho(port=self._ports["zoho"], clock=self.clock, holding_back=self.clock.not_working)
+        self.zoho = FakeZoho(
+            port=self._ports["zoho"],
+            clock=self.clock,
+            holding_back=self.clock.not_working,
+            **self._zoho_config,
+        )
         self.zoho.app.wsgi_app = self.clock.wsgi(self.zoho.app.wsgi_app)
         self.zoho.start()
         self.runtime = LambdaRuntime(self.clock)

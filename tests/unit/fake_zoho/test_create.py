@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from fake_zoho import FakeZoho, JobProfile
@@ -93,3 +94,19 @@ def test_create_needs_the_update_scope(zoho: FakeZoho) -> None:
     leads_only = access_token(zoho, ["ZohoCRM.mass_update.Leads.UPDATE"])
     assert create_call(zoho, leads_only, {"data": [{"A": 1}], "cvid": "1"}).status_code == 200
     assert zoho.counters["calls"]["create"] == {"401": 1, "200": 1}
+
+
+def test_a_job_id_seed_gives_the_same_id_series_every_time() -> None:
+    def ids(zoho: FakeZoho) -> list[str]:
+        return [zoho.create_job("Leads", total=10) for _ in range(5)]
+
+    first, second = FakeZoho(job_id_seed=7), FakeZoho(job_id_seed=7)
+    series = ids(first)
+    assert ids(second) == series
+    assert len(set(series)) == 5 and all(len(job_id) == 18 and job_id.isdigit() for job_id in series)
+    first.reset()
+    assert ids(first) == series  # a reset starts the series again
+    assert ids(FakeZoho(job_id_seed=8)) != series
+    assert ids(FakeZoho()) != ids(FakeZoho())  # without a seed, random as a real org's
+    with pytest.raises(ValueError, match="job_id_seed must be an integer"):
+        FakeZoho(job_id_seed=-1)
