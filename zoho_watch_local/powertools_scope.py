@@ -128,7 +128,7 @@ class _InstanceSlot:
             raise AttributeError(self.name) from None
         if state is None:
             return shared
-        copies = state.setdefault(_InstanceSlot, _Copies())
+        copies = _copies_of(state)
         return copies.view_of(shared, self.fresh)
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -136,7 +136,7 @@ class _InstanceSlot:
         if state is None:
             obj.__dict__[self.name] = value
             return
-        copies = state.setdefault(_InstanceSlot, _Copies())
+        copies = _copies_of(state)
         shared = copies.shared_of(value)
         if shared is not None:  # the container's own view of a shared object
             obj.__dict__[self.name] = shared
@@ -144,6 +144,12 @@ class _InstanceSlot:
             copies.replace(obj.__dict__[self.name], value)
         else:  # set for the first time, inside a container: the instance was made here
             obj.__dict__[self.name] = value
+
+
+def _copies_of(state: dict[Any, Any]) -> _Copies:
+    """The container's copies (made once: every log line and metric reads them)."""
+    copies = state.get(_InstanceSlot)
+    return copies if copies is not None else state.setdefault(_InstanceSlot, _Copies())
 
 
 def _empty_like(shared: Any) -> Any:
