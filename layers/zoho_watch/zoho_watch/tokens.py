@@ -69,7 +69,7 @@ class TokenProvider:
         # One thread per container goes to AWS for a token; the others wait for it here.
         self._lock = threading.Lock()
         self.refreshes = 0  # refreshes this provider made (observability and tests)
-        self.secrets = ConnectionSecrets(
+        self.connection_secrets = ConnectionSecrets(
             self.connection, settings=settings, secrets=secrets, secrets_client=secrets_client
         )
         self.lease = RefreshLease(
@@ -97,7 +97,7 @@ class TokenProvider:
             token = self._memory
             if token is not None and token.usable(self._clock(), self._margin):
                 return token
-            token = self.secrets.read_token()
+            token = self.connection_secrets.read_token()
             if token is not None and token.usable(self._clock(), self._margin):
                 self._memory = token
                 return token
@@ -132,25 +132,25 @@ class TokenProvider:
         deadline = time.monotonic() + min(15.0, float(self._settings.token_lease_seconds))
         # A connection that is not configured is the caller's error: found before the lease and before Zoho
         # (the credentials are cached for credentials_max_age_seconds, so this costs a read rarely).
-        self.secrets.read_credentials()
+        self.connection_secrets.read_credentials()
         while True:
             if self.lease.acquire():
                 # Between our last look and the lease someone may have finished a refresh: look again.
-                token = self.secrets.read_token()
+                token = self.connection_secrets.read_token()
                 if self._acceptable(token, rejected):
                     self.lease.keep_until(None)
                     self._memory = token
                     return token
                 return self._refresh_holding_lease()
             self._sleep(WAIT_POLL_SECONDS)
-            token = self.secrets.read_token()
+            token = self.connection_secrets.read_token()
             if self._acceptable(token, rejected):
                 self._memory = token
                 return token
             lease = self.lease.read()
             if lease is not None and lease["phase"] == "spacing" and lease["lease_until"] > self._clock():
                 # The refresher writes the secret before it marks the lease "spacing": read the secret again.
-                token = self.secrets.read_token()
+                token = self.connection_secrets.read_token()
                 if self._acceptable(token, rejected):
                     self._memory = token
                     return token
@@ -164,9 +164,9 @@ class TokenProvider:
 
     def _refresh_holding_lease(self) -> AccessToken:
         try:
-            credentials = self.secrets.read_credentials()
-            if self.secrets.token_secret_exists is False:
-                self.secrets.create_token_secret()
+            credentials = self.connection_secrets.read_credentials()
+            if self.connection_secrets.token_secret_exists is False:
+                self.connection_secrets.create_token_secret()
             started = self._clock()
             grant = self._zoho.refresh_access_token(
                 credentials.accounts_url,
@@ -190,7 +190,7 @@ class TokenProvider:
         )
         token = AccessToken(grant.access_token, api_domain, started + grant.expires_in)
         try:
-            self.secrets.write_token(token)
+            self.connection_secrets.write_token(token)
         finally:
             # Keep the lease a while: spaced refreshes stay far below Zoho's 10 per 10 minutes.
             self.lease.keep_until(self._clock() + MIN_REFRESH_SPACING)

@@ -222,7 +222,7 @@ def test_simulated_stack_is_atomic_with_a_simulated_cache_and_long_time_outs() -
             assert (settings.zoho_connect_timeout, settings.zoho_read_timeout) == SIMULATION_ZOHO_TIMEOUTS
             assert getattr(DynamoDBBackend.put_item, "__zoho_watch_atomic__", False)
             provider = stack.services.tokens(stack.connection)
-            assert provider.secrets._secrets is stack.services.secrets
+            assert provider.connection_secrets._secrets is stack.services.secrets
             assert type(stack.services.secrets).__name__ == "SimulatedSecretsProvider"
         with local_stack(zoho) as stack:
             assert stack.services.settings.zoho_read_timeout == 10.0

@@ -219,7 +219,7 @@ def test_a_missing_access_token_secret_that_may_not_be_created_stops_before_zoho
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(container.secrets._secrets_client, "create_secret", denied)
+        patch.setattr(container.connection_secrets._secrets_client, "create_secret", denied)
         with pytest.raises(ConnectionNotConfigured, match="zoho-watch/default/access-token does not exist"):
             container.get()
     assert zoho.counters["token_refreshes"] == 0 and zoho.counters["calls_total"] == 0  # no token wasted
