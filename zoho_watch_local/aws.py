@@ -35,9 +35,10 @@ upgrade fails loudly instead of quietly changing behaviour:
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
    `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
-9. moto re-parses every JSONPath, lists its own package folder and builds a Step Functions client again and
-   again, and writes DynamoDB's item replies member by member: `zoho_watch_local.moto_shortcuts` keeps what
-   the first three return and writes those replies with `json.dumps`, the same answers for less CPU.
+9. moto re-parses every JSONPath and every execution's state machine, lists its own package folder and its
+   response classes' methods and builds a Step Functions client again and again, and writes DynamoDB's item
+   replies member by member: `zoho_watch_local.moto_shortcuts` keeps what the first five return and writes
+   those replies with `json.dumps`, the same answers for less CPU.
 
 Patches are process-wide (moto's backends are too): one embedded AWS per process.
 """

@@ -1,6 +1,6 @@
 """Shortcuts in moto: the same answers for less CPU, on a stack where every check goes through moto.
 
-moto redoes three things on every use that on the embedded stack cost a third of a watch's CPU, and they are
+moto redoes five things on every use that on the embedded stack cost a third of a watch's CPU, and they are
 memoised here:
 
 1. JSONPath parsing. moto's EventBridge builds a new JSONPath parser (its grammar tables included) for every
@@ -14,10 +14,17 @@ memoised here:
    builds a new boto3 client (`boto_client_for`: loading the service model, a new connection pool). The
    client depends only on the region, the service and where the server is (its `state_credentials`
    argument is not used), and botocore clients are thread-safe: one is kept per (region, service, server).
+4. The state machine's program. Each execution (each generation of a watch that continues as new) parses
+   its definition again with moto's ANTLR grammar before running it: a tenth of a watch's CPU. The parsed
+   program is a tree of components that only read themselves while they run (an execution's data, stack
+   and history live in its `Environment`), so one program per definition text serves every execution.
+5. A request's action. For every request, `BaseResponse.call_action` lists the response class's methods
+   (`inspect.getmembers`) to see whether the action is one of them. A class's methods do not change while
+   the server runs: they are listed once per class.
 
 And one reply is written the short way:
 
-4. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
+6. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
    down to each attribute of each item (a fifth of the CPU of a sweep over many jobs). The replies of the
    item operations (GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan) hold only items, keys and counts,
    already in DynamoDB's JSON form (and a ConsumedCapacity of a few numbers), so `json.dumps` of the
@@ -39,6 +46,7 @@ from typing import Any
 
 import jsonpath_ng.ext
 from moto import backends, settings
+from moto.core import responses as core_responses
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionContext
 from moto.dynamodb.responses import DynamoResult
@@ -49,7 +57,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_events,
     state_task_service_sfn,
 )
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 # Distinct JSONPath texts are few (the template's paths and rules): the bound only guards against a leak.
 _PARSED_PATHS = 4096
@@ -104,6 +114,30 @@ def shared_client(region: str, service: str, state_credentials: Any = None) -> A
     return _client(region, service, moto_server_port(), botocore_stubber.enabled)
 
 
+# Distinct definitions are few (the template's state machines, the examples'): the bound only guards a leak.
+_PARSED_DEFINITIONS = 64
+
+
+@functools.lru_cache(maxsize=_PARSED_DEFINITIONS)
+def parsed_program(definition: str) -> Any:
+    """The program of a state machine definition, parsed by moto on first use only (see module docstring)."""
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+def evaluation_entrypoint(worker: ExecutionWorker) -> Any:
+    """Replacement for `ExecutionWorker._get_evaluation_entrypoint`: the definition's program, parsed once."""
+    return parsed_program(worker._evaluation_details.state_machine_details.definition)
+
+
+_list_methods: Callable[[object], list[str]] = core_responses.method_names_from_class  # moto's own
+
+
+@functools.cache
+def method_names_once(response_class: object) -> tuple[str, ...]:
+    """Replacement for moto's `method_names_from_class` in `moto.core.responses`: listed once per class."""
+    return tuple(_list_methods(response_class))
+
+
 _serialize_reply: Callable[[DynamoResult, ActionContext], Any] = DynamoResult.execute_result  # moto's own
 
 
@@ -139,8 +173,9 @@ def item_reply(result: DynamoResult, context: ActionContext) -> Any:
 
 
 def install() -> None:
-    """Memoise moto's JSONPath parsing, its listing of backends and its Step Functions clients, and write
-    DynamoDB's item replies the short way (counted)."""
+    """Memoise moto's JSONPath parsing, its listing of backends, its Step Functions clients, its state
+    machine programs and its response classes' methods, and write DynamoDB's item replies the short way
+    (counted)."""
     global _installs
     with _lock:
         _installs += 1
@@ -150,6 +185,8 @@ def install() -> None:
             *((module, name, memoised_parser(getattr(module, name))) for module, name in _PARSERS),
             (backends, "list_of_moto_modules", _listed_once),
             *((module, "boto_client_for", shared_client) for module in _CLIENT_USERS),
+            (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
+            (core_responses, "method_names_from_class", method_names_once),
             (DynamoResult, "execute_result", item_reply),
         ]
         for module, name, replacement in replacements:
@@ -170,6 +207,7 @@ def uninstall() -> None:
             module, name, original = _patched.pop()
             setattr(module, name, original)
         _client.cache_clear()
+        parsed_program.cache_clear()
 
 
 def installed() -> bool:

@@ -1,8 +1,8 @@
 """moto's shortcuts (zoho_watch_local/moto_shortcuts.py), pinned: the names it replaces, and moto's own
 answers.
 
-A moto upgrade that moves a JSONPath parser, the backend listing, `boto_client_for` or DynamoDB's reply
-writing fails here.
+A moto upgrade that moves a JSONPath parser, the backend listing, `boto_client_for`, an execution's parse
+of its definition, the listing of a response class's methods or DynamoDB's reply writing fails here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import jsonpath_ng.ext
 import jsonpath_ng.ext.parser
 import pytest
 from moto import backends, mock_aws
-from moto.core.responses import ActionResult
+from moto.core import responses as core_responses
+from moto.core import utils as core_utils
+from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.events.utils import EventTemplateParser
 from moto.moto_server import werkzeug_app
@@ -28,7 +30,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_events,
     state_task_service_sfn,
 )
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from zoho_watch_local import moto_shortcuts
 
@@ -70,6 +74,14 @@ def test_the_replaced_names_are_where_moto_calls_them() -> None:
     ], UPGRADE_HINT
     assert source.count("state_credentials") == 1, UPGRADE_HINT
     assert "moto_server_port()" in source and "botocore_stubber.enabled" in source, UPGRADE_HINT
+    # An execution's program: its worker parses the definition it runs, and nothing else, each time.
+    entrypoint = inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    assert "AmazonStateLanguageParser.parse(" in entrypoint, UPGRADE_HINT
+    assert "self._evaluation_details.state_machine_details.definition" in entrypoint, UPGRADE_HINT
+    # A request's action: looked up among the response class's methods, listed by the name imported here.
+    call_action = inspect.getsource(BaseResponse.call_action)
+    assert "method_names_from_class(self.__class__)" in call_action, UPGRADE_HINT
+    assert core_responses.method_names_from_class is core_utils.method_names_from_class, UPGRADE_HINT
     # DynamoDB's replies: the item operations return a DynamoResult, written by ActionResult's serializer.
     assert DynamoResult.execute_result is ActionResult.execute_result, UPGRADE_HINT
     assert list(inspect.signature(ActionResult.execute_result).parameters) == ["self", "context"], (
@@ -126,6 +138,46 @@ def test_one_client_per_region_service_and_server(monkeypatch: pytest.MonkeyPatc
     assert moved.meta.endpoint_url == "http://localhost:45002"
 
 
+DEFINITION = json.dumps(
+    {
+        "StartAt": "Shape",
+        "States": {
+            "Shape": {"Type": "Pass", "Parameters": {"job.$": "$.job_id"}, "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+)
+
+
+class _Worker:
+    """The part of an `ExecutionWorker` its entrypoint reads: the definition it runs."""
+
+    def __init__(self, definition: str) -> None:
+        self._evaluation_details = type(
+            "Details", (), {"state_machine_details": type("Machine", (), {"definition": definition})}
+        )
+
+
+@pytest.mark.usefixtures("memo")
+def test_a_definition_is_parsed_once_into_moto_s_own_program() -> None:
+    program = ExecutionWorker._get_evaluation_entrypoint(_Worker(DEFINITION))  # type: ignore[arg-type]
+    assert ExecutionWorker._get_evaluation_entrypoint(_Worker(DEFINITION)) is program  # type: ignore[arg-type]
+    fresh = AmazonStateLanguageParser.parse(DEFINITION)[0]
+    assert type(program) is type(fresh)
+    assert program.start_at.start_at_name == fresh.start_at.start_at_name == "Shape"
+    assert sorted(program.states.states) == sorted(fresh.states.states) == ["Done", "Shape"]
+    other = DEFINITION.replace('"Done"', '"End"')
+    assert ExecutionWorker._get_evaluation_entrypoint(_Worker(other)) is not program  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("memo")
+def test_a_response_class_s_methods_are_moto_s_own_listed_once() -> None:
+    listed = core_responses.method_names_from_class(DynamoHandler)
+    assert listed is core_responses.method_names_from_class(DynamoHandler)
+    assert list(listed) == core_utils.method_names_from_class(DynamoHandler)
+    assert "update_item" in listed and "call_action" in listed
+
+
 def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     originals = (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules)
     moto_shortcuts.install()
@@ -137,6 +189,8 @@ def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     assert (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules) == originals
     assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
     assert DynamoResult.execute_result is ActionResult.execute_result
+    assert core_responses.method_names_from_class is core_utils.method_names_from_class
+    assert ExecutionWorker._get_evaluation_entrypoint.__module__ == ExecutionWorker.__module__
 
 
 def _both_replies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
