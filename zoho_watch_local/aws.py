@@ -30,7 +30,9 @@ upgrade fails loudly instead of quietly changing behaviour:
    one lock, which restores the guarantee the store's conditional writes rely on. The in-process `aws`
    test fixture applies the same wrapper (`atomic_dynamodb_operation`).
 6. Step Functions execution is switched on through moto's config API.
-7. The server holds the clock while it handles a request (WSGI middleware): a call to AWS is work.
+7. The server holds the clock while it handles a request (WSGI middleware): a call to AWS is work. The
+   requests of this process's boto3 clients are served in-process, without a socket
+   (`zoho_watch_local.loopback`).
 8. moto's `ActionCountValidator` checks an UpdateExpression's clause counts at every nested UpdateExpression
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
@@ -77,7 +79,7 @@ from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from zoho_watch_local import moto_shortcuts, thread_context
+from zoho_watch_local import loopback, moto_shortcuts, thread_context
 from zoho_watch_local.clock import VirtualClock, current_hold
 
 MOTO_VERSION = "5.2.5"
@@ -405,6 +407,7 @@ class LocalAws:
         assert wsgi_server is not None
         wsgi_server.app = self.clock.wsgi(wsgi_server.app)
         self.port = self._server.get_host_and_port()[1]
+        loopback.install(self.port, wsgi_server.app)
         # moto's own clients (Step Functions calling Lambda) find the server through MOTO_PORT.
         self._saved = {
             "MOTO_PORT": os.environ.get("MOTO_PORT"),
@@ -424,6 +427,7 @@ class LocalAws:
         """Stop the server and undo the patches (waits on the clock end at once)."""
         self.clock.release_waiters()
         if self.port is not None:
+            loopback.uninstall()
             self._server.stop()
             self.port = None
             # Leave the process as it was: moto's config and MOTO_PORT matter to in-memory moto users too.
