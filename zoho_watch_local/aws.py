@@ -185,20 +185,21 @@ def _clocked_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) ->
     The execution's hold is let go meanwhile. Like the original it ends early when the execution stops.
     """
     clock = _clock()
-    clock.wait_until(clock.now() + wait_seconds, keep_waiting=env.is_running)
+    clock.wait_until(clock.now() + wait_seconds, keep_waiting=env.is_running, topic=env)
 
 
 def _nudging(ending: Callable[..., Any]) -> Callable[..., Any]:
-    """An `Environment` method that ends an execution, then nudges the clock: a Wait of that execution
-    looks at `env.is_running` again and ends (see `_clocked_wait_interval`)."""
+    """An `Environment` method that ends an execution, then nudges the clock about that environment: a Wait
+    of that execution looks at `env.is_running` again and ends (see `_clocked_wait_interval`). The other
+    executions' Waits sleep on (an ending also ends the environment's frames, each through its own method)."""
 
     @functools.wraps(ending)
-    def ended(*args: Any, **kwargs: Any) -> Any:
+    def ended(env: Environment, *args: Any, **kwargs: Any) -> Any:
         try:
-            return ending(*args, **kwargs)
+            return ending(env, *args, **kwargs)
         finally:
             if _glue.clock is not None:
-                _glue.clock.nudge()
+                _glue.clock.nudge(env)
 
     return ended
 

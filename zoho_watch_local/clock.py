@@ -72,6 +72,7 @@ class Hold:
 class _Waiter:
     moment: float
     hold: Hold | None
+    topic: object = None
     woken: bool = False
     event: threading.Event = field(default_factory=threading.Event)
 
@@ -227,15 +228,18 @@ class VirtualClock:
             self._released = True
             self._wake_waiters()
 
-    def nudge(self) -> None:
-        """Have every waiter look at its `keep_waiting` again now (something may have ended its wait)."""
+    def nudge(self, topic: object = None) -> None:
+        """Have the waiters on `topic` (every waiter when None) look at their `keep_waiting` again now:
+        something may have ended their wait."""
         with self._cond:
-            self._wake_waiters()
+            self._wake_waiters(topic)
 
-    def _wake_waiters(self) -> None:
-        """Wake every waiter to look at the clock and its `keep_waiting` again (caller holds the lock)."""
+    def _wake_waiters(self, topic: object = None) -> None:
+        """Wake the waiters on `topic` (all when None) to look at the clock and their `keep_waiting` again
+        (caller holds the lock). Waking only those concerned matters: each woken thread takes the GIL."""
         for _, _, waiter in self._waiters:
-            waiter.event.set()
+            if topic is None or waiter.topic is topic:
+                waiter.event.set()
 
     def restore(self) -> None:
         """Let waits wait again (the stack started)."""
@@ -296,17 +300,19 @@ class VirtualClock:
         moment: float,
         hold: Hold | None = None,
         keep_waiting: Callable[[], bool] | None = None,
+        topic: object = None,
     ) -> bool:
         """Block until the clock shows `moment`; True then, False when cut short.
 
         `hold` (default: this thread's `current_hold`, if any) is let go while waiting and held again on
         return. The wait is cut short when `keep_waiting()` turns false or by `release_waiters`.
-        `keep_waiting` is looked at when the wait starts and again at each `nudge()`: whoever may have made
-        it false calls `nudge()` (and a look every few real seconds is the backstop).
+        `keep_waiting` is looked at when the wait starts and again at each `nudge()` of `topic` (any object
+        naming what the wait depends on, compared by identity; every nudge when None): whoever may have made
+        it false calls `nudge(topic)` (and a look every few real seconds is the backstop).
         """
         if hold is None:
             hold = current_hold.get()
-        waiter = _Waiter(float(moment), hold)
+        waiter = _Waiter(float(moment), hold, topic)
         with self._cond:
             if self._read() >= moment:
                 return True

@@ -39,6 +39,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from zoho_watch_local import aws as local_aws
+from zoho_watch_local import clock as clock_module
 from zoho_watch_local.aws import LocalAws
 from zoho_watch_local.clock import VirtualClock
 from zoho_watch_local.lambda_runtime import FunctionCode, LambdaRuntime
@@ -381,6 +382,42 @@ def test_concurrent_starts_of_one_name_and_input_give_one_execution(glue: dict[s
         assert len(arns) == 1
         assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
         sfn.stop_execution(executionArn=arns.pop())
+
+
+def test_stopping_an_execution_ends_its_wait_at_once_and_wakes_no_other(
+    glue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clock_module, "_BACKSTOP_SECONDS", 3600.0)  # only a nudge can end a Wait early
+    sfn = glue["aws"].client("stepfunctions")
+    clock = glue["aws"].clock
+    definition = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 360_000, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="glue-stop", definition=json.dumps(definition), roleArn=glue["role"]
+    )["stateMachineArn"]
+    looks: list[str] = []
+    is_running = local_aws.Environment.is_running
+
+    def counted(env: Any) -> bool:
+        looks.append(env.states.context_object.context_object_data["Execution"]["Name"])
+        return is_running(env)
+
+    monkeypatch.setattr(local_aws.Environment, "is_running", counted)
+    with clock.busy():  # the clock stands still: a Wait can only end early
+        before = clock.state()["waiters"]
+        arns = [sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"] for name in "ab"]
+        deadline = time.monotonic() + 30
+        while clock.state()["waiters"] < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert clock.state()["waiters"] == before + 2
+        looked_before = looks.count("b")
+        sfn.stop_execution(executionArn=arns[0])
+        while clock.state()["waiters"] > before + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert clock.state()["waiters"] == before + 1  # a's Wait ended
+        assert sfn.describe_execution(executionArn=arns[0])["status"] == "ABORTED"
+        assert sfn.describe_execution(executionArn=arns[1])["status"] == "RUNNING"
+        assert looks.count("b") == looked_before  # b's Wait was not woken to look
+        sfn.stop_execution(executionArn=arns[1])
 
 
 def test_dynamodb_item_operations_that_are_made_atomic_exist() -> None:

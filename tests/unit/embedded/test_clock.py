@@ -167,6 +167,35 @@ def test_a_wait_is_cut_short_by_keep_waiting_and_by_release_and_takes_its_hold_b
     assert results == [False, False] and clock.now() == START
 
 
+def test_a_nudge_on_a_topic_wakes_only_the_waits_on_that_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock_module, "_BACKSTOP_SECONDS", 3600.0)  # only nudges make a wait look
+    clock = VirtualClock(start=START)
+    ended = {"red": threading.Event(), "blue": threading.Event()}
+    looks = {"red": 0, "blue": 0}
+    results: dict[str, bool] = {}
+
+    def wait(topic: str) -> None:
+        def keep_waiting() -> bool:
+            looks[topic] += 1
+            return not ended[topic].is_set()
+
+        results[topic] = clock.wait_until(START + 99, keep_waiting=keep_waiting, topic=topic)
+
+    with clock.busy():  # no jump: the waits can only be cut short
+        threads = [threading.Thread(target=wait, args=(topic,)) for topic in ("red", "blue")]
+        for thread in threads:
+            thread.start()
+        settle(lambda: clock.state()["waiters"] == 2 and looks == {"red": 1, "blue": 1}, "both wait")
+        ended["red"].set()
+        clock.nudge("red")
+        threads[0].join(timeout=30)
+        assert results == {"red": False} and looks == {"red": 2, "blue": 1}  # blue never looked
+        ended["blue"].set()
+        clock.nudge()  # no topic: every wait looks
+        threads[1].join(timeout=30)
+    assert results == {"red": False, "blue": False} and looks == {"red": 2, "blue": 2}
+
+
 def test_threads_inherit_the_hold_of_the_work_that_starts_them() -> None:
     clock = VirtualClock(start=START)
     thread_context.install()
