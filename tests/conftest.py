@@ -4,6 +4,8 @@ import gc
 import os
 from typing import Any
 
+from tests.fixtures import shared_loader
+
 # Nothing in the test run may reach AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
@@ -26,13 +28,15 @@ pytest_plugins = [
 
 
 def pytest_configure(config: object) -> None:
-    """Garbage collection sized for the embedded stack's heap.
+    """One botocore data loader for the run (see `tests.fixtures.shared_loader`), and garbage collection sized
+    for the embedded stack's heap.
 
     The stack keeps a large live heap (moto's models, botocore's service models, the emulator's jobs), and
     with CPython's default thresholds the collector walks it again and again: about a tenth of the CPU of
     the stack's tests (measured with `gc.callbacks`). What is alive once the test modules are imported
     stays alive (`gc.freeze`), and collections run less often; every cycle is still collected.
     """
+    shared_loader.install()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)

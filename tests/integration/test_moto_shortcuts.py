@@ -23,6 +23,8 @@ from moto.core import utils as core_utils
 from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.events.utils import EventTemplateParser
+from moto.kms import models as kms_models
+from moto.kms import utils as kms_utils
 from moto.moto_server import werkzeug_app
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -82,6 +84,17 @@ def test_the_replaced_names_are_where_moto_calls_them() -> None:
     call_action = inspect.getsource(BaseResponse.call_action)
     assert "method_names_from_class(self.__class__)" in call_action, UPGRADE_HINT
     assert core_responses.method_names_from_class is core_utils.method_names_from_class, UPGRADE_HINT
+    # A KMS key's private key: made by the name imported into the models, read by Sign, Verify, GetPublicKey.
+    assert kms_models.generate_private_key is kms_utils.generate_private_key, UPGRADE_HINT
+    assert "self.private_key = generate_private_key(self.key_spec)" in inspect.getsource(kms_models.Key), (
+        UPGRADE_HINT
+    )
+    readers = [
+        name
+        for name, member in inspect.getmembers(kms_models.KmsBackend, inspect.isfunction)
+        if "private_key" in inspect.getsource(member)
+    ]
+    assert readers == ["get_public_key", "sign", "verify"], (readers, UPGRADE_HINT)
     # DynamoDB's replies: the item operations return a DynamoResult, written by ActionResult's serializer.
     assert DynamoResult.execute_result is ActionResult.execute_result, UPGRADE_HINT
     assert list(inspect.signature(ActionResult.execute_result).parameters) == ["self", "context"], (
@@ -178,6 +191,26 @@ def test_a_response_class_s_methods_are_moto_s_own_listed_once() -> None:
     assert "update_item" in listed and "call_action" in listed
 
 
+@pytest.mark.usefixtures("memo")
+def test_a_kms_key_pair_is_generated_when_first_used_and_works_as_moto_s() -> None:
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+        signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        keys = kms_models.kms_backends["123456789012"]["us-east-1"].keys
+        assert all(keys[key].private_key._key is None for key in (symmetric, signing))  # none generated yet
+        signed = kms.sign(KeyId=signing, Message=b"job", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        assert keys[signing].private_key._key is not None and keys[symmetric].private_key._key is None
+        assert kms.verify(
+            KeyId=signing, Message=b"job", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256"
+        )["SignatureValid"]
+        public = kms.get_public_key(KeyId=signing)["PublicKey"]
+        assert public == kms.get_public_key(KeyId=signing)["PublicKey"] and len(public) > 256
+        ciphertext = kms.encrypt(KeyId=symmetric, Plaintext=b"secret")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"secret"
+        assert keys[symmetric].private_key._key is None  # symmetric use never needs the pair
+
+
 def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     originals = (jsonpath_ng.ext.parse, json_path.parse, backends.list_of_moto_modules)
     moto_shortcuts.install()
@@ -190,6 +223,7 @@ def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
     assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
     assert DynamoResult.execute_result is ActionResult.execute_result
     assert core_responses.method_names_from_class is core_utils.method_names_from_class
+    assert kms_models.generate_private_key is kms_utils.generate_private_key
     assert ExecutionWorker._get_evaluation_entrypoint.__module__ == ExecutionWorker.__module__
 
 
