@@ -22,16 +22,22 @@ memoised here:
    (`inspect.getmembers`) to see whether the action is one of them. A class's methods do not change while
    the server runs: they are listed once per class.
 
-And one thing is done only when it is used:
+And two things are done only where they are needed:
 
 6. A KMS key's private key. moto generates an RSA key pair for every KMS key it creates, symmetric ones
    included, and a DynamoDB table encrypted with a KMS key (the stack's table) creates one: a tenth of a
    test's CPU where each test creates the table. Only Sign, Verify and GetPublicKey read it: the key pair
    is generated when one of them first does.
+7. A query's candidates. `Table.query` starts from `Table.all_items()`: every item of the table, sorted by
+   key, history items included, for every query (the sweep's look at the active index, a job's history).
+   It then keeps those of the partition (or of the index's key), and sorts those again, on keys that are
+   unique per item (the table's keys come last). So the first sort decides nothing, and a query of a
+   partition finds all its candidates in that partition: while `Table.query` runs, `all_items` gives it
+   the partition's items for a table query and all items unsorted for an index query.
 
 And one reply is written the short way:
 
-7. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
+8. DynamoDB's item replies. moto writes every reply by walking the operation's output shape member by member,
    down to each attribute of each item (a fifth of the CPU of a sweep over many jobs). The replies of the
    item operations (GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan) hold only items, keys and counts,
    already in DynamoDB's JSON form (and a ConsumedCapacity of a few numbers), so `json.dumps` of the
@@ -45,7 +51,9 @@ And one reply is written the short way:
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -56,6 +64,7 @@ from moto import backends, settings
 from moto.core import responses as core_responses
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionContext
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 from moto.kms import models as kms_models
 from moto.settings import moto_server_port
@@ -170,6 +179,40 @@ class LazyPrivateKey:
         return getattr(self.generated(), name)
 
 
+_query: Callable[..., Any] = Table.query  # moto's own
+_all_items: Callable[[Table], list[Any]] = Table.all_items  # moto's own
+_QUERY_PARAMETERS = inspect.signature(Table.query)
+# The query `Table.all_items` is answering in this thread: (table, partition key or None for an index).
+_querying: contextvars.ContextVar[tuple[Table, Any] | None] = contextvars.ContextVar("querying", default=None)
+
+
+def query_candidates(self: Table, *args: Any, **kwargs: Any) -> Any:
+    """Replacement for `Table.query`: moto's, with `all_items` narrowed to what it keeps (see above)."""
+    arguments = _QUERY_PARAMETERS.bind(self, *args, **kwargs).arguments
+    partition = None if arguments.get("index_name") else arguments["hash_key"]
+    token = _querying.set((self, partition))
+    try:
+        return _query(self, *args, **kwargs)
+    finally:
+        _querying.reset(token)
+
+
+def candidate_items(self: Table) -> list[Any]:
+    """Replacement for `Table.all_items`: moto's, but inside `Table.query` (see module docstring)."""
+    querying = _querying.get()
+    if querying is None or querying[0] is not self:
+        return _all_items(self)
+    partition = querying[1]
+    if partition is None:  # an index query: every item, in no particular order
+        if not self.range_key_attr:
+            return list(self.items.values())
+        return [item for stored in self.items.values() for item in stored.values()]
+    stored = self.items.get(partition)
+    if stored is None:
+        return []
+    return list(stored.values()) if self.range_key_attr else [stored]
+
+
 _serialize_reply: Callable[[DynamoResult, ActionContext], Any] = DynamoResult.execute_result  # moto's own
 
 
@@ -206,8 +249,8 @@ def item_reply(result: DynamoResult, context: ActionContext) -> Any:
 
 def install() -> None:
     """Memoise moto's JSONPath parsing, its listing of backends, its Step Functions clients, its state
-    machine programs and its response classes' methods, generate KMS key pairs on first use, and write
-    DynamoDB's item replies the short way (counted)."""
+    machine programs and its response classes' methods, generate KMS key pairs on first use, give a query
+    only its candidates, and write DynamoDB's item replies the short way (counted)."""
     global _installs
     with _lock:
         _installs += 1
@@ -220,6 +263,8 @@ def install() -> None:
             (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
             (core_responses, "method_names_from_class", method_names_once),
             (kms_models, "generate_private_key", LazyPrivateKey),
+            (Table, "query", query_candidates),
+            (Table, "all_items", candidate_items),
             (DynamoResult, "execute_result", item_reply),
         ]
         for module, name, replacement in replacements:

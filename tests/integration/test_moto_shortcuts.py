@@ -16,11 +16,13 @@ import boto3
 import jsonpath_ng
 import jsonpath_ng.ext
 import jsonpath_ng.ext.parser
+import moto.dynamodb.models
 import pytest
 from moto import backends, mock_aws
 from moto.core import responses as core_responses
 from moto.core import utils as core_utils
 from moto.core.responses import ActionResult, BaseResponse
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.events.utils import EventTemplateParser
 from moto.kms import models as kms_models
@@ -95,6 +97,13 @@ def test_the_replaced_names_are_where_moto_calls_them() -> None:
         if "private_key" in inspect.getsource(member)
     ]
     assert readers == ["get_public_key", "sign", "verify"], (readers, UPGRADE_HINT)
+    # A query's candidates: moto's Table.query reads every item through `all_items`, once.
+    query_source = inspect.getsource(Table.query)
+    assert query_source.count("self.all_items()") == 2, UPGRADE_HINT
+    assert "possible_results = self.sorted_items(" in query_source, UPGRADE_HINT
+    assert "possible_results.sort(key=lambda item: item.range_key)" in query_source, UPGRADE_HINT
+    assert "hash_key" in inspect.signature(Table.query).parameters, UPGRADE_HINT
+    assert "index_name" in inspect.signature(Table.query).parameters, UPGRADE_HINT
     # DynamoDB's replies: the item operations return a DynamoResult, written by ActionResult's serializer.
     assert DynamoResult.execute_result is ActionResult.execute_result, UPGRADE_HINT
     assert list(inspect.signature(ActionResult.execute_result).parameters) == ["self", "context"], (
@@ -209,6 +218,101 @@ def test_a_kms_key_pair_is_generated_when_first_used_and_works_as_moto_s() -> No
         ciphertext = kms.encrypt(KeyId=symmetric, Plaintext=b"secret")["CiphertextBlob"]
         assert kms.decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"secret"
         assert keys[symmetric].private_key._key is None  # symmetric use never needs the pair
+
+
+def _queries(dynamodb: Any) -> list[Any]:
+    """Table and index queries, forward and back, paged and filtered: every page moto answers."""
+    asked = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "JOB#7"}}},
+        {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :h)",
+            "ExpressionAttributeValues": {":p": {"S": "JOB#7"}, ":h": {"S": "HISTORY#"}},
+            "ScanIndexForward": False,
+        },
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "JOB#none"}}},
+        {
+            "IndexName": "Active",
+            "KeyConditionExpression": "active = :a AND due < :d",
+            "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}, ":d": {"N": "30"}},
+        },
+        {
+            "IndexName": "Active",
+            "KeyConditionExpression": "active = :a",
+            "FilterExpression": "n > :n",
+            "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}, ":n": {"N": "3"}},
+            "ScanIndexForward": False,
+        },
+        {
+            "IndexName": "Active",
+            "KeyConditionExpression": "active = :a",
+            "Select": "COUNT",
+            "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}},
+        },
+    ]
+    pages = []
+    for query in asked:
+        start: dict[str, Any] = {}
+        while True:
+            page = dynamodb.query(TableName="shortcuts", Limit=4, **query, **start)
+            page.pop("ResponseMetadata")
+            pages.append(page)
+            if "LastEvaluatedKey" not in page:
+                break
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return pages
+
+
+def test_a_query_reads_only_its_candidates_and_answers_as_moto_does() -> None:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="shortcuts",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": kind}
+                for name, kind in (("pk", "S"), ("sk", "S"), ("active", "S"), ("due", "N"))
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "Active",
+                    "KeySchema": [
+                        {"AttributeName": "active", "KeyType": "HASH"},
+                        {"AttributeName": "due", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for job in range(12):
+            state = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": "STATE"}, "n": {"N": str(job % 5)}}
+            if job % 3:  # a sparse index: two jobs in three are active, some due at the same moment
+                state |= {"active": {"S": "ACTIVE"}, "due": {"N": str(job % 4 * 10)}}
+            dynamodb.put_item(TableName="shortcuts", Item=state)
+            for check in range(job % 4 * 3):
+                history = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": f"HISTORY#{check:03d}"}, "n": {"N": "1"}}
+                dynamodb.put_item(TableName="shortcuts", Item=history)
+        by_moto = _queries(dynamodb)
+        looked: list[int] = []
+        all_items = moto_shortcuts._all_items
+        moto_shortcuts.install()
+        try:
+            table = moto.dynamodb.models.dynamodb_backends["123456789012"]["us-east-1"].tables["shortcuts"]
+            original_all = Table.all_items
+            Table.all_items = lambda self: looked.append(len(original_all(self))) or original_all(self)  # type: ignore[method-assign]
+            shortcut = _queries(dynamodb)
+        finally:
+            Table.all_items = moto_shortcuts.candidate_items  # type: ignore[method-assign]
+            moto_shortcuts.uninstall()
+        assert shortcut == by_moto
+        assert Table.all_items is all_items  # moto's own again
+        assert len(table.all_items()) == 12 + sum(job % 4 * 3 for job in range(12))
+        partition = 1 + 7 % 4 * 3  # JOB#7's state and history items
+        assert looked[:3] == [partition] * 3  # each page: the partition, not the whole table
+        assert 0 in looked  # the partition that does not exist
 
 
 def test_install_and_uninstall_are_counted_and_restore_moto() -> None:
