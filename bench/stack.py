@@ -291,18 +291,16 @@ def atomic_dynamodb() -> Iterator[None]:
     both win, and how often depended on the scheduler (a busy machine drew 27 refreshes, 2 in one instant,
     where one is drawn). The lock is the one the embedded stack and the test fixtures use.
     """
-    from moto.dynamodb.models import DynamoDBBackend
+    from zoho_watch_local.aws import ATOMIC_DYNAMODB, atomic_dynamodb_operation
 
-    from zoho_watch_local.aws import ATOMIC_DYNAMODB_OPERATIONS, atomic_dynamodb_operation
-
-    originals = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
-    for name, operation in originals.items():
-        setattr(DynamoDBBackend, name, atomic_dynamodb_operation(operation))
+    originals = {(owner, name): getattr(owner, name) for owner, name in ATOMIC_DYNAMODB}
+    for (owner, name), operation in originals.items():
+        setattr(owner, name, atomic_dynamodb_operation(operation))
     try:
         yield
     finally:
-        for name, operation in originals.items():
-            setattr(DynamoDBBackend, name, operation)
+        for (owner, name), operation in originals.items():
+            setattr(owner, name, operation)
 
 
 @contextmanager

@@ -47,6 +47,7 @@ Patches are process-wide (moto's backends are too): one embedded AWS per process
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import functools
 import json
@@ -67,6 +68,7 @@ from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.parsing.ast_nodes import UpdateExpression
 from moto.dynamodb.parsing.validators import ActionCountValidator
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -127,12 +129,17 @@ class _Glue:
     original_action_count: Callable[..., Any] | None = None
     original_start_execution: Callable[..., Any] | None = None
     original_sfn_normalise: Callable[..., Any] | None = None
-    original_dynamodb: dict[str, Callable[..., Any]] | None = None
+    original_dynamodb: dict[tuple[type, str], Callable[..., Any]] | None = None
     original_environment_endings: dict[str, Callable[..., Any]] | None = None
 
 
 _glue = _Glue()
 _start_execution_lock = threading.Lock()
+# The threads of the executions running now (each an execution's own; its states may start more).
+_execution_threads: set[threading.Thread] = set()
+_execution_threads_lock = threading.Lock()
+# The execution worker whose states run in this thread: its retrier's back-offs end when it stops.
+_current_worker: contextvars.ContextVar[Any] = contextvars.ContextVar("execution_worker", default=None)
 _dynamodb_lock = threading.RLock()
 # The item operations of moto's DynamoDB backend that the store's guarantees depend on.
 ATOMIC_DYNAMODB_OPERATIONS = (
@@ -143,6 +150,13 @@ ATOMIC_DYNAMODB_OPERATIONS = (
     "transact_write_items",
     "query",
     "scan",
+)
+# What runs under the DynamoDB lock: those operations, and each whole DynamoDB request, because moto's
+# request handlers read an item the backend returns (UpdateItem deep-copies it, GetItem writes it out) after
+# the operation returned, while another request may be changing that very item.
+ATOMIC_DYNAMODB: tuple[tuple[type, str], ...] = (
+    *((DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS),
+    (DynamoHandler, "call_action"),
 )
 _logs_lock = threading.Lock()
 # The methods of moto's Step Functions `Environment` that end an execution (or a branch of one).
@@ -209,8 +223,15 @@ class _ClockedTime(types.SimpleNamespace):
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        """Sleep `seconds` on the stack's clock (the execution's hold is let go meanwhile)."""
-        _clock().sleep(seconds)
+        """Sleep `seconds` on the stack's clock (the execution's hold is let go meanwhile); a back-off ends
+        early when its execution stops, as a Wait does (its state then tries no more: it is not running)."""
+        clock = _clock()
+        worker = _current_worker.get()
+        env = None if worker is None else worker.env
+        if env is None:
+            clock.sleep(seconds)
+        else:
+            clock.wait_until(clock.now() + max(0.0, float(seconds)), keep_waiting=env.is_running, topic=env)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -223,18 +244,36 @@ def _held_worker_start(self: sfn_execution_worker.ExecutionWorker) -> None:
 
     def run() -> None:
         current_hold.set(hold)
+        _current_worker.set(self)
         try:
             logic()
         finally:
+            with _execution_threads_lock:
+                _execution_threads.discard(threading.current_thread())
             hold.release()
 
     thread = threading.Thread(target=run, name="sfn-execution", daemon=True)
     sfn_execution_worker.TMP_THREADS.append(thread)
+    with _execution_threads_lock:
+        _execution_threads.add(thread)
     try:
         thread.start()
     except BaseException:
+        with _execution_threads_lock:
+            _execution_threads.discard(thread)
         hold.release()
         raise
+
+
+def join_executions(timeout: float) -> list[str]:
+    """Wait for the threads of the executions running now to end; the names of those still running after
+    `timeout` real seconds (a hung execution's limit: a stopped execution's thread ends at once)."""
+    deadline = time.monotonic() + timeout
+    with _execution_threads_lock:
+        threads = list(_execution_threads)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread.name for thread in threads if thread.is_alive()]
 
 
 class _SimulatedDatetime(datetime.datetime):
@@ -270,7 +309,8 @@ def _count_actions_once(self: ActionCountValidator, node: Any) -> Any:
 
 
 def atomic_dynamodb_operation(operation: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap one of moto's DynamoDB backend operations so it runs under the process-wide DynamoDB lock."""
+    """Wrap one of moto's DynamoDB operations (see `ATOMIC_DYNAMODB`) so it runs under the process-wide
+    DynamoDB lock (reentrant: a request holds it around its operations)."""
     if getattr(operation, "__zoho_watch_atomic__", False):
         return operation
 
@@ -346,9 +386,9 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     _glue.original_environment_endings = {name: getattr(Environment, name) for name in ENVIRONMENT_ENDINGS}
     for name, ending in _glue.original_environment_endings.items():
         setattr(Environment, name, _nudging(ending))
-    _glue.original_dynamodb = {name: getattr(DynamoDBBackend, name) for name in ATOMIC_DYNAMODB_OPERATIONS}
-    for name, operation in _glue.original_dynamodb.items():
-        setattr(DynamoDBBackend, name, atomic_dynamodb_operation(operation))
+    _glue.original_dynamodb = {(owner, name): getattr(owner, name) for owner, name in ATOMIC_DYNAMODB}
+    for (owner, name), operation in _glue.original_dynamodb.items():
+        setattr(owner, name, atomic_dynamodb_operation(operation))
     _glue.installed = True
 
 
@@ -363,8 +403,8 @@ def remove_patches() -> None:
         module.datetime = original
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
-    for name, operation in (_glue.original_dynamodb or {}).items():
-        setattr(DynamoDBBackend, name, operation)
+    for (owner, name), operation in (_glue.original_dynamodb or {}).items():
+        setattr(owner, name, operation)
     for name, ending in (_glue.original_environment_endings or {}).items():
         setattr(Environment, name, ending)
     sfn_execution_worker.ExecutionWorker.start = _glue.original_worker_start  # type: ignore[method-assign]

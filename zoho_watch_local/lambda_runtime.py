@@ -202,11 +202,16 @@ class LambdaRuntime:
         """Names of the functions this runtime can run."""
         return sorted(self._pools)
 
-    def close(self, drain_seconds: float = 5.0) -> None:
-        """Wait a little for invocations in flight, forget every function, restore environment and streams."""
-        deadline = time.monotonic() + drain_seconds
+    def drain(self, timeout: float) -> bool:
+        """Wait for the invocations in flight to end; False if some still run after `timeout` real seconds."""
+        deadline = time.monotonic() + timeout
         while self._in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
+        return not self._in_flight
+
+    def close(self, drain_seconds: float = 5.0) -> None:
+        """Wait a little for invocations in flight, forget every function, restore environment and streams."""
+        self.drain(drain_seconds)
         with self._lock:
             self._pools.clear()
         invocation_scope.uninstall()

@@ -38,7 +38,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws, join_executions
 from zoho_watch_local.clock import VirtualClock
 from zoho_watch_local.deploy import Deployment, deploy
 from zoho_watch_local.gateway import LocalApiGateway
@@ -47,6 +47,8 @@ from zoho_watch_local.scheduler import LocalScheduler
 from zoho_watch_local.template import REPO_ROOT, load_template
 
 DEFAULT_STACK_NAME = "zoho-watch-local"
+# Real seconds a reset waits for stopped executions and their checks to end: only a hung one's limit.
+_SETTLE_SECONDS = 60.0
 _started_lock = threading.Lock()
 _started: list[EmbeddedStack] = []
 
@@ -193,9 +195,21 @@ class EmbeddedStack:
 
     def reset(self) -> None:
         """A clean slate between tests: executions stopped, emulator reset and reconnected, table and
-        captured events emptied, access token forgotten (secret and the functions' in-process caches)."""
-        assert self.deployment is not None and self.zoho is not None
+        captured events emptied, access token forgotten (secret and the functions' in-process caches).
+
+        A stopped execution may be in the middle of a check (a Lambda invocation runs to its end): the
+        reset waits for those to end first, or a check of the last test would reach the fresh emulator.
+        """
+        assert self.deployment is not None and self.zoho is not None and self.runtime is not None
         self._stop_executions()
+        with self.clock_running():  # what is left to do may wait on the clock (a check's token wait)
+            running = join_executions(timeout=_SETTLE_SECONDS)
+            drained = self.runtime.drain(timeout=_SETTLE_SECONDS)
+        if running or not drained:
+            raise RuntimeError(
+                f"the stack could not be reset: stopped executions still ran after {_SETTLE_SECONDS:.0f} "
+                f"real seconds ({len(running)} execution threads; invocations all ended: {drained})"
+            )
         self.zoho.reset()  # the clock is the stack's: it stays where it is
         self.clock.reset(self._time_scale)  # unfrozen, at the stack's scale (a test may have changed both)
         self.driver.acquire()

@@ -25,6 +25,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models import table as moto_table
+from moto.dynamodb.responses import DynamoHandler
 from moto.logs.models import LogsBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -421,10 +422,14 @@ def test_stopping_an_execution_ends_its_wait_at_once_and_wakes_no_other(
 
 
 def test_dynamodb_item_operations_that_are_made_atomic_exist() -> None:
-    for name in local_aws.ATOMIC_DYNAMODB_OPERATIONS:
-        operation = getattr(DynamoDBBackend, name, None)
-        assert callable(operation), f"{UPGRADE_HINT}: DynamoDBBackend.{name}"
+    for owner, name in local_aws.ATOMIC_DYNAMODB:
+        operation = getattr(owner, name, None)
+        assert callable(operation), f"{UPGRADE_HINT}: {owner.__name__}.{name}"
         assert next(iter(inspect.signature(operation).parameters)) == "self", UPGRADE_HINT
+    # The request handlers read what the backend returns after it returned: why whole requests are atomic.
+    assert "copy.deepcopy(self.dynamodb_backend.get_item(" in inspect.getsource(DynamoHandler.update_item), (
+        UPGRADE_HINT
+    )
 
 
 def _conditional_claims(dynamodb: Any, table: str, rounds: int = 5, writers: int = 6) -> list[int]:
@@ -477,8 +482,8 @@ def test_moto_alone_lets_concurrent_conditional_writes_through(
     slow_conditions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Why the patch exists; if moto ever checks and writes atomically, this fails and the patch can go.
-    for name, operation in (local_aws._glue.original_dynamodb or {}).items():
-        monkeypatch.setattr(DynamoDBBackend, name, operation)
+    for (owner, name), operation in (local_aws._glue.original_dynamodb or {}).items():
+        monkeypatch.setattr(owner, name, operation)
     assert max(_conditional_claims(*slow_conditions)) > 1
 
 

@@ -164,3 +164,20 @@ def test_a_wait_of_several_hours_ends_with_the_record_equal_to_zohos_truth(
         truth["Failed_Count"],
     )
     assert truth["Status"] == "COMPLETED" and truth["Failed_Count"] > 0
+
+
+def test_a_reset_waits_for_the_check_a_stopped_execution_was_making(embedded_stack: EmbeddedStack) -> None:
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Leads", total=500, profile=JobProfile(queue_delay=0, duration=3_600))
+    stack.zoho.set_latency(1.0)  # real seconds: the watch's first check is still waiting for Zoho below
+    ZohoWatchApi(stack.api_url).start_watch("Leads", job_id)
+    deadline = time.monotonic() + 60  # only stops a hung test
+    while stack.zoho.counters["in_flight"] < 1:
+        assert time.monotonic() < deadline, "the first check never reached Zoho"
+        time.sleep(0.001)
+    stack.reset()
+    # The check ended before the slate was cleaned: nothing of it lands in the next test's table or log.
+    assert stack.table_items() == []
+    assert [entry["route"] for entry in stack.zoho.request_log] == ["token"]  # the reset's own connection
+    assert stack.executions("RUNNING") == []
+    assert stack.runtime is not None and stack.runtime.drain(0)
