@@ -47,12 +47,12 @@ def exchange_grant_code(
     try:
         grant = client.exchange_grant_code(accounts_url, client_id, client_secret, code)
     except ZohoWatchError as error:
-        if error.http_status is None:  # no reply at all: a transport fault
+        if error.zoho_http_status is None:  # no reply at all: a transport fault
             raise ConnectError(f"cannot reach Zoho Accounts at {accounts_url}: {error}") from None
         # The library's message says what was wrong with a reply that has no Zoho code.
         hint = _HINTS.get(str(error.zoho_code), "" if error.zoho_code else error.message)
         raise ConnectError(
-            f"Zoho Accounts refused the grant code (HTTP {error.http_status}, {error.zoho_code}) {hint}"
+            f"Zoho Accounts refused the grant code (HTTP {error.zoho_http_status}, {error.zoho_code}) {hint}"
         ) from None
     finally:
         client.session.close()

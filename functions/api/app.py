@@ -16,13 +16,18 @@ with a 4xx before any call to Zoho or AWS.
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import (
+    APIKey,
+    SecurityScheme,
+    Server,
+    ServerVariable,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -30,19 +35,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
-from zoho_watch.errors import (
-    ConnectionNotConfigured,
-    InvalidInput,
-    JobNotFound,
-    JobNotRecorded,
-    TooManyWatches,
-    WatchConflict,
-    ZohoAuthError,
-    ZohoRateLimited,
-    ZohoRequestError,
-    ZohoUnavailable,
-    ZohoWatchError,
-)
+from zoho_watch.errors import JobNotRecorded, ZohoRateLimited, ZohoWatchError
 from zoho_watch.jobs import CONNECTION_PATTERN, JOB_ID_PATTERN, MODULE_PATTERN
 from zoho_watch.services import get_services
 
@@ -53,6 +46,31 @@ app = APIGatewayRestResolver(enable_validation=True)
 API_TITLE = "zoho-watch"
 API_VERSION = "1.0.0"
 API_DESCRIPTION = "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches."
+API_STAGE = "v1"  # template.yaml's ZohoWatchApi StageName (a test keeps them equal)
+# How callers authenticate: one of the two, as the stack's ApiAuth parameter chooses (AWS_IAM or API_KEY).
+API_SERVERS = [
+    Server(
+        url="https://{api_id}.execute-api.{region}.amazonaws.com/" + API_STAGE,
+        description="The stack's API (its ApiUrl output)",
+        variables={
+            "api_id": ServerVariable(default="api-id", description="The REST API's id"),
+            "region": ServerVariable(default="us-east-1", description="The stack's region"),
+        },
+    )
+]
+API_SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    name: APIKey.model_validate(
+        {"type": "apiKey", "in": "header", "name": header, "description": description}
+    )
+    for name, header, description in (
+        (
+            "sigv4",
+            "Authorization",
+            "AWS Signature Version 4 (ApiAuth=AWS_IAM, the default), service execute-api",
+        ),
+        ("api_key", "x-api-key", "An API key of the stack (ApiAuth=API_KEY)"),
+    )
+}
 
 # The library's patterns, checked at the edge so bad input never reaches Zoho.
 STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
@@ -111,9 +129,10 @@ class Counts(BaseModel):
 
 
 class JobState(BaseModel):
-    """A job's state as zoho-watch knows it."""
+    """A job's state as zoho-watch knows it (the store's bookkeeping, such as its write version and the
+    sweep's next check time, stays inside: only these fields are answered)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     connection: str
     module: str
@@ -201,33 +220,15 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     )
 
 
-# Zoho's and zoho-watch's errors, as HTTP statuses (the `code` is the error's own).
-ERROR_STATUS: tuple[tuple[type[ZohoWatchError], int], ...] = (
-    (JobNotRecorded, HTTPStatus.NOT_FOUND),
-    (TooManyWatches, HTTPStatus.CONFLICT),
-    (WatchConflict, HTTPStatus.CONFLICT),
-    (InvalidInput, HTTPStatus.BAD_REQUEST),
-    (ConnectionNotConfigured, HTTPStatus.BAD_REQUEST),
-    (JobNotFound, HTTPStatus.NOT_FOUND),
-    (ZohoRequestError, HTTPStatus.BAD_REQUEST),
-    (ZohoAuthError, HTTPStatus.BAD_GATEWAY),
-    (ZohoRateLimited, HTTPStatus.TOO_MANY_REQUESTS),
-    (ZohoUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-)
-
-
 @app.exception_handler(ZohoWatchError)
 def handle_zoho_watch_error(error: ZohoWatchError) -> Response:
-    """Typed errors of the library: their own `code` and a fitting HTTP status."""
-    status = next(
-        (code for kind, code in ERROR_STATUS if isinstance(error, kind)),
-        HTTPStatus.SERVICE_UNAVAILABLE if error.retryable else HTTPStatus.INTERNAL_SERVER_ERROR,
-    )
+    """Typed errors of the library: their own `code` and HTTP status (`api_status`)."""
+    status = int(error.api_status)
     headers = None
     if isinstance(error, ZohoRateLimited) and error.retry_after:
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
-    logger.warning("request failed", extra={"code": error.code, "status": int(status)})
-    return error_response(int(status), error.code, error.message, headers=headers)
+    logger.warning("request failed", extra={"code": error.code, "status": status})
+    return error_response(status, error.code, error.message, headers=headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -380,7 +381,14 @@ def openapi_document() -> Any:
 
 def openapi_json() -> str:
     """The OpenAPI document, generated from the routes (docs/openapi.json is a copy a test keeps current)."""
-    return app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
+    return app.get_openapi_json_schema(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=API_DESCRIPTION,
+        servers=API_SERVERS,
+        security_schemes=API_SECURITY_SCHEMES,
+        security=[{"sigv4": []}, {"api_key": []}],
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,14 +1,16 @@
 """Typed errors of zoho-watch.
 
 The class names are the error names Step Functions sees (`ZohoUnavailable`, `ZohoRateLimited`, ...), so the
-state machine's Retry and Catch clauses match on them. Each error also has a stable `code` for the API and a
-`retryable` flag. Messages are built by zoho-watch and never contain a token, a client secret or a
+state machine's Retry and Catch clauses match on them. Each error also has a stable `code` and an HTTP
+`api_status` for the API, a `retryable` flag, and what Zoho answered (`zoho_http_status`, `zoho_code`).
+Messages are built by zoho-watch and never contain a token, a client secret or a
 refresh token.
 """
 
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Any
 
 # Zoho OAuth tokens look like `1000.<hex>.<hex>`; anything of that shape is masked in messages we pass on.
@@ -23,14 +25,18 @@ def redact(text: str) -> str:
 
 
 class ZohoWatchError(Exception):
-    """Base of every zoho-watch error: a stable `code`, `retryable`, and Zoho's HTTP status and code."""
+    """Base of every zoho-watch error: a stable `code`, the API's HTTP status for it, `retryable`, and the
+    HTTP status and code of Zoho's answer when there was one."""
 
     code = "ZOHO_WATCH_ERROR"
+    api_status = HTTPStatus.INTERNAL_SERVER_ERROR
     retryable = False
 
-    def __init__(self, message: str, *, http_status: int | None = None, zoho_code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, zoho_http_status: int | None = None, zoho_code: str | None = None
+    ) -> None:
         self.message = redact(message)
-        self.http_status = http_status
+        self.zoho_http_status = zoho_http_status
         self.zoho_code = zoho_code
         super().__init__(self.message)
 
@@ -41,7 +47,7 @@ class ZohoWatchError(Exception):
             "code": self.code,
             "message": self.message,
             "retryable": self.retryable,
-            "http_status": self.http_status,
+            "zoho_http_status": self.zoho_http_status,
             "zoho_code": self.zoho_code,
         }
 
@@ -50,18 +56,21 @@ class InvalidInput(ZohoWatchError):
     """A module, job id, connection name or poll setting that zoho-watch refuses before any I/O."""
 
     code = "INVALID_INPUT"
+    api_status = HTTPStatus.BAD_REQUEST
 
 
 class ConfigError(ZohoWatchError):
     """The function's environment variables are missing or invalid."""
 
     code = "CONFIG_ERROR"
+    api_status = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 class ZohoUnavailable(ZohoWatchError):
     """Zoho could not answer: 5xx, time-out, connection error, or a reply that is not the documented shape."""
 
     code = "ZOHO_UNAVAILABLE"
+    api_status = HTTPStatus.SERVICE_UNAVAILABLE
     retryable = True
 
 
@@ -69,6 +78,7 @@ class ZohoRateLimited(ZohoWatchError):
     """Zoho throttled us (HTTP 429, or the token endpoint's "too many requests"); `retry_after` seconds."""
 
     code = "ZOHO_RATE_LIMITED"
+    api_status = HTTPStatus.TOO_MANY_REQUESTS
     retryable = True
 
     def __init__(
@@ -76,10 +86,10 @@ class ZohoRateLimited(ZohoWatchError):
         message: str,
         *,
         retry_after: float | None = None,
-        http_status: int | None = None,
+        zoho_http_status: int | None = None,
         zoho_code: str | None = None,
     ) -> None:
-        super().__init__(message, http_status=http_status, zoho_code=zoho_code)
+        super().__init__(message, zoho_http_status=zoho_http_status, zoho_code=zoho_code)
         self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +101,7 @@ class JobNotFound(ZohoWatchError):
     """Zoho does not know this job id (NOT_FOUND, or INVALID_DATA on `job_id`)."""
 
     code = "JOB_NOT_FOUND"
+    api_status = HTTPStatus.NOT_FOUND
 
 
 class ConnectionNotConfigured(ZohoWatchError):
@@ -101,24 +112,28 @@ class ConnectionNotConfigured(ZohoWatchError):
     """
 
     code = "CONNECTION_NOT_CONFIGURED"
+    api_status = HTTPStatus.BAD_REQUEST
 
 
 class ZohoAuthError(ZohoWatchError):
     """Credentials, scope or permission problem that needs a human (or an access token Zoho refused)."""
 
     code = "ZOHO_AUTH_ERROR"
+    api_status = HTTPStatus.BAD_GATEWAY
 
 
 class ZohoRequestError(ZohoWatchError):
     """Zoho refused the request itself: module, URL, parameter or method."""
 
     code = "ZOHO_REQUEST_ERROR"
+    api_status = HTTPStatus.BAD_REQUEST
 
 
 class EventPublishError(ZohoWatchError):
     """EventBridge did not accept an event; the check is safe to repeat (the event is still pending)."""
 
     code = "EVENT_PUBLISH_FAILED"
+    api_status = HTTPStatus.SERVICE_UNAVAILABLE
     retryable = True
 
 
@@ -130,6 +145,7 @@ class JobNotRecorded(ZohoWatchError):
     """zoho-watch has no record of the job (it was never checked nor watched)."""
 
     code = "JOB_NOT_RECORDED"
+    api_status = HTTPStatus.NOT_FOUND
 
     def __init__(self, connection: str, module: str, job_id: str) -> None:
         super().__init__(
@@ -145,6 +161,7 @@ class WatchConflict(ZohoWatchError):
     """
 
     code = "WATCH_CONFLICT"
+    api_status = HTTPStatus.CONFLICT
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -155,3 +172,4 @@ class TooManyWatches(ZohoWatchError):
     """Every execution name this job may use is taken by an ended execution."""
 
     code = "TOO_MANY_WATCHES"
+    api_status = HTTPStatus.CONFLICT

@@ -125,9 +125,9 @@ def _http_status_error(status: int, what: str, retry_after: float | None) -> Zoh
     """Typed error for a reply that carries no Zoho error code, by HTTP status alone."""
     if status == 429:
         return ZohoRateLimited(
-            f"Zoho throttled the request (HTTP 429, {what})", retry_after=retry_after, http_status=429
+            f"Zoho throttled the request (HTTP 429, {what})", retry_after=retry_after, zoho_http_status=429
         )
-    return ZohoUnavailable(f"Zoho answered HTTP {status} with {what}", http_status=status)
+    return ZohoUnavailable(f"Zoho answered HTTP {status} with {what}", zoho_http_status=status)
 
 
 def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchError:
@@ -139,7 +139,7 @@ def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchEr
         details = body["details"] if isinstance(body.get("details"), dict) else {}
         text = f"Zoho {code} (HTTP {status}){': ' + message if message else ''}"
         if code == "INVALID_DATA" and details.get("param_name") == "job_id":
-            return JobNotFound(text, http_status=status, zoho_code=code)
+            return JobNotFound(text, zoho_http_status=status, zoho_code=code)
         kind = _ZOHO_CODES.get(code)
         if kind is None:
             # An undocumented code: decide by HTTP status.
@@ -152,11 +152,11 @@ def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchEr
             else:
                 kind = ZohoRequestError
         if kind is ZohoRateLimited:
-            return ZohoRateLimited(text, retry_after=retry_after, http_status=status, zoho_code=code)
-        return kind(text, http_status=status, zoho_code=code)
+            return ZohoRateLimited(text, retry_after=retry_after, zoho_http_status=status, zoho_code=code)
+        return kind(text, zoho_http_status=status, zoho_code=code)
     if status in (204, 404) and body == "<empty>":
         # Zoho documents NOT_FOUND as an "empty response".
-        return JobNotFound(f"Zoho has no such job (HTTP {status}, empty reply)", http_status=status)
+        return JobNotFound(f"Zoho has no such job (HTTP {status}, empty reply)", zoho_http_status=status)
     what = "an empty body" if body == "<empty>" else "a body that is not a Zoho error"
     return _http_status_error(status, what, retry_after)
 
@@ -166,25 +166,27 @@ def parse_status_reply(status: int, body: Any, headers: Any = None) -> Snapshot:
     if status != 200:
         raise error_from_reply(status, body, headers)
     if not isinstance(body, dict) or set(body) != {"data"}:
-        raise ZohoUnavailable('Zoho\'s status reply is not {"data": [...]}', http_status=status)
+        raise ZohoUnavailable('Zoho\'s status reply is not {"data": [...]}', zoho_http_status=status)
     data = body["data"]
     if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
-        raise ZohoUnavailable("Zoho's status reply must hold exactly one job in data", http_status=status)
+        raise ZohoUnavailable(
+            "Zoho's status reply must hold exactly one job in data", zoho_http_status=status
+        )
     row = data[0]
     if set(row) != set(STATUS_FIELDS):
         missing = sorted(set(STATUS_FIELDS) - set(row))
         unknown = sorted(str(name)[:40] for name in set(row) - set(STATUS_FIELDS))
         raise ZohoUnavailable(
             f"Zoho's status reply has missing fields {missing} or unknown fields {unknown}",
-            http_status=status,
+            zoho_http_status=status,
         )
     if not is_status_word(row["Status"]):
-        raise ZohoUnavailable("Zoho's status reply has no valid Status", http_status=status)
+        raise ZohoUnavailable("Zoho's status reply has no valid Status", zoho_http_status=status)
     counts = []
     for name in STATUS_FIELDS[1:]:
         value = row[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ZohoUnavailable(f"Zoho's status reply has an invalid {name}", http_status=status)
+            raise ZohoUnavailable(f"Zoho's status reply has an invalid {name}", zoho_http_status=status)
         counts.append(value)
     failed, updated, not_updated, total = counts
     return Snapshot(
@@ -203,15 +205,17 @@ def parse_token_reply(status: int, body: Any, request: str = "the refresh") -> T
     if isinstance(body, dict) and isinstance(body.get("access_token"), str) and body["access_token"]:
         lifetime = body.get("expires_in_sec", body.get("expires_in", 3600))
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
-            raise ZohoUnavailable("Zoho Accounts gave a token without a valid lifetime", http_status=status)
+            raise ZohoUnavailable(
+                "Zoho Accounts gave a token without a valid lifetime", zoho_http_status=status
+            )
         domain = body.get("api_domain")
         if domain is not None and (
             not isinstance(domain, str) or not domain.startswith(("https://", "http://"))
         ):
-            raise ZohoUnavailable("Zoho Accounts gave an invalid api_domain", http_status=status)
+            raise ZohoUnavailable("Zoho Accounts gave an invalid api_domain", zoho_http_status=status)
         refresh_token = body.get("refresh_token")
         if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
-            raise ZohoUnavailable("Zoho Accounts gave an invalid refresh_token", http_status=status)
+            raise ZohoUnavailable("Zoho Accounts gave an invalid refresh_token", zoho_http_status=status)
         return TokenGrant(
             body["access_token"], domain.rstrip("/") if domain else None, float(lifetime), refresh_token
         )
@@ -219,20 +223,24 @@ def parse_token_reply(status: int, body: Any, request: str = "the refresh") -> T
         error = body["error"][:64]
         if error in _OAUTH_AUTH_ERRORS:
             raise ZohoAuthError(
-                f"Zoho Accounts refused {request}: {error}", http_status=status, zoho_code=error
+                f"Zoho Accounts refused {request}: {error}", zoho_http_status=status, zoho_code=error
             )
         if error == "Access Denied" or status == 429:
             raise ZohoRateLimited(
                 "Zoho Accounts throttled token refreshes (too many requests)",
-                http_status=status,
+                zoho_http_status=status,
                 zoho_code=error,
             )
         if status >= 500:
-            raise ZohoUnavailable(f"Zoho Accounts failed: {error}", http_status=status, zoho_code=error)
-        raise ZohoAuthError(f"Zoho Accounts refused {request}: {error}", http_status=status, zoho_code=error)
+            raise ZohoUnavailable(f"Zoho Accounts failed: {error}", zoho_http_status=status, zoho_code=error)
+        raise ZohoAuthError(
+            f"Zoho Accounts refused {request}: {error}", zoho_http_status=status, zoho_code=error
+        )
     if status == 429:
-        raise ZohoRateLimited("Zoho Accounts throttled token refreshes (HTTP 429)", http_status=status)
-    raise ZohoUnavailable(f"Zoho Accounts answered HTTP {status} without an access token", http_status=status)
+        raise ZohoRateLimited("Zoho Accounts throttled token refreshes (HTTP 429)", zoho_http_status=status)
+    raise ZohoUnavailable(
+        f"Zoho Accounts answered HTTP {status} without an access token", zoho_http_status=status
+    )
 
 
 class ZohoClient:
@@ -279,7 +287,7 @@ class ZohoClient:
             extra={
                 "module": module,
                 "job_id": job_id,
-                "http_status": response.status_code,
+                "zoho_http_status": response.status_code,
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
@@ -331,6 +339,7 @@ class ZohoClient:
         grant = parse_token_reply(response.status_code, _json_body(response), request)
         if form["grant_type"] == "authorization_code" and grant.refresh_token is None:
             raise ZohoUnavailable(
-                "Zoho Accounts gave no refresh token for the grant code", http_status=response.status_code
+                "Zoho Accounts gave no refresh token for the grant code",
+                zoho_http_status=response.status_code,
             )
         return grant

@@ -104,6 +104,10 @@ def test_live_check_asks_zoho_and_records_the_job(
     assert status == 200
     assert (stored["status"], stored["checks"], stored["counts"]) == ("RUNNING", 1, body["counts"])
     assert zoho.counters["calls_total"] == calls
+    # Only the documented fields: the store's bookkeeping (write version, next check time, poll) stays inside.
+    documented = set(api_app.JobState.model_fields)
+    assert set(body) == set(stored) == documented
+    assert not {"version", "next_check_at", "poll"} & documented
 
 
 def test_a_job_never_seen_is_not_found(aws, api_app, lambda_context) -> None:
@@ -328,6 +332,41 @@ def test_zoho_errors_become_json_errors_with_a_stable_code(
         assert (answer[0], answer[1]["code"]) == (status, code), fault
 
 
+def test_every_error_class_answers_with_its_own_status_and_code(
+    aws, api_app, lambda_context, monkeypatch
+) -> None:
+    from zoho_watch import errors
+    from zoho_watch.store import StoreConflict
+
+    kinds = [
+        kind
+        for kind in (*vars(errors).values(), StoreConflict)
+        if isinstance(kind, type)
+        and issubclass(kind, errors.ZohoWatchError)
+        and kind is not errors.ZohoWatchError
+    ]
+    assert len(kinds) >= 12
+    for kind in kinds:
+        try:
+            error = kind(f"{kind.__name__} happened")
+        except TypeError:  # an error that builds its own message from what it names
+            error = kind.__new__(kind)
+            errors.ZohoWatchError.__init__(error, f"{kind.__name__} happened", zoho_http_status=418)
+
+        def failing(*args: Any, error: Exception = error, **kwargs: Any) -> Any:
+            raise error
+
+        monkeypatch.setattr(api_app, "get_services", failing)
+        status, body = call(api_app, lambda_context, "api_get_job")
+        assert (status, body["code"], body["message"]) == (
+            kind.api_status,
+            kind.code,
+            f"{kind.__name__} happened",
+        )
+        # A retryable error is the caller's to try again: never a plain 500.
+        assert status in (429, 503) if kind.retryable else status != 503, kind
+
+
 def test_unknown_job_live_is_a_404_with_zoho_code(
     aws, zoho, zoho_connection, api_app, lambda_context
 ) -> None:
@@ -372,6 +411,16 @@ def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambd
         "/jobs/{module}/{job_id}/watch",
     }
     assert set(served["paths"]["/jobs/{module}/{job_id}/watch"]) == {"put", "delete"}
+    # Where it is served (the stage) and how callers authenticate (either scheme, as the stack chooses).
+    assert [server["url"] for server in served["servers"]] == [
+        f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{api_app.API_STAGE}"
+    ]
+    schemes = served["components"]["securitySchemes"]
+    assert {name: (scheme["in"], scheme["name"]) for name, scheme in schemes.items()} == {
+        "sigv4": ("header", "Authorization"),
+        "api_key": ("header", "x-api-key"),
+    }
+    assert served["security"] == [{"sigv4": []}, {"api_key": []}]
     generated = json.loads(api_app.openapi_json())
     assert served == generated
     if os.environ.get("UPDATE_OPENAPI") == "1":

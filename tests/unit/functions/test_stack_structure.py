@@ -234,6 +234,14 @@ def test_api_routes_match_handler_events_and_samples() -> None:
     samples = [json.loads(p.read_text()) for p in sorted(EVENTS_DIR.glob("api_*.json"))]
     assert {(s["resource"], s["httpMethod"].lower()) for s in samples} == routes
     assert template["Parameters"]["ApiAuth"]["Default"] == "AWS_IAM"
+    # The OpenAPI document the API serves names the same stage and the same two security schemes.
+    api = load_handler("api")
+    assert resource(template, "ZohoWatchApi")["Properties"]["StageName"] == api.API_STAGE
+    schemes = body["components"]["securitySchemes"]
+    assert {name: (s["in"], s["name"]) for name, s in schemes.items()} == {
+        name: (s.model_dump(mode="json", by_alias=True)["in"], s.name)
+        for name, s in api.API_SECURITY_SCHEMES.items()
+    }
 
 
 def test_the_sweep_runs_on_the_schedule_parameter_with_its_budget() -> None:

@@ -115,10 +115,10 @@ def test_terminal_status_is_final(store: JobStore) -> None:
 def test_permanent_error_is_kept_and_leaves_the_index(store: JobStore) -> None:
     store.watch("default", "Leads", "3", "schedule", next_check_at=T0)
     state = store.record_error(
-        "default", "Leads", "3", JobNotFound("Zoho has no such job", http_status=404), T0
+        "default", "Leads", "3", JobNotFound("Zoho has no such job", zoho_http_status=404), T0
     )
     assert state["last_error"]["code"] == "JOB_NOT_FOUND"
-    assert state["last_error"]["http_status"] == 404
+    assert state["last_error"]["zoho_http_status"] == 404
     assert state["last_error"]["at"] == iso_utc(T0)
     assert state["watched"] is False
     assert store.due_jobs(T0 + 1) == []

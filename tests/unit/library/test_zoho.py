@@ -111,7 +111,7 @@ def test_documented_reply_is_parsed() -> None:
 def test_undocumented_shapes_are_typed_errors(body: object) -> None:
     with pytest.raises(ZohoUnavailable) as caught:
         parse_status_reply(200, body)
-    assert caught.value.http_status == 200
+    assert caught.value.zoho_http_status == 200
     assert caught.value.retryable
 
 
@@ -119,7 +119,7 @@ def test_204_and_empty_404_mean_job_not_found() -> None:
     for status in (204, 404):
         with pytest.raises(JobNotFound) as caught:
             parse_status_reply(status, "<empty>")
-        assert caught.value.http_status == status
+        assert caught.value.zoho_http_status == status
 
 
 def test_unknown_codes_fall_back_on_http_status() -> None:
@@ -155,7 +155,7 @@ def test_token_reply_parsing() -> None:
     assert "1000.a.b" not in repr(grant)
     with pytest.raises(ZohoAuthError) as caught:
         parse_token_reply(200, {"error": "invalid_client"})
-    assert caught.value.zoho_code == "invalid_client" and caught.value.http_status == 200
+    assert caught.value.zoho_code == "invalid_client" and caught.value.zoho_http_status == 200
     with pytest.raises(ZohoAuthError):
         parse_token_reply(200, {"error": "invalid_code"})
     with pytest.raises(ZohoRateLimited):
@@ -180,7 +180,7 @@ def test_each_documented_error_from_the_emulator(
     zoho.faults.script([code])
     with pytest.raises(kind) as caught:
         client.get_mass_update_status(token, zoho.url, "Leads", job_id)
-    assert caught.value.http_status == http_status
+    assert caught.value.zoho_http_status == http_status
     assert caught.value.zoho_code == code
     assert token not in str(caught.value)
 
@@ -194,7 +194,7 @@ def test_each_transport_fault_from_the_emulator(
     zoho.faults.script([fault])
     with pytest.raises(kind) as caught:
         client.get_mass_update_status(token, zoho.url, "Leads", job_id)
-    assert caught.value.http_status == http_status
+    assert caught.value.zoho_http_status == http_status
     assert caught.value.retryable
     if fault == "429_retry_after":
         assert caught.value.retry_after == 3.0
@@ -315,7 +315,7 @@ def test_grant_code_exchange_on_the_emulator(zoho: FakeZoho) -> None:
     # A grant code works once; a wrong client secret is invalid_client. Neither error holds a secret.
     with pytest.raises(ZohoAuthError) as used:
         client.exchange_grant_code(zoho.url, app.client_id, app.client_secret, code)
-    assert used.value.zoho_code == "invalid_code" and used.value.http_status == 200
+    assert used.value.zoho_code == "invalid_code" and used.value.zoho_http_status == 200
     with pytest.raises(ZohoAuthError) as wrong:
         client.exchange_grant_code(zoho.url, app.client_id, "wrong", zoho.issue_grant_code(app.client_id))
     assert wrong.value.zoho_code == "invalid_client"

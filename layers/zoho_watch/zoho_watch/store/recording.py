@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from zoho_watch.errors import InvalidInput, ZohoWatchError
@@ -51,6 +52,7 @@ class StoreConflict(ZohoWatchError):
     """Too many concurrent writers on one job; the check is safe to repeat."""
 
     code = "STORE_CONFLICT"
+    api_status = HTTPStatus.SERVICE_UNAVAILABLE
     retryable = True
 
 
