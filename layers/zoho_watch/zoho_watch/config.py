@@ -26,8 +26,11 @@ DEFAULT_DEADLINE_HOURS = 168
 # The sweep's Zoho calls in flight (SWEEP_CONCURRENCY) and due jobs read per run (SWEEP_BATCH_LIMIT).
 DEFAULT_SWEEP_CONCURRENCY = 5
 DEFAULT_SWEEP_BATCH_LIMIT = 1000
-_API_VERSION = re.compile(r"^v(2|2\.1|[3-8])$")
-_SECRET_PREFIX = re.compile(r"^[A-Za-z0-9_+=.@-]{1,64}$")
+# What the template's ZohoApiVersion and SecretPrefix parameters allow (a test keeps them the same).
+API_VERSION_PATTERN = r"^v(2|2\.1|[3-8])$"
+SECRET_PREFIX_PATTERN = r"^[A-Za-z0-9_+=.@-]{1,64}$"  # noqa: S105 - a name pattern, not a secret
+_API_VERSION = re.compile(API_VERSION_PATTERN)
+_SECRET_PREFIX = re.compile(SECRET_PREFIX_PATTERN)
 _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 _STATE_MACHINE_ARN = re.compile(r"^arn:[a-z0-9-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[^\s:/]{1,80}$")
 

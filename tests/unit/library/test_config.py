@@ -115,3 +115,24 @@ def test_bad_watch_and_sweep_settings_are_reported_at_once() -> None:
         "SWEEP_BATCH_LIMIT must be between 1 and 100000, got 100001",
     ):
         assert expected in message
+
+
+def test_the_template_parameters_allow_what_the_library_accepts() -> None:
+    """Each rule is defined once in the library; the template's parameters say the same."""
+    from zoho_watch import config
+    from zoho_watch.zoho import DATA_CENTRES
+
+    from zoho_watch_local.template import project_template
+
+    parameters = project_template()["Parameters"]
+    assert parameters["ZohoApiVersion"]["AllowedPattern"] == config.API_VERSION_PATTERN
+    assert parameters["SecretPrefix"]["AllowedPattern"] == config.SECRET_PREFIX_PATTERN
+    assert sorted(parameters["DataCentre"]["AllowedValues"]) == sorted(DATA_CENTRES)
+    defaults = Settings.from_env(BASE)
+    assert parameters["ZohoApiVersion"]["Default"] == defaults.zoho_api_version
+    assert parameters["SecretPrefix"]["Default"] == defaults.secret_prefix
+    assert parameters["DataCentre"]["Default"] == defaults.zoho_dc
+    assert int(parameters["DefaultDeadlineHours"]["Default"]) == config.DEFAULT_DEADLINE_HOURS
+    assert int(parameters["SweepConcurrency"]["Default"]) == config.DEFAULT_SWEEP_CONCURRENCY
+    poll = (int(parameters["PollMinSeconds"]["Default"]), int(parameters["PollMaxSeconds"]["Default"]))
+    assert poll == (defaults.poll_min_seconds, defaults.poll_max_seconds)
