@@ -15,6 +15,10 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ZohoWatch")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "zoho-watch")
 
+# One botocore data loader for the run (see `tests.fixtures.shared_loader`), before the fixture plugins import
+# moto: its EC2 models ask botocore for every region of every partition as they are imported.
+shared_loader.install()
+
 pytest_plugins = [
     plugin
     for plugin in (
@@ -28,15 +32,13 @@ pytest_plugins = [
 
 
 def pytest_configure(config: object) -> None:
-    """One botocore data loader for the run (see `tests.fixtures.shared_loader`), and garbage collection sized
-    for the embedded stack's heap.
+    """Garbage collection sized for the embedded stack's heap.
 
     The stack keeps a large live heap (moto's models, botocore's service models, the emulator's jobs), and
     with CPython's default thresholds the collector walks it again and again: about a tenth of the CPU of
     the stack's tests (measured with `gc.callbacks`). What is alive once the test modules are imported
     stays alive (`gc.freeze`), and collections run less often; every cycle is still collected.
     """
-    shared_loader.install()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
