@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
+from tests.fixtures.stack import REQUEST_LIMIT_SECONDS
 from zoho_watch_cli import cli
 from zoho_watch_local.stack import EmbeddedStack
 
@@ -133,7 +134,11 @@ def test_connect_stores_credentials_from_a_grant_code(
     job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=1))
     zoho.expire_access_tokens()
     embedded_stack.runtime.reset_library()  # the functions' cached credentials are the old ones
-    reply = requests.get(f"{embedded_stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30)
+    reply = requests.get(
+        f"{embedded_stack.api_url}/jobs/Leads/{job_id}",
+        params={"live": "true"},
+        timeout=REQUEST_LIMIT_SECONDS,
+    )
     assert reply.status_code == 200, reply.text
 
 
@@ -165,7 +170,7 @@ def test_connect_a_second_connection_creates_both_of_its_secrets(
     reply = requests.get(
         f"{embedded_stack.api_url}/jobs/Leads/{job_id}",
         params={"live": "true", "connection": "second-org"},
-        timeout=30,
+        timeout=REQUEST_LIMIT_SECONDS,
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["connection"] == "second-org"

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
+from tests.fixtures.stack import REQUEST_LIMIT_SECONDS
 from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
@@ -33,12 +34,14 @@ FINISHED = "Mass Update Job Finished"
 
 def watch(stack: EmbeddedStack, module: str, job_id: str, **body: Any) -> requests.Response:
     """PUT .../watch through the local API gateway."""
-    return requests.put(f"{stack.api_url}/jobs/{module}/{job_id}/watch", json=body, timeout=30)
+    return requests.put(
+        f"{stack.api_url}/jobs/{module}/{job_id}/watch", json=body, timeout=REQUEST_LIMIT_SECONDS
+    )
 
 
 def get_job(stack: EmbeddedStack, module: str, job_id: str) -> requests.Response:
     """GET the stored state through the API."""
-    return requests.get(f"{stack.api_url}/jobs/{module}/{job_id}", timeout=30)
+    return requests.get(f"{stack.api_url}/jobs/{module}/{job_id}", timeout=REQUEST_LIMIT_SECONDS)
 
 
 def execution(stack: EmbeddedStack, name: str) -> dict[str, Any] | None:
@@ -368,5 +371,7 @@ def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: Embed
     assert not [item for item in stack.executions() if item["name"].split("-")[1] in watched]  # no SFN
     budget = int(stack.deployment_parameter("SweepConcurrency", "5"))
     assert stack.zoho.counters["peak_concurrency"] <= budget
-    listed = requests.get(f"{stack.api_url}/jobs", params={"status": "COMPLETED", "limit": 100}, timeout=30)
+    listed = requests.get(
+        f"{stack.api_url}/jobs", params={"status": "COMPLETED", "limit": 100}, timeout=REQUEST_LIMIT_SECONDS
+    )
     assert listed.status_code == 200 and len(listed.json()["items"]) == 100

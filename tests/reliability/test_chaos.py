@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
+from tests.fixtures.stack import REQUEST_LIMIT_SECONDS
 from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,9 @@ def profiles(count: int, seed: int = 8) -> list[tuple[int, JobProfile]]:
 def start_watch(stack: EmbeddedStack, job_id: str) -> str:
     """PUT .../watch (polls 5 to 15 simulated minutes apart); the execution's name."""
     body = {"poll": {"min_seconds": 300, "max_seconds": 900}}
-    reply = requests.put(f"{stack.api_url}/jobs/Leads/{job_id}/watch", json=body, timeout=60)
+    reply = requests.put(
+        f"{stack.api_url}/jobs/Leads/{job_id}/watch", json=body, timeout=REQUEST_LIMIT_SECONDS
+    )
     assert reply.status_code == 202, reply.text
     return reply.json()["execution_name"]
 

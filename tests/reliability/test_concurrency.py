@@ -25,6 +25,7 @@ from zoho_watch.errors import ZohoWatchError
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
+from tests.fixtures.stack import REQUEST_LIMIT_SECONDS
 from tests.integration.test_watch_on_embedded_stack import (
     assert_finished_as,
     execution,
@@ -279,7 +280,9 @@ def test_sweep_state_machine_and_live_checks_racing_on_one_job_never_regress_it(
         try:
             while not stop.is_set():
                 reply = requests.get(
-                    f"{stack.api_url}/jobs/Leads/{job_id}", params={"live": "true"}, timeout=30
+                    f"{stack.api_url}/jobs/Leads/{job_id}",
+                    params={"live": "true"},
+                    timeout=REQUEST_LIMIT_SECONDS,
                 )
                 live_answers.append(reply.status_code)
                 moment += LIVE_CHECK_EVERY
