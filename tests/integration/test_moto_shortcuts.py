@@ -220,6 +220,9 @@ def test_a_kms_key_pair_is_generated_when_first_used_and_works_as_moto_s() -> No
         assert keys[symmetric].private_key._key is None  # symmetric use never needs the pair
 
 
+MAX_PAGES = 50  # far more than any paged read below takes
+
+
 def _queries(dynamodb: Any) -> list[Any]:
     """Table and index queries, forward and back, paged and filtered: every page moto answers."""
     asked = [
@@ -252,13 +255,37 @@ def _queries(dynamodb: Any) -> list[Any]:
     pages = []
     for query in asked:
         start: dict[str, Any] = {}
-        while True:
+        for _ in range(MAX_PAGES):  # a wrong order could page for ever
             page = dynamodb.query(TableName="shortcuts", Limit=4, **query, **start)
             page.pop("ResponseMetadata")
             pages.append(page)
             if "LastEvaluatedKey" not in page:
                 break
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        else:
+            pytest.fail(f"more than {MAX_PAGES} pages: the pages do not follow one order")
+    return pages
+
+
+def _scans(dynamodb: Any) -> list[Any]:
+    """Every page of plain, filtered and segmented scans, of the shortcuts table and a numbered one."""
+    pages = []
+    for table, extra in (
+        ("shortcuts", {}),
+        ("shortcuts", {"FilterExpression": "sk = :s", "ExpressionAttributeValues": {":s": {"S": "STATE"}}}),
+        ("shortcuts", {"Segment": 1, "TotalSegments": 2}),
+        ("numbered", {}),
+    ):
+        start: dict[str, Any] = {}
+        for _ in range(MAX_PAGES):  # a wrong order could page for ever
+            page = dynamodb.scan(TableName=table, Limit=5, **extra, **start)
+            page.pop("ResponseMetadata")
+            pages.append(page)
+            if "LastEvaluatedKey" not in page:
+                break
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        else:
+            pytest.fail(f"more than {MAX_PAGES} pages: the pages do not follow one order")
     return pages
 
 
@@ -295,7 +322,23 @@ def test_a_query_reads_only_its_candidates_and_answers_as_moto_does() -> None:
             for check in range(job % 4 * 3):
                 history = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": f"HISTORY#{check:03d}"}, "n": {"N": "1"}}
                 dynamodb.put_item(TableName="shortcuts", Item=history)
-        by_moto = _queries(dynamodb)
+        # Numbers sort by value (2 before 10), not as text: the order a scan pages in.
+        dynamodb.create_table(
+            TableName="numbered",
+            KeySchema=[
+                {"AttributeName": "n", "KeyType": "HASH"},
+                {"AttributeName": "at", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "n", "AttributeType": "N"},
+                {"AttributeName": "at", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in (10, 2, 33, 4):
+            for at in (100, 9, 55):
+                dynamodb.put_item(TableName="numbered", Item={"n": {"N": str(n)}, "at": {"N": str(at)}})
+        by_moto = _queries(dynamodb) + _scans(dynamodb)
         looked: list[int] = []
         all_items = moto_shortcuts._all_items
         moto_shortcuts.install()
@@ -303,7 +346,7 @@ def test_a_query_reads_only_its_candidates_and_answers_as_moto_does() -> None:
             table = moto.dynamodb.models.dynamodb_backends["123456789012"]["us-east-1"].tables["shortcuts"]
             original_all = Table.all_items
             Table.all_items = lambda self: looked.append(len(original_all(self))) or original_all(self)  # type: ignore[method-assign]
-            shortcut = _queries(dynamodb)
+            shortcut = _queries(dynamodb) + _scans(dynamodb)
         finally:
             Table.all_items = moto_shortcuts.candidate_items  # type: ignore[method-assign]
             moto_shortcuts.uninstall()
