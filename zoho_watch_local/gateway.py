@@ -151,7 +151,18 @@ class LocalApiGateway:
         reply = self._lambda.invoke(FunctionName=route.function_name, Payload=json.dumps(event).encode())
         payload = reply["Payload"].read()
         if reply.get("FunctionError"):
-            logger.warning("function %s failed behind %s %s", route.function_name, request.method, path)
+            try:
+                error = json.loads(payload)
+            except ValueError:
+                error = {}
+            logger.warning(
+                "function %s failed behind %s %s: %s: %s",
+                route.function_name,
+                request.method,
+                path,
+                error.get("errorType"),
+                error.get("errorMessage"),
+            )
             return _json_response(502, {"message": "Internal server error"})
         return _proxy_response(payload)
 

@@ -142,6 +142,9 @@ class _ServicesRouter:
         return getattr(_function_services.get() or self._fallback, name)
 
 
+_cold_start_lock = threading.RLock()
+
+
 def _configuration_key(function: Any) -> tuple[Any, ...]:
     variables = tuple(sorted((function.environment_vars or {}).items()))
     return (function.handler, str(function.timeout), str(function.memory_size), variables)
@@ -335,8 +338,12 @@ class LambdaRuntime:
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {source}")
             module = importlib.util.module_from_spec(spec)
-            sys.modules[container.name] = module
-            spec.loader.exec_module(module)
+            # One cold start imports at a time. On Lambda each container is a process of its own; here they
+            # share one, and concurrent first imports of the layer's modules (which import each other) can
+            # let a thread see a module another is still executing ("partially initialized module").
+            with _cold_start_lock:
+                sys.modules[container.name] = module
+                spec.loader.exec_module(module)
             container.module = module
         handler = getattr(container.module, attribute, None)
         if not callable(handler):

@@ -148,6 +148,12 @@ class JobState(BaseModel):
     last_error: dict[str, Any] | None = None
     watcher: str | None = None
     watched: bool | None = None
+    # A live check's answer also says when Zoho was asked, whether the status changed, and when to ask again.
+    checked_at: str | None = Field(default=None, description="When Zoho answered this live check")
+    changed: bool | None = Field(default=None, description="Whether this live check changed the status")
+    next_check_in: int | None = Field(
+        default=None, description="Seconds the polling policy would wait before the next check (live checks)"
+    )
 
 
 class JobPage(BaseModel):

@@ -104,10 +104,14 @@ def test_live_check_asks_zoho_and_records_the_job(
     assert status == 200
     assert (stored["status"], stored["checks"], stored["counts"]) == ("RUNNING", 1, body["counts"])
     assert zoho.counters["calls_total"] == calls
-    # Only the documented fields: the store's bookkeeping (write version, next check time, poll) stays inside.
+    # Only the documented fields: the store's bookkeeping (write version, next check time, poll) stays inside;
+    # a live check also says when Zoho answered, whether the status changed and when to ask again.
     documented = set(api_app.JobState.model_fields)
     assert set(body) == set(stored) == documented
     assert not {"version", "next_check_at", "poll"} & documented
+    assert body["checked_at"] == stored["last_checked_at"] and body["changed"] is True
+    assert isinstance(body["next_check_in"], int) and body["next_check_in"] >= 1
+    assert (stored["checked_at"], stored["changed"], stored["next_check_in"]) == (None, None, None)
 
 
 def test_a_job_never_seen_is_not_found(aws, api_app, lambda_context) -> None:
