@@ -16,9 +16,10 @@ upgrade fails loudly instead of quietly changing behaviour:
    `ExecutionWorker.start` gives each execution a clock hold, taken before StartExecution returns and let go
    only while the execution waits on the clock and when it ends, so the clock never skips a step of an
    execution. moto runs an execution's states in threads of its own: they inherit the hold through
-   `zoho_watch_local.thread_context`. A Wait ends early when its execution stops: the `Environment` methods
-   that end an execution (stopped, failed, timed out, ended) nudge the clock, whose waiters then look at
-   whether their execution still runs (none polls for it).
+   `zoho_watch_local.thread_context`. A Wait or a retry back-off ends early when its execution stops: the
+   `Environment` methods that end an execution (stopped, failed, timed out, ended) nudge the clock about
+   that execution, whose waiters then look at whether it still runs (none polls for it).
+   `join_executions` waits for the executions' threads (a stack reset waits for the ones it stopped).
 3. `StartExecution` is not atomic in moto (check for a running execution with that name, then append):
    it is serialised with a lock, so concurrent starts of one watch give one execution, as on AWS.
 4. The `arn:aws:states:::states:startExecution` integration (continue-as-new) hands the Task's
@@ -26,9 +27,10 @@ upgrade fails loudly instead of quietly changing behaviour:
    `input`: `StateTaskServiceSfn._normalise_parameters` also maps them onto the operation's input shape,
    with moto's own `_to_boto_request`, as AWS (and LocalStack, where this code comes from) does.
 5. DynamoDB item operations are not atomic in moto's backend (a conditional write reads, checks and writes
-   with no lock, so two threads can both pass one condition): `DynamoDBBackend`'s item operations run under
-   one lock, which restores the guarantee the store's conditional writes rely on. The in-process `aws`
-   test fixture applies the same wrapper (`atomic_dynamodb_operation`).
+   with no lock, so two threads can both pass one condition): `DynamoDBBackend`'s item operations, and each
+   whole DynamoDB request, run under one lock (`ATOMIC_DYNAMODB`), which restores the guarantee the store's
+   conditional writes rely on. The in-process `aws` test fixture applies the same wrapper
+   (`atomic_dynamodb_operation`).
 6. Step Functions execution is switched on through moto's config API.
 7. The server holds the clock while it handles a request (WSGI middleware): a call to AWS is work. The
    requests of this process's boto3 clients are served in-process, without a socket
