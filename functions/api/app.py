@@ -47,7 +47,7 @@ API_TITLE = "zoho-watch"
 API_VERSION = "1.0.0"
 API_DESCRIPTION = "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches."
 API_STAGE = "v1"  # template.yaml's ZohoWatchApi StageName (a test keeps them equal)
-# How callers authenticate: one of the two, as the stack's ApiAuth parameter chooses (AWS_IAM or API_KEY).
+# Where the API is served: the stack's REST API, at its stage.
 API_SERVERS = [
     Server(
         url="https://{api_id}.execute-api.{region}.amazonaws.com/" + API_STAGE,
@@ -58,6 +58,7 @@ API_SERVERS = [
         },
     )
 ]
+# How callers authenticate: one of the two, as the stack's ApiAuth parameter chooses (AWS_IAM or API_KEY).
 API_SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     name: APIKey.model_validate(
         {"type": "apiKey", "in": "header", "name": header, "description": description}
