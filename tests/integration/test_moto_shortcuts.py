@@ -38,6 +38,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from tests.fixtures.aws import create_jobs_table
 from zoho_watch_local import moto_shortcuts
 
 pytestmark = pytest.mark.integration
@@ -234,19 +235,19 @@ def _queries(dynamodb: Any) -> list[Any]:
         },
         {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "JOB#none"}}},
         {
-            "IndexName": "Active",
-            "KeyConditionExpression": "active = :a AND due < :d",
+            "IndexName": "ActiveJobs",
+            "KeyConditionExpression": "active = :a AND next_check_at < :d",
             "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}, ":d": {"N": "30"}},
         },
         {
-            "IndexName": "Active",
+            "IndexName": "ActiveJobs",
             "KeyConditionExpression": "active = :a",
             "FilterExpression": "n > :n",
             "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}, ":n": {"N": "3"}},
             "ScanIndexForward": False,
         },
         {
-            "IndexName": "Active",
+            "IndexName": "ActiveJobs",
             "KeyConditionExpression": "active = :a",
             "Select": "COUNT",
             "ExpressionAttributeValues": {":a": {"S": "ACTIVE"}},
@@ -292,32 +293,11 @@ def _scans(dynamodb: Any) -> list[Any]:
 def test_a_query_reads_only_its_candidates_and_answers_as_moto_does() -> None:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="shortcuts",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": kind}
-                for name, kind in (("pk", "S"), ("sk", "S"), ("active", "S"), ("due", "N"))
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "Active",
-                    "KeySchema": [
-                        {"AttributeName": "active", "KeyType": "HASH"},
-                        {"AttributeName": "due", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_jobs_table(dynamodb, "shortcuts")  # template.yaml's JobsTable: pk, sk and ActiveJobs
         for job in range(12):
             state = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": "STATE"}, "n": {"N": str(job % 5)}}
             if job % 3:  # a sparse index: two jobs in three are active, some due at the same moment
-                state |= {"active": {"S": "ACTIVE"}, "due": {"N": str(job % 4 * 10)}}
+                state |= {"active": {"S": "ACTIVE"}, "next_check_at": {"N": str(job % 4 * 10)}}
             dynamodb.put_item(TableName="shortcuts", Item=state)
             for check in range(job % 4 * 3):
                 history = {"pk": {"S": f"JOB#{job}"}, "sk": {"S": f"HISTORY#{check:03d}"}, "n": {"N": "1"}}
