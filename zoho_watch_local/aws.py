@@ -227,13 +227,9 @@ class _ClockedTime(types.SimpleNamespace):
     def sleep(seconds: float) -> None:
         """Sleep `seconds` on the stack's clock (the execution's hold is let go meanwhile); a back-off ends
         early when its execution stops, as a Wait does (its state then tries no more: it is not running)."""
-        clock = _clock()
         worker = _current_worker.get()
         env = None if worker is None else worker.env
-        if env is None:
-            clock.sleep(seconds)
-        else:
-            clock.wait_until(clock.now() + max(0.0, float(seconds)), keep_waiting=env.is_running, topic=env)
+        _clock().sleep(seconds, keep_waiting=None if env is None else env.is_running, topic=env)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)

@@ -346,9 +346,16 @@ class VirtualClock:
                         self._holds += 1
         return reached
 
-    def sleep(self, seconds: float, hold: Hold | None = None) -> bool:
+    def sleep(
+        self,
+        seconds: float,
+        hold: Hold | None = None,
+        keep_waiting: Callable[[], bool] | None = None,
+        topic: object = None,
+    ) -> bool:
         """Wait `seconds` of simulated time (see `wait_until`)."""
-        return self.wait_until(self.now() + max(0.0, float(seconds)), hold=hold)
+        moment = self.now() + max(0.0, float(seconds))
+        return self.wait_until(moment, hold=hold, keep_waiting=keep_waiting, topic=topic)
 
     def idle(self, hold: Hold, real_seconds: float) -> None:
         """Let go of `hold` for `real_seconds` of real time, then hold again: a driver polling for an outcome
