@@ -18,6 +18,7 @@ from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import (
     assert_finished_as,
+    execution,
     failure_names,
     wait_execution_end,
     watch,
@@ -99,12 +100,18 @@ def test_a_throttled_watch_is_retried_until_the_job_completes(embedded_stack: Em
 
     reply = watch(stack, "Leads", job_id)
     assert reply.status_code == 202, reply.text
-    stack.wait_for(lambda: zoho.counters["token_throttled"] >= 1)
+    # Until the first attempt has failed in the execution's history: Zoho's counter moves while that check
+    # still runs, and the clock must not move before the check has kept the refresh lease.
+    name = reply.json()["execution_name"]
+    first = stack.wait_for(
+        lambda: (found := execution(stack, name)) and failure_names(stack, found["executionArn"])
+    )
+    assert first == ["ZohoRateLimited"] and zoho.counters["token_throttled"] == 1
     watched = stack.job_state("Leads", job_id)  # the API recorded the watch; the check recorded nothing
     assert watched is not None and watched.get("last_error") is None and watched.get("status") is None
     zoho.clock.set(zoho.clock.now() + zoho.config.refresh_window)  # ten minutes later
     zoho.clock.resume()
-    described = wait_execution_end(stack, reply.json()["execution_name"])
+    described = wait_execution_end(stack, name)
 
     assert described["status"] == "SUCCEEDED", described
     # Throttled once: the retry after the window got a token (the library's spacing had long ended).
