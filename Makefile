@@ -6,30 +6,56 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# uv installs every environment (pinned in requirements-uv.txt): it resolves and unpacks in seconds what pip took
+# a minute and a half of CPU for, and leaves bytecode to be compiled on first import, for the modules used only.
+UV := $(VENV)/bin/uv
+UV_STAMP := $(VENV)/.uv-stamp
+UV_INSTALL := $(UV) pip install --quiet
 SAM_VENV := .venv-sam
 # checkov pins packaging<24 and urllib3 1.x, which pytest 9 cannot live with: it gets its own environment.
 CHECKOV_VENV := .venv-checkov
-# `sam build` needs the Lambda runtime's Python (3.13) on PATH: take pyenv's, else one on PATH.
+# The layer and handler tests also run on python3.13, the functions' Lambda runtime, in their own environment.
+VENV_313 := .venv-313
+# `sam build` and the 3.13 tests need the Lambda runtime's Python (3.13): take pyenv's, else one on PATH.
 PY313 := $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13),$(shell command -v python3.13 2>/dev/null))
+NO_PY313 := no python3.13 found (looked in \$$(pyenv root)/versions/3.13*/bin and on PATH); install Python 3.13, the Lambda runtime
+# The tests that run on the Lambda runtime's Python: the layer's and the handlers'. The others need the
+# embedded stack or the CLI and run on the Python of $(VENV) (3.11 to 3.13), where the layer and the handlers
+# run again, inside the embedded stack.
+TESTS_313 := tests/unit/library tests/unit/functions
 PYTEST_ARGS ?=
+# The suite starts a dozen Python processes (pytest's workers, the CLI, the emulator, nested pytest runs, checkov):
+# each would compile every module it imports again, and pytest rewrite every test module again, when the
+# environment forbids bytecode caches (they go to __pycache__ folders that git ignores).
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install gates lint test demo local build bench clean
+.PHONY: help install gates lint test test-313 demo local build bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(STAMP): requirements-dev.txt layers/zoho_watch/requirements.txt pyproject.toml
+$(UV_STAMP): requirements-uv.txt
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), "zoho-watch needs Python 3.11 to 3.13, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[local]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-uv.txt
+	touch $@
+
+$(STAMP): $(UV_STAMP) requirements-dev.txt layers/zoho_watch/requirements.txt pyproject.toml
+	$(UV_INSTALL) --python $(PY) -r requirements-dev.txt -e '.[local]'
+	touch $@
 
 install: $(STAMP) ## create .venv with the pinned tools and the zoho-watch CLI
 
-$(CHECKOV_VENV)/.installed-stamp: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+$(CHECKOV_VENV)/.installed-stamp: $(UV_STAMP) requirements-checkov.txt
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(UV_INSTALL) --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
+	touch $@
+
+# The same pinned packages as $(VENV); the project itself is on pytest's `pythonpath` (pyproject.toml).
+$(VENV_313)/.installed-stamp: $(UV_STAMP) requirements-dev.txt layers/zoho_watch/requirements.txt
+	@test -n "$(PY313)" || { echo "make test: $(NO_PY313)" >&2; exit 1; }
+	$(PY313) -m venv --without-pip $(VENV_313)
+	$(UV_INSTALL) --python $(VENV_313)/bin/python -r requirements-dev.txt
 	touch $@
 
 # checkov is told not to ask PyPI for a newer version of itself (it would, once an hour, and the offline test
@@ -47,13 +73,16 @@ lint: gates $(CHECKOV_VENV)/.installed-stamp ## every gate: the fast gates, then
 	$(CHECKOV_RUN)
 
 # Each gate runs once: the fast gates here, checkov inside pytest (tests/reliability/test_least_privilege.py runs
-# it offline, with the network refused). pytest runs on both cores (pytest-xdist), a file at a time per worker
-# (one embedded stack per file), in collection order: the files of the `long_running` tests first (see
-# tests/conftest.py), so that neither core waits for the other at the end.
-# The two environments install side by side (pip spends most of its time on one core); the gates follow.
+# it offline, with the network refused). Each test runs once too: the layer's and the handlers' on python3.13
+# (the Lambda runtime) on one core while the gates take the other, then the others on both cores
+# (pytest-xdist), a file at a time per worker (one embedded stack per file), in collection order: the files of
+# the `long_running` tests first (see tests/conftest.py), so that neither core waits for the other at the end.
 test: ## the fast gates, then every unit, integration and reliability test (checkov included)
-	@$(MAKE) --no-print-directory -j 2 gates $(CHECKOV_VENV)/.installed-stamp
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target gates test-313 $(CHECKOV_VENV)/.installed-stamp
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(addprefix --ignore=,$(TESTS_313)) $(PYTEST_ARGS)
+
+test-313: $(VENV_313)/.installed-stamp ## the layer's and the handlers' tests on python3.13, the Lambda runtime
+	$(VENV_313)/bin/python -m pytest -p no:xdist $(PYTEST_ARGS) $(TESTS_313)
 
 demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Docker)
 	@test -f zoho_watch_cli/__main__.py || { echo "make demo: the CLI is not built yet (zoho_watch_cli/__main__.py is missing)" >&2; exit 1; }
@@ -66,10 +95,10 @@ bench: $(STAMP) ## benchmarks, printed as a markdown table
 	@test -f bench/__main__.py || { echo "make bench: the benchmarks are not built yet (bench/__main__.py is missing)" >&2; exit 1; }
 	$(PY) -m bench
 
-$(SAM_VENV)/.installed-stamp: requirements-sam.txt
-	@test -n "$(PY313)" || { echo "make build: no python3.13 found (looked in \$$(pyenv root)/versions/3.13*/bin and on PATH); install Python 3.13, the Lambda runtime" >&2; exit 1; }
-	$(PY313) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+$(SAM_VENV)/.installed-stamp: $(UV_STAMP) requirements-sam.txt
+	@test -n "$(PY313)" || { echo "make build: $(NO_PY313)" >&2; exit 1; }
+	$(PY313) -m venv --without-pip $(SAM_VENV)
+	$(UV_INSTALL) --python $(SAM_VENV)/bin/python -r requirements-sam.txt
 	touch $@
 
 build: $(SAM_VENV)/.installed-stamp ## sam build for python3.13 into .aws-sam/, bytecode compiled
@@ -80,4 +109,4 @@ build: $(SAM_VENV)/.installed-stamp ## sam build for python3.13 into .aws-sam/, 
 	$(PY313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove virtual environments, build output and caches
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(VENV_313) .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -359,8 +359,7 @@ def test_the_reason_check_sees_a_skip_without_a_comment() -> None:
 
 def test_checkov_passes_on_the_template_offline(tmp_path: Path) -> None:
     assert CHECKOV.exists(), (
-        f"checkov not found at {CHECKOV}: python3 -m venv .venv-checkov && "
-        ".venv-checkov/bin/pip install -r requirements-checkov.txt"
+        f"checkov not found at {CHECKOV}: make .venv-checkov/.installed-stamp installs it"
     )
     (tmp_path / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
     attempts = tmp_path / "network-attempts.log"
