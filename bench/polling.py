@@ -7,10 +7,9 @@ answers exactly what the emulator would. Each watcher is the Step Functions loop
 
 - a check starts; after `before_zoho` (Lambda invoke, token from memory) it calls Zoho, which takes
   `zoho_reply` seconds and reads the job half-way through; the reply is parsed by the library's own parser;
-- zoho-watch then does what `check_job` does (`_next_state` in `zoho_watch/store/recording.py`): append the
-  observation (at the time the reply came back), keep the running anchor and the latest `keep` observations
-  (`trim_observations`), and ask `next_check_in(observations, checked_at, policy, rng, first_seen_at)`; the
-  handler waits `max(1, int(next_check_in))` whole seconds (a Wait state takes whole seconds);
+- zoho-watch then runs the policy's step that every check runs in the store (`zoho_watch.polling.poll_step`):
+  the observation (made when the reply came back) joins what the job's state keeps, and the step gives the
+  wait, in whole seconds (a Wait state takes whole seconds);
 - the job's end is known when the check that saw it has written its result (`after_zoho` later);
 - the Wait, then a state transition, then the next check.
 
@@ -34,10 +33,11 @@ from zoho_watch.jobs import TERMINAL_STATUSES
 from zoho_watch.polling import (
     Observation,
     PollPolicy,
+    PollState,
+    PollStep,
     RatePrior,
-    next_check_in,
     observed_rate,
-    trim_observations,
+    poll_step,
 )
 from zoho_watch.zoho import parse_status_reply
 
@@ -143,37 +143,32 @@ class Trace:
     observations: tuple[Observation, ...] = ()  # what the store keeps when the end is seen (before it)
 
 
-# A wait chooser: (observations after trimming, checked_at) -> seconds to the next check.
-WaitChooser = Callable[[list[Observation], float], int]
+# A watcher's turn after each check: (what it kept of the job, what the check saw) -> what it keeps now and
+# the seconds to wait before the next check.
+WaitChooser = Callable[[PollState, Observation], PollStep]
 
 
-def policy_waits(
-    policy: PollPolicy, rng: random.Random, first_seen_at: float = 0.0, prior: RatePrior | None = None
-) -> WaitChooser:
-    """zoho-watch's choice, as the store's `_next_state` (`zoho_watch.store.recording`) and the check_job
-    handler's `next_step` make it."""
+def policy_waits(policy: PollPolicy, rng: random.Random, prior: RatePrior | None = None) -> WaitChooser:
+    """zoho-watch's choice: the policy's step (`poll_step`), as every check runs it in the store."""
 
-    def choose(observations: list[Observation], checked_at: float) -> int:
-        wait = next_check_in(
-            observations, checked_at, policy, rng, first_seen_at=min(first_seen_at, checked_at), prior=prior
-        )
-        return max(1, int(wait))
+    def choose(state: PollState, seen: Observation) -> PollStep:
+        return poll_step(state, seen, policy, rng, prior)
 
     return choose
 
 
-def fixed_waits(interval: int) -> WaitChooser:
-    """A fixed-interval poller."""
+def fixed_waits(interval: int, keep: int = PollPolicy.keep) -> WaitChooser:
+    """A fixed-interval poller (it keeps observations as zoho-watch does, for the trace)."""
 
-    def choose(observations: list[Observation], checked_at: float) -> int:
-        return interval
+    def choose(state: PollState, seen: Observation) -> PollStep:
+        return PollStep(state.observed(seen, keep), interval)
 
     return choose
 
 
-def watch(job: SimJob, choose: WaitChooser, rng: random.Random, latency: Latency, keep: int = 6) -> Trace:
+def watch(job: SimJob, choose: WaitChooser, rng: random.Random, latency: Latency) -> Trace:
     """Run one watcher on one job until a check sees the terminal status; see the module docstring."""
-    observations: list[Observation] = []
+    state = PollState()
     started = latency.start
     queued = 0
     for calls in range(1, MAX_CHECKS_PER_JOB + 1):
@@ -183,12 +178,11 @@ def watch(job: SimJob, choose: WaitChooser, rng: random.Random, latency: Latency
         checked_at = started + latency.before_zoho + reply
         known_at = checked_at + latency.after_zoho
         if snapshot.status in TERMINAL_STATUSES:
-            return Trace(calls, known_at, queued, tuple(observations))
+            return Trace(calls, known_at, queued, state.observations)
         queued += read_at < job.running_at
-        # The store keeps `at` rounded to microseconds (Observation.to_item).
-        observations.append(Observation(round(checked_at, 6), snapshot.status, snapshot.done, snapshot.total))
-        observations = trim_observations(observations, keep)
-        started = known_at + choose(observations, checked_at) + latency.transition
+        step = choose(state, Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
+        state = step.state
+        started = known_at + step.wait + latency.transition
     raise RuntimeError(f"job {job.index} was not seen ending after {MAX_CHECKS_PER_JOB} checks")
 
 

@@ -1,8 +1,8 @@
 """What the polling policy alone plans for a job: its checks replayed on a frozen emulator clock.
 
 `planned_checks` creates the job on an offline Zoho emulator (no server: its job timelines only), then
-replays the watch the way the library's store does it (`zoho_watch.polling`: the observations kept, the first
-time seen, `next_check_in`), moving the emulator's clock by each wait instead of sleeping. A sweep-watched
+replays the watch the way the library's store does it (`zoho_watch.polling.poll_step`, the step every check
+runs), moving the emulator's clock by each wait instead of sleeping. A sweep-watched
 job is checked at the first schedule tick at or after it is due. No real time, network or AWS is used,
 so the figure is what the policy gives when nothing else (processing time, a slow machine, a clock out of
 step) adds to the waits: the number of checks a job watched on the embedded stack gets, exactly: the
@@ -48,15 +48,14 @@ def planned_checks(
     `connection` are the watched job's, which seed the jitter of its waits.
     """
     from zoho_watch.jobs import TERMINAL_STATUSES
-    from zoho_watch.polling import Observation, PollPolicy, jitter_rng, next_check_in, trim_observations
+    from zoho_watch.polling import Observation, PollPolicy, PollState, jitter_rng, poll_step
 
     policy = PollPolicy.from_poll(poll, *default_poll)
     zoho = FakeZoho()
     zoho.clock.freeze()
     started = zoho.clock.now()
     replayed = zoho.create_job(module, total=total, profile=profile)
-    observations: list[Observation] = []
-    first_seen: float | None = None
+    state = PollState()
     if schedule_period is not None:
         zoho.clock.advance(schedule_period)  # the first sweep after the watch starts
     for checks in range(1, MAX_REPLAYED_CHECKS + 1):
@@ -64,12 +63,10 @@ def planned_checks(
         truth = zoho.job_truth(replayed)
         if truth["Status"] in TERMINAL_STATUSES:
             return Plan(checks=checks, seen_after=now - started)
-        first_seen = now if first_seen is None else first_seen
         done = truth["Total_Count"] - truth["Not_Updated_Count"]
-        observations.append(Observation(now, truth["Status"], done, truth["Total_Count"]))
-        observations = trim_observations(observations, policy.keep)
-        rng = jitter_rng(connection, module, job_id, checks)
-        wait = float(next_check_in(observations, now, policy, rng, first_seen_at=first_seen))
+        seen = Observation(now, truth["Status"], done, truth["Total_Count"])
+        step = poll_step(state, seen, policy, jitter_rng(connection, module, job_id, checks))
+        state, wait = step.state, float(step.wait)
         if schedule_period is not None:
             wait = math.ceil(wait / schedule_period) * schedule_period
         zoho.clock.advance(wait)

@@ -1,7 +1,8 @@
 """The polling policy: when to check a job again, from what its checks saw and the rate prior.
 
-The policy is a pure function of (observations, now, policy settings, rng, rate prior): it can be simulated
-cheaply by the benchmark, and the store keeps the few observations it needs on the job's STATE item.
+The policy is a pure function of (observations, now, policy settings, rng, rate prior). One check's turn of
+it is `poll_step`: the job's `PollState` and what the check saw go in, the next state and the wait come out.
+The store keeps that state on the job's STATE item; the demo's replay and the benchmark run the same step.
 
 The goal it is built for: detection lag under max(10 s, 5% of the job's run time) for nearly every job, with
 few calls. How it chooses the next wait:
@@ -307,3 +308,44 @@ def next_check_in(
         # Past the estimated end and still running: it may end any moment.
         wait = policy.overdue_share * cap * jitter
     return _as_wait(min(wait, cap), cap, low, high)
+
+
+@dataclass(frozen=True)
+class PollState:
+    """What the policy keeps of one job between its checks: the observations it needs (`trim_observations`),
+    how many checks were made, and when the job was first seen (epoch seconds; None before any check)."""
+
+    observations: tuple[Observation, ...] = ()
+    checks: int = 0
+    first_seen_at: float | None = None
+
+    def observed(self, observation: Observation, keep: int) -> PollState:
+        """This state once one more check has seen `observation` (the observations trimmed to `keep`)."""
+        first_seen = observation.at if self.first_seen_at is None else min(self.first_seen_at, observation.at)
+        kept = trim_observations([*self.observations, observation], keep)
+        return PollState(tuple(kept), self.checks + 1, first_seen)
+
+
+@dataclass(frozen=True)
+class PollStep:
+    """One check's turn of the policy: the job's new state and the seconds to its next check."""
+
+    state: PollState
+    wait: int
+
+
+def poll_step(
+    state: PollState,
+    observation: Observation,
+    policy: PollPolicy,
+    rng: random.Random | None = None,
+    prior: RatePrior | None = None,
+) -> PollStep:
+    """One check's turn of the policy: `observation` (made now, at `observation.at`) joins the job's `state`,
+    and `next_check_in` chooses the wait. Pure, like `next_check_in`: the same inputs and `rng` state give
+    the same step."""
+    after = state.observed(observation, policy.keep)
+    wait = next_check_in(
+        after.observations, observation.at, policy, rng, first_seen_at=after.first_seen_at, prior=prior
+    )
+    return PollStep(after, wait)

@@ -3,16 +3,20 @@ exactly as the store does."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
 import statistics
 
 import pytest
-from zoho_watch.jobs import Snapshot
-from zoho_watch.polling import Observation, PollPolicy, RatePrior, observed_rate, trim_observations
-from zoho_watch.store import JobStore, iso_utc
-from zoho_watch.store.recording import CheckRecording
+from zoho_watch.polling import (
+    Observation,
+    PollPolicy,
+    PollState,
+    PollStep,
+    RatePrior,
+    observed_rate,
+    poll_step,
+)
 
 from bench.polling import (
     FIXED_INTERVALS,
@@ -75,58 +79,33 @@ def test_a_failed_job_ends_where_it_fails() -> None:
 @pytest.mark.parametrize(
     "prior", [None, RatePrior.first(0.5).learn(2.0), RatePrior.first(1.0)], ids=["none", "two", "one"]
 )
-def test_policy_waits_are_the_stores_waits(prior: RatePrior | None) -> None:
-    """The simulator's choice equals JobStore._next_state's (zoho_watch/store/recording.py) for the same
-    observations, jitter and prior."""
-    store = JobStore(client=None, table_name="unused")
-    assert JobStore._next_state is CheckRecording._next_state  # the signature inspected below is the one used
+def test_the_simulated_watcher_runs_the_stores_policy_step(prior: RatePrior | None) -> None:
+    """Each of the simulated zoho-watch's turns is `poll_step`, the store's step, on the state the previous
+    turn left and what this check saw, with the randomness it had then."""
     policy = PollPolicy()
-    start = 1_800_000_000.0
     job = next(job for job in make_jobs(200, seed=3) if job.profile.queue_delay > 60 and job.run_time > 300)
-    rng_store, rng_bench = random.Random(11), random.Random(11)
-    choose = policy_waits(policy, rng_bench, first_seen_at=start, prior=prior)
-    old: dict = {"first_seen_at": iso_utc(start), "version": 1}
-    observations: list[Observation] = []
-    moment, compared = start + 0.2, 0
-    while compared < 40:
-        body = job.timeline.body(moment - start)
-        snapshot = Snapshot(
-            body["Status"],
-            body["Total_Count"],
-            body["Updated_Count"],
-            body["Failed_Count"],
-            body["Not_Updated_Count"],
-        )
-        if snapshot.terminal:
-            break
-        # By keyword: the private signature grows now and then (the test must keep up, not break on it).
-        extra = (
-            {"default_policy": policy}
-            if "default_policy" in inspect.signature(CheckRecording._next_state).parameters
-            else {}
-        )
-        new, store_wait = store._next_state(
-            old,
-            "default",
-            "Leads",
-            "1",
-            snapshot,
-            moment,
-            policy=policy,
-            watcher="schedule",
-            rng=rng_store,
-            prior=prior,
-            **extra,
-        )
-        observations.append(Observation(round(moment, 6), snapshot.status, snapshot.done, snapshot.total))
-        observations = trim_observations(observations, policy.keep)
-        assert [obs.to_item() for obs in observations] == new["observations"]
-        bench_wait = choose(observations, moment)
-        assert bench_wait == max(1, int(store_wait))
-        old = new
-        moment += bench_wait + 0.5
-        compared += 1
-    assert compared >= 5
+    rng = random.Random(11)
+    turns: list[tuple[PollState, Observation, tuple, PollStep]] = []
+    choose = policy_waits(policy, rng, prior=prior)
+
+    def recording(state: PollState, seen: Observation) -> PollStep:
+        before = rng.getstate()
+        step = choose(state, seen)
+        turns.append((state, seen, before, step))
+        return step
+
+    trace = watch(job, recording, rng, Latency())
+    assert len(turns) == trace.calls - 1 >= 5  # every check but the one that saw the end
+    state = PollState()
+    for given, seen, randomness, step in turns:
+        assert given == state  # what the previous turn kept
+        replay = random.Random()
+        replay.setstate(randomness)
+        assert poll_step(state, seen, policy, replay, prior) == step
+        state = step.state
+    assert trace.observations == state.observations
+    assert any(seen.status == "SCHEDULED" for _, seen, _, _ in turns)  # waiting and running both met
+    assert any(seen.status == "RUNNING" for _, seen, _, _ in turns)
 
 
 def test_profile_is_seeded_and_spans_the_issue_ranges() -> None:

@@ -24,9 +24,11 @@ from zoho_watch.jobs import (
 from zoho_watch.polling import (
     Observation,
     PollPolicy,
+    PollState,
     RatePrior,
     next_check_in,
     observed_rate,
+    poll_step,
     trim_observations,
 )
 
@@ -307,6 +309,28 @@ def test_trim_keeps_running_anchor_and_latest() -> None:
     assert kept[0] == obs(5, "RUNNING", 0)  # the baseline for the rate
     assert kept[1:] == history[-6:]
     assert trim_observations([obs(1, "SCHEDULED", 0)], keep=6) == [obs(1, "SCHEDULED", 0)]
+
+
+def test_a_poll_step_keeps_what_the_policy_needs_and_waits_as_it_says() -> None:
+    policy = PollPolicy(5, 900, keep=3)
+    state = PollState()
+    seen = [obs(100 + 10 * i, "SCHEDULED", 0) for i in range(2)] + [
+        obs(130 + 20 * i, "RUNNING", 40 * i) for i in range(6)
+    ]
+    for number, observation in enumerate(seen, start=1):
+        step = poll_step(state, observation, policy, random.Random(number))
+        after = step.state
+        assert after.checks == number and after.first_seen_at == 100
+        assert list(after.observations) == trim_observations(seen[:number], keep=3)
+        expected = next_check_in(
+            after.observations, observation.at, policy, random.Random(number), first_seen_at=100
+        )
+        assert step.wait == expected
+        assert poll_step(state, observation, policy, random.Random(number)) == step  # pure
+        state = after
+    assert state.observations[0] == seen[2]  # the running anchor stays: the rate's baseline
+    # An observation older than the first seen moves the first seen back (a check overtaken in flight).
+    assert PollState((), 0, 500.0).observed(obs(400, "SCHEDULED", 0), 6).first_seen_at == 400
 
 
 def _truth(t: float, queue: float, duration: float, total: int) -> tuple[str, int]:

@@ -9,12 +9,21 @@ import threading
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
 from zoho_watch.jobs import Snapshot
-from zoho_watch.polling import Observation, PollPolicy, RatePrior, next_check_in
+from zoho_watch.polling import (
+    Observation,
+    PollPolicy,
+    PollState,
+    RatePrior,
+    jitter_rng,
+    next_check_in,
+    poll_step,
+)
 from zoho_watch.store import JobStore, iso_utc, state_view
 
 from tests.fixtures.aws import AwsStack
@@ -66,6 +75,26 @@ def test_first_check_creates_state_and_history(store: JobStore, aws: AwsStack) -
     )["Item"]
     assert int(history_item["expires_at"]["N"]) == int(T0) + 7 * 86400
     assert isinstance(state["checks"], int)  # JSON-ready: no Decimal
+
+
+def test_each_check_runs_the_policys_step_on_the_state_it_stored(store: JobStore, aws: AwsStack) -> None:
+    policy = PollPolicy(5, 900)
+    snapshots = [Snapshot("SCHEDULED", 400, 0, 0, 400)] * 3 + [
+        running(done, 400) for done in (10, 60, 130, 210, 300, 390, 395, 399)
+    ]
+    expected, moment = PollState(), T0
+    for check, snapshot in enumerate(snapshots, start=1):
+        outcome = store.record_check("default", "Leads", "77", snapshot, moment, policy)
+        seen = Observation(moment, snapshot.status, snapshot.done, snapshot.total)
+        step = poll_step(expected, seen, policy, jitter_rng("default", "Leads", "77", check))
+        assert outcome.next_check_in == step.wait
+        item = raw_state(aws, "77")
+        assert int(item["checks"]["N"]) == step.state.checks == check
+        kept = TypeDeserializer().deserialize(item["observations"])
+        assert tuple(Observation.from_item(raw) for raw in kept) == step.state.observations
+        expected = step.state
+        moment += step.wait + 0.25  # the check after the wait, a quarter of a second of work later
+    assert len(expected.observations) == policy.keep + 1  # the running anchor and the latest `keep`
 
 
 def test_watched_job_lives_in_the_sparse_index_until_it_ends(store: JobStore, aws: AwsStack) -> None:

@@ -23,11 +23,11 @@ from zoho_watch.jobs import (
 from zoho_watch.polling import (
     Observation,
     PollPolicy,
+    PollState,
     RatePrior,
     jitter_rng,
-    next_check_in,
     observed_rate,
-    trim_observations,
+    poll_step,
 )
 from zoho_watch.store.index import ActiveIndex, index_partition
 from zoho_watch.store.items import (
@@ -281,13 +281,15 @@ class CheckRecording(ActiveIndex, RatePriors):
             fallback = default_policy or PollPolicy()
             policy = PollPolicy.from_poll(old.get("poll"), fallback.min_seconds, fallback.max_seconds)
         first_seen_iso = old.get("first_seen_at") or iso_utc(checked_at)
-        first_seen = min(epoch_of(first_seen_iso), checked_at)
-        observations = [Observation.from_item(raw) for raw in old.get("observations", [])]
-        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
-        observations = trim_observations(observations, policy.keep)
-        checks = int(old.get("checks", 0)) + 1
-        rng = rng or jitter_rng(connection, module, job_id, checks)
-        wait = next_check_in(observations, checked_at, policy, rng, first_seen_at=first_seen, prior=prior)
+        state = PollState(
+            tuple(Observation.from_item(raw) for raw in old.get("observations", [])),
+            int(old.get("checks", 0)),
+            epoch_of(first_seen_iso),
+        )
+        rng = rng or jitter_rng(connection, module, job_id, state.checks + 1)
+        seen = Observation(checked_at, snapshot.status, snapshot.done, snapshot.total)
+        step = poll_step(state, seen, policy, rng, prior)
+        wait = step.wait
         watcher = watcher or old.get("watcher")
         new: dict[str, Any] = {
             # Attributes this write does not own are carried over (their changes bump `version`).
@@ -303,8 +305,8 @@ class CheckRecording(ActiveIndex, RatePriors):
             "first_seen_at": first_seen_iso,
             "last_checked_at": iso_utc(checked_at),
             "checked_ts": checked_at,
-            "checks": checks,
-            "observations": [obs.to_item() for obs in observations],
+            "checks": step.state.checks,
+            "observations": [obs.to_item() for obs in step.state.observations],
             "next_check_in": wait,
             "watcher": watcher,
             "version": int(old.get("version", 0)) + 1,
