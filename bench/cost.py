@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from zoho_watch.jobs import JobKey
+
 from bench import REPO_ROOT
 from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
@@ -266,7 +268,7 @@ def _watch(
     started = zoho.clock.now()
     execution = "arn:aws:states:us-east-1:123456789012:execution:watch-job:Leads-bench-g0"
     # The API's PUT .../watch: records the watcher, then starts the execution.
-    services.store.watch(stack.connection, "Leads", job_id, f"stepfunctions:{execution}")
+    services.store.watch(JobKey(stack.connection, "Leads", job_id), f"stepfunctions:{execution}")
     loop_state: dict[str, Any] = {"connection": stack.connection, "module": "Leads", "job_id": job_id}
     outputs = []
     while True:

@@ -15,6 +15,8 @@ import random
 import time
 from collections.abc import Callable
 
+from zoho_watch.jobs import JobKey
+
 from bench.stack import local_stack
 from bench.table import Row, median, seconds
 from fake_zoho import FakeZoho, JobProfile
@@ -58,7 +60,7 @@ def measure(rounds: int = 800, warmup: int = 50) -> list[Row]:
             "client": lambda: client.get_mass_update_status(
                 token.access_token, token.api_domain, MODULE, job_id
             ),
-            "ask_zoho_timed": lambda: ask_zoho_timed(services, stack.connection, MODULE, job_id),
+            "ask_zoho_timed": lambda: ask_zoho_timed(services, JobKey(stack.connection, MODULE, job_id)),
         }
         timed_rounds(calls, warmup)
         times = timed_rounds(calls, rounds)

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from zoho_watch.jobs import JobKey
+
 from bench.stack import Stack, ZohoProcess, invoke, lambda_context, load_handler, local_stack
 from bench.table import Row, not_measured, seconds
 from fake_zoho import JobProfile
@@ -78,7 +80,7 @@ def run_sweeps(jobs: int, latency: float, budget: int) -> tuple[tuple, tuple]:
             profile = JobProfile(queue_delay=0, duration=6 * 3600)
             for _ in range(jobs):
                 job_id = zoho.create_job("Leads", total=5000, profile=profile)
-                store.watch(stack.connection, "Leads", job_id, "schedule", next_check_at=now - 1)
+                store.watch(JobKey(stack.connection, "Leads", job_id), "schedule", next_check_at=now - 1)
             # A warm container: the access token is in memory already (its first refresh is not the sweep's).
             stack.services.tokens(stack.connection).get()
             with_latency = sweep_once(stack, handler, latency)

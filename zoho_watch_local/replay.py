@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from zoho_watch.jobs import JobKey
+
 from fake_zoho import FakeZoho, JobProfile
 
 # A replay that has not ended after this many checks is a bug in the policy or in the replay.
@@ -65,7 +67,7 @@ def planned_checks(
             return Plan(checks=checks, seen_after=now - started)
         done = truth["Total_Count"] - truth["Not_Updated_Count"]
         seen = Observation(now, truth["Status"], done, truth["Total_Count"])
-        step = poll_step(state, seen, policy, jitter_rng(connection, module, job_id, checks))
+        step = poll_step(state, seen, policy, jitter_rng(JobKey(connection, module, job_id), checks))
         state, wait = step.state, float(step.wait)
         if schedule_period is not None:
             wait = math.ceil(wait / schedule_period) * schedule_period

@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
 from zoho_watch.errors import JobNotRecorded, ZohoRateLimited, ZohoWatchError
-from zoho_watch.jobs import CONNECTION_PATTERN, JOB_ID_PATTERN, MODULE_PATTERN
+from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
 from zoho_watch.services import get_services
 
 logger = Logger()
@@ -303,6 +303,11 @@ def list_jobs(
     return JobPage(items=[JobState(**item) for item in items], next_cursor=next_cursor)
 
 
+def _job_key(connection: str | None, module: str, job_id: str) -> JobKey:
+    """The job a request names (the connection defaults to `default`)."""
+    return JobKey(connection or DEFAULT_CONNECTION, module, job_id)
+
+
 @app.get("/jobs/<module>/<job_id>", summary="Get a job", responses=ERROR_RESPONSES)
 def get_job(
     module: ModuleParam,
@@ -311,15 +316,15 @@ def get_job(
     connection: ConnectionQuery = None,
 ) -> JobState:
     """The job's stored state, or with `live=true` the result of a check of Zoho made now."""
-    connection = connection or "default"
+    job = _job_key(connection, module, job_id)
     if live:
         from zoho_watch.check import check_job  # Zoho's client (requests) only for live checks
 
         metrics.add_metric(name="LiveChecks", unit=MetricUnit.Count, value=1)
-        return JobState(**check_job(connection, module, job_id))
-    state = get_services().store.get(connection, module, job_id)
+        return JobState(**check_job(job))
+    state = get_services().store.get(job)
     if state is None:
-        raise JobNotRecorded(connection, module, job_id)
+        raise JobNotRecorded(job.connection, job.module, job.job_id)
     return JobState(**state)
 
 
@@ -333,7 +338,7 @@ def get_job_history(
 ) -> HistoryPage:
     """The job's checks, newest first; follow `next_cursor` for more."""
     items, next_cursor = get_services().store.history(
-        connection or "default", module, job_id, limit=limit, cursor=cursor
+        _job_key(connection, module, job_id), limit=limit, cursor=cursor
     )
     return HistoryPage(items=[HistoryItem(**item) for item in items], next_cursor=next_cursor)
 
@@ -360,9 +365,7 @@ def start_watch(
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
     request = request or WatchRequest()
     outcome = watches.start_watch(
-        request.connection or connection or "default",
-        module,
-        job_id,
+        _job_key(request.connection or connection, module, job_id),
         mode=request.mode,
         poll=request.poll.model_dump(exclude_none=True) if request.poll else None,
         deadline=request.deadline,
@@ -377,7 +380,7 @@ def start_watch(
 @app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
 def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
-    return watch_answer(watches.stop_watch(connection or "default", module, job_id))
+    return watch_answer(watches.stop_watch(_job_key(connection, module, job_id)))
 
 
 @app.get("/openapi.json", include_in_schema=False)

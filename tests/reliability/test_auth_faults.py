@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoAuthError
+from zoho_watch.jobs import JobKey
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
@@ -70,7 +71,7 @@ def test_auth_fault_is_recorded_on_the_job_within_three_calls(
 ) -> None:
     job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=0, duration=600))
     if when == "mid-watch":
-        assert check_job("default", "Leads", job_id, watcher="schedule")["status"] == "RUNNING"
+        assert check_job(JobKey("default", "Leads", job_id), watcher="schedule")["status"] == "RUNNING"
         # Past the refresh spacing of the first refresh, so a new token may be asked for at once.
         zoho.clock.advance(120)
     library.tokens("default").clear_memory()
@@ -79,11 +80,11 @@ def test_auth_fault_is_recorded_on_the_job_within_three_calls(
     calls = zoho.counters["calls_total"]
 
     with pytest.raises(ZohoAuthError):
-        check_job("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
 
     made = zoho.counters["calls_total"] - calls
     assert 1 <= made <= MAX_ZOHO_CALLS
-    state = library.store.get("default", "Leads", job_id)
+    state = library.store.get(JobKey("default", "Leads", job_id))
     assert_clear_error(state["last_error"], fault)
     assert state["watched"] is False  # out of the sweep's index: nothing will retry it on its own
     assert library.store.due_jobs(zoho.clock.now() + 10**6) == []

@@ -22,6 +22,7 @@ import pytest
 import requests
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoWatchError
+from zoho_watch.jobs import JobKey
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
@@ -132,11 +133,11 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
     def checker() -> None:
         while not stop.is_set():
             try:
-                results.append(check_job("default", "Leads", job_id, watcher="schedule"))
+                results.append(check_job(JobKey("default", "Leads", job_id), watcher="schedule"))
             except ZohoWatchError as error:  # StoreConflict is allowed (retried); nothing else is
                 errors.append(error.code)
 
-    with RecordMonitor(lambda: library.store.get("default", "Leads", job_id)) as monitor:
+    with RecordMonitor(lambda: library.store.get(JobKey("default", "Leads", job_id))) as monitor:
         threads = [threading.Thread(target=checker) for _ in range(16)]
         for thread in threads:
             thread.start()
@@ -153,7 +154,9 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
             )
         # Past the job's end (60 s): the racers go on until one of them has recorded it.
         wait_real(
-            lambda: (library.store.get("default", "Leads", job_id) or {}).get("status") == "COMPLETED",
+            lambda: (
+                (library.store.get(JobKey("default", "Leads", job_id)) or {}).get("status") == "COMPLETED"
+            ),
             "the end recorded",
         )
         # Not one racer died of an error on the way (a thread's exception is only a warning to pytest).
@@ -164,7 +167,7 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
 
     assert set(errors) <= {"STORE_CONFLICT"}, errors
     assert monitor.samples > 20 and monitor.regressions == []
-    state = library.store.get("default", "Leads", job_id)
+    state = library.store.get(JobKey("default", "Leads", job_id))
     truth = zoho.job_truth(job_id)
     assert (state["status"], state["counts"]["updated"]) == ("COMPLETED", truth["Updated_Count"])
     assert len(aws.events(FINISHED)) == 1
@@ -200,17 +203,17 @@ def test_an_answer_overtaken_by_a_newer_one_never_overwrites_it(
 
     monkeypatch.setattr(library.zoho, "get_mass_update_status", slow_after_the_answer)
     late: list[dict[str, Any]] = []
-    thread = threading.Thread(target=lambda: late.append(check_job("default", "Leads", job_id)))
+    thread = threading.Thread(target=lambda: late.append(check_job(JobKey("default", "Leads", job_id))))
     thread.start()
     assert answered.wait(60)  # check A has Zoho's answer at t=5 (SCHEDULED, or few records done)
     zoho.clock.advance(10)
-    newer = check_job("default", "Leads", job_id)  # check B asks at t=15 and writes first
+    newer = check_job(JobKey("default", "Leads", job_id))  # check B asks at t=15 and writes first
     zoho.clock.advance(1)
     release.set()  # A reads the clock now (t=16) and writes its older answer
     thread.join(60)
 
     assert held == [True] and not thread.is_alive() and len(late) == 1  # A was held until B had written
-    state = library.store.get("default", "Leads", job_id)
+    state = library.store.get(JobKey("default", "Leads", job_id))
     assert (state["status"], state["counts"]) == (newer["status"], newer["counts"])
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from zoho_watch.check import check_job
+from zoho_watch.jobs import JobKey
 from zoho_watch.store import JobStore
 
 from fake_zoho import FakeZoho, JobProfile
@@ -54,7 +55,7 @@ def dies_once(original: Callable[..., Any], after: bool = False) -> Callable[...
 
 def history(library, job_id: str) -> list[dict[str, Any]]:  # noqa: F811
     """Every check history item of the job, newest first."""
-    return library.store.history("default", "Leads", job_id, limit=1000)[0]
+    return library.store.history(JobKey("default", "Leads", job_id), limit=1000)[0]
 
 
 def test_dying_after_zoho_answered_and_before_the_write_is_repeated_by_the_next_check(
@@ -69,12 +70,12 @@ def test_dying_after_zoho_answered_and_before_the_write_is_repeated_by_the_next_
     calls = zoho.counters["calls"].get("status", {}).get("200", 0)
 
     with pytest.raises(ContainerDied):
-        check_job("default", "Leads", job_id, watcher="schedule")
+        check_job(JobKey("default", "Leads", job_id), watcher="schedule")
 
     assert zoho.counters["calls"]["status"]["200"] == calls + 1  # Zoho did answer
-    assert library.store.get("default", "Leads", job_id) is None and aws.events() == []
+    assert library.store.get(JobKey("default", "Leads", job_id)) is None and aws.events() == []
     zoho.clock.advance(10)
-    again = check_job("default", "Leads", job_id, watcher="schedule")
+    again = check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     assert (again["status"], again["checks"], again["changed"]) == ("RUNNING", 1, True)
     assert again["counts"]["updated"] == zoho.job_truth(job_id)["Updated_Count"]
     assert [e["detail"]["status"] for e in aws.events(CHANGED)] == ["RUNNING"]
@@ -86,13 +87,13 @@ def test_dying_after_zoho_answered_and_before_the_write_is_repeated_by_the_next_
         library.store, "record_check", dies_once(JobStore.record_check.__get__(library.store))
     )
     with pytest.raises(ContainerDied):
-        check_job("default", "Leads", job_id)
-    assert library.store.get("default", "Leads", job_id)["status"] == "RUNNING"
+        check_job(JobKey("default", "Leads", job_id))
+    assert library.store.get(JobKey("default", "Leads", job_id))["status"] == "RUNNING"
     zoho.clock.advance(10)
-    done = check_job("default", "Leads", job_id)
+    done = check_job(JobKey("default", "Leads", job_id))
     assert (done["status"], done["checks"], done["terminal"]) == ("COMPLETED", 2, True)
     zoho.clock.advance(10)
-    late = check_job("default", "Leads", job_id)  # a late repeat: one more observation, no change
+    late = check_job(JobKey("default", "Leads", job_id))  # a late repeat: one more observation, no change
     assert (late["checks"], late["changed"]) == (2, False)
     assert [e["detail"]["status"] for e in aws.events(CHANGED)] == ["RUNNING", "COMPLETED"]
     assert len(aws.events(FINISHED)) == 1
@@ -110,10 +111,10 @@ def test_dying_between_the_history_item_and_the_state_keeps_the_observation_once
     monkeypatch.setattr(library.store, "_put_history", dies_once(library.store._put_history, after=True))
 
     with pytest.raises(ContainerDied):
-        check_job("default", "Leads", job_id, watcher="schedule")
-    assert library.store.get("default", "Leads", job_id) is None
+        check_job(JobKey("default", "Leads", job_id), watcher="schedule")
+    assert library.store.get(JobKey("default", "Leads", job_id)) is None
     zoho.clock.advance(10)
-    again = check_job("default", "Leads", job_id, watcher="schedule")
+    again = check_job(JobKey("default", "Leads", job_id), watcher="schedule")
 
     assert (again["status"], again["checks"]) == ("RUNNING", 1)
     items = history(library, job_id)
@@ -132,9 +133,9 @@ def test_dying_while_publishing_the_finished_event_does_not_lose_it(
     monkeypatch.setattr(library.events, "finished", dies_once(library.events.finished))
 
     with pytest.raises(ContainerDied):
-        check_job("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
     zoho.clock.advance(10)
-    check_job("default", "Leads", job_id)
+    check_job(JobKey("default", "Leads", job_id))
 
     assert len(aws.events(FINISHED)) == 1
 

@@ -12,6 +12,7 @@ import pytest
 from zoho_watch import tokens
 from zoho_watch.check import check_job
 from zoho_watch.errors import ZohoRateLimited
+from zoho_watch.jobs import JobKey
 from zoho_watch.zoho import ZohoClient
 
 from fake_zoho import FakeZoho, JobProfile
@@ -59,27 +60,29 @@ def test_throttled_refresh_waits_and_succeeds_later_without_failing_the_job(
 
     # First check: Zoho Accounts answers "Access Denied" (HTTP 200): a transient error, nothing recorded.
     with pytest.raises(ZohoRateLimited) as caught:
-        check_job("default", "Leads", job_id, watcher="schedule")
+        check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     assert caught.value.retryable and caught.value.zoho_code == "Access Denied"
     assert zoho.counters["token_throttled"] == 1
-    assert library.store.get("default", "Leads", job_id) is None  # no state, no last_error: not failed
+    assert (
+        library.store.get(JobKey("default", "Leads", job_id)) is None
+    )  # no state, no last_error: not failed
 
     # Each later check within the window asks Accounts once more at most, never more often than the
     # refresh spacing allows, and is still only a transient error.
     for _ in range(3):
         zoho.clock.advance(tokens.MIN_REFRESH_SPACING + 1)
         with pytest.raises(ZohoRateLimited):
-            check_job("default", "Leads", job_id, watcher="schedule")
+            check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     assert token_calls(zoho) - before == 4
-    assert library.store.get("default", "Leads", job_id) is None
+    assert library.store.get(JobKey("default", "Leads", job_id)) is None
 
     # Past Zoho's window the next check gets a token and records the job; nothing says it failed.
     zoho.clock.advance(zoho.config.refresh_window)
-    result = check_job("default", "Leads", job_id, watcher="schedule")
+    result = check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     assert result["status"] == "RUNNING" and result["last_error"] is None
     assert token_calls(zoho) - before == 5
     zoho.clock.advance(900)
-    done = check_job("default", "Leads", job_id)
+    done = check_job(JobKey("default", "Leads", job_id))
     assert (done["status"], done["terminal"], done["last_error"]) == ("COMPLETED", True, None)
     assert done["counts"]["updated"] == zoho.job_truth(job_id)["Updated_Count"]
     assert zoho.counters["token_refreshes"] == zoho.config.refresh_limit + 1

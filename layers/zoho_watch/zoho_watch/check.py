@@ -1,6 +1,6 @@
 """The one use case: check a mass update job once (the six steps of the design).
 
-1. validate module, job_id and connection before anything leaves the process;
+1. the job is a `JobKey`, checked when it was made (at the edges): nothing invalid leaves the process;
 2. get an access token (memory, secret, single-flight refresh);
 3. ask Zoho; on INVALID_TOKEN get a new token once and ask once more;
 4. write the result without ever moving the job backwards, and append a history item;
@@ -27,7 +27,7 @@ from zoho_watch.errors import (
     ZohoAuthError,
     ZohoWatchError,
 )
-from zoho_watch.jobs import Snapshot, validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import JobKey, Snapshot
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, state_view
@@ -64,7 +64,7 @@ ZohoSlot = Callable[[], AbstractContextManager[Any]]
 
 
 def ask_zoho_timed(
-    services: Services, connection: str, module: str, job_id: str, zoho_slot: ZohoSlot | None = None
+    services: Services, job: JobKey, zoho_slot: ZohoSlot | None = None
 ) -> tuple[Snapshot, float]:
     """Steps 2 and 3: a token, the status call, and on INVALID_TOKEN one new token and one more call.
 
@@ -75,30 +75,30 @@ def ask_zoho_timed(
     token reads or store writes.
     """
     slot = zoho_slot or nullcontext
-    tokens = services.tokens(connection)
+    tokens = services.tokens(job.connection)
     token = tokens.get()
     try:
         with slot():
             sent_at = services.clock()
             snapshot = services.zoho.get_mass_update_status(
-                token.access_token, token.api_domain, module, job_id
+                token.access_token, token.api_domain, job.module, job.job_id
             )
             return snapshot, sent_at
     except ZohoAuthError as error:
         if error.zoho_code != INVALID_TOKEN:
             raise
-        logger.info("zoho refused the access token; getting a new one", extra={"connection": connection})
+        logger.info("zoho refused the access token; getting a new one", extra={"connection": job.connection})
     token = tokens.replace_rejected(token)
     with slot():
         sent_at = services.clock()
-        snapshot = services.zoho.get_mass_update_status(token.access_token, token.api_domain, module, job_id)
+        snapshot = services.zoho.get_mass_update_status(
+            token.access_token, token.api_domain, job.module, job.job_id
+        )
         return snapshot, sent_at
 
 
 def check_job(
-    connection: str,
-    module: str,
-    job_id: str,
+    job: JobKey,
     poll: dict[str, Any] | None = None,
     watcher: str | None = None,
     *,
@@ -115,9 +115,8 @@ def check_job(
     (see `ask_zoho_timed`). Raises the typed errors of `zoho_watch.errors`; an exception raised by `zoho_slot`
     passes through unchanged, with nothing recorded.
     """
-    connection = validate_connection(connection)
-    module = validate_module(module)
-    job_id = validate_job_id(job_id)
+    if not isinstance(job, JobKey):
+        raise TypeError(f"check_job takes the job's JobKey, got {type(job).__name__}")
     if watcher is not None and (not isinstance(watcher, str) or not 1 <= len(watcher) <= 2048):
         raise InvalidInput("watcher must be a non-empty string of at most 2048 characters")
     services = get_services()
@@ -129,32 +128,32 @@ def check_job(
     store = services.store
 
     try:
-        snapshot, checked_at = ask_zoho_timed(services, connection, module, job_id, zoho_slot)
+        snapshot, checked_at = ask_zoho_timed(services, job, zoho_slot)
     except ConnectionNotConfigured as error:
         # The caller's error, found before any call to Zoho: a job zoho-watch did not know stays unknown; a
         # watched one keeps the error and leaves the active index, as for any permanent error.
-        store.record_error(connection, module, job_id, error, at=services.clock(), known_only=True)
-        logger.warning("connection not configured", extra={"job_id": job_id, "connection": connection})
+        store.record_error(job, error, at=services.clock(), known_only=True)
+        logger.warning(
+            "connection not configured", extra={"job_id": job.job_id, "connection": job.connection}
+        )
         raise
     except PERMANENT_ERRORS as error:
-        store.record_error(connection, module, job_id, error, at=services.clock())
+        store.record_error(job, error, at=services.clock())
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
         logger.warning(
-            "permanent error recorded on the job", extra={"job_id": job_id, "error": error.to_dict()}
+            "permanent error recorded on the job", extra={"job_id": job.job_id, "error": error.to_dict()}
         )
         raise
     except ZohoWatchError as error:
         metrics.add_metric(name="TransientErrors", unit=MetricUnit.Count, value=1)
         logger.info(
-            "transient error", extra={"job_id": job_id, "code": error.code, "zoho_code": error.zoho_code}
+            "transient error", extra={"job_id": job.job_id, "code": error.code, "zoho_code": error.zoho_code}
         )
         raise
     metrics.add_metric(name="ZohoChecks", unit=MetricUnit.Count, value=1)
 
     outcome = store.record_check(
-        connection,
-        module,
-        job_id,
+        job,
         snapshot,
         checked_at,
         policy,
@@ -167,7 +166,7 @@ def check_job(
         try:
             services.events.status_changed(state, outcome.previous_status)
         except Exception:  # the state is written; a lost "changed" event must not fail the check
-            logger.exception("status changed event not published", extra={"job_id": job_id})
+            logger.exception("status changed event not published", extra={"job_id": job.job_id})
     if state["terminal"] and outcome.finished_event_pending:
         publish_finished(services, state, outcome.previous_status)
 
@@ -192,11 +191,11 @@ def publish_finished(services: Services, state: dict[str, Any], previous_status:
     detail's `event_id`.
     """
     store = services.store
-    connection, module, job_id = state["connection"], state["module"], state["job_id"]
+    job = JobKey.of(state)
     # This Lambda's patience with a live claimer (real time, see CLAIM_POLL_SECONDS), then EventPublishError.
     waited_until = time.monotonic() + FINISHED_EVENT_LEASE_SECONDS + CLAIM_WAIT_MARGIN_SECONDS
-    while not store.claim_finished_event(connection, module, job_id):
-        if not store.finished_event_pending(connection, module, job_id):
+    while not store.claim_finished_event(job):
+        if not store.finished_event_pending(job):
             return False  # published by the claimer
         if time.monotonic() >= waited_until:
             raise EventPublishError(
@@ -218,7 +217,7 @@ def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
     state = state_view(item)
     if not state["terminal"]:
         raise InvalidInput("only a finished job has a finished event")
-    if not services.store.claim_finished_event(state["connection"], state["module"], state["job_id"]):
+    if not services.store.claim_finished_event(JobKey.of(state)):
         return False
     _publish_claimed(services, state, item.get("finished_previous_status"))
     return True
@@ -227,13 +226,13 @@ def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
 def _publish_claimed(services: Services, state: dict[str, Any], previous_status: str | None) -> None:
     """Put the claimed "finished" event on the bus, then mark it published (or give the claim back)."""
     store = services.store
-    connection, module, job_id = state["connection"], state["module"], state["job_id"]
+    job = JobKey.of(state)
     try:
         services.events.finished(state, previous_status)
     except Exception as error:
-        store.release_finished_event(connection, module, job_id)
+        store.release_finished_event(job)
         if isinstance(error, EventPublishError):
             raise
         raise EventPublishError("the finished event could not be published; the next check retries") from None
-    store.finished_event_published(connection, module, job_id)
+    store.finished_event_published(job)
     metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)

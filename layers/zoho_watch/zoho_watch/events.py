@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from zoho_watch.errors import EventPublishError
+from zoho_watch.jobs import JobKey
 
 logger = Logger(child=True)
 
@@ -19,13 +20,13 @@ FINISHED = "Mass Update Job Finished"
 _EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://zoho-watch/events")
 
 
-def finished_event_id(connection: str, module: str, job_id: str) -> str:
+def finished_event_id(job: JobKey) -> str:
     """The stable id of a job's "finished" event: the same for every publication of it (a UUID).
 
     The event is published at least once (a check that dies while publishing is repeated), so a consumer
     that must act once drops an event whose `event_id` it has seen.
     """
-    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{connection}#{module}#{job_id}#finished"))
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{job.connection}#{job.module}#{job.job_id}#finished"))
 
 
 def event_detail(state: dict[str, Any], previous_status: str | None = None) -> dict[str, Any]:
@@ -79,5 +80,5 @@ class EventPublisher:
     def finished(self, state: dict[str, Any], previous_status: str | None = None) -> None:
         """Announce that a job reached COMPLETED or FAILED (at least once, with a stable `event_id`)."""
         detail = event_detail(state, previous_status)
-        detail["event_id"] = finished_event_id(state["connection"], state["module"], state["job_id"])
+        detail["event_id"] = finished_event_id(JobKey.of(state))
         self._put(FINISHED, detail)

@@ -6,7 +6,9 @@ The polling policy that decides when to check a job again is `zoho_watch.polling
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from zoho_watch.errors import InvalidInput
 
@@ -25,6 +27,8 @@ WAITING_STATUSES = frozenset({SCHEDULED, QUEUED})
 MODULE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,99}$"
 JOB_ID_PATTERN = r"^[0-9]{1,30}$"
 CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# The connection a request or a watch names when it names none.
+DEFAULT_CONNECTION = "default"
 # The watcher of a job the scheduled sweep checks (a state machine's is "stepfunctions:<execution arn>").
 SCHEDULE_WATCHER = "schedule"
 _MODULE = re.compile(MODULE_PATTERN)
@@ -65,6 +69,37 @@ def validate_connection(connection: object) -> str:
             f"connection must be lowercase letters, digits, _ or - (at most 32), got {_shown(connection)}"
         )
     return connection
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """Which job: the connection (whose Zoho credentials), the module and the job's id.
+
+    Valid by construction: each part is checked against its pattern when the key is made (a job id given as
+    a non-negative int becomes its digits), so code that holds a key never checks it again.
+    """
+
+    connection: str
+    module: str
+    job_id: str
+
+    def __post_init__(self) -> None:
+        validate_connection(self.connection)
+        validate_module(self.module)
+        object.__setattr__(self, "job_id", validate_job_id(self.job_id))
+
+    @classmethod
+    def parse(cls, connection: object, module: object, job_id: object) -> JobKey:
+        """A key from untrusted values; InvalidInput names the first part that is not valid."""
+        return cls(connection, module, job_id)  # type: ignore[arg-type]  # __post_init__ checks each part
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> JobKey:
+        """The key of a stored job state, an event's detail or any mapping with the three fields."""
+        return cls.parse(record.get("connection"), record.get("module"), record.get("job_id"))
+
+    def __str__(self) -> str:
+        return f"{self.connection}/{self.module}/{self.job_id}"
 
 
 def is_status_word(status: object) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from zoho_watch.check import check_job
 from zoho_watch.config import MAX_POLLS_LIMIT
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, iso_z
@@ -66,10 +66,11 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
         policy = PollPolicy.from_poll(poll, config.poll_min_seconds, config.poll_max_seconds)
         poll = policy.as_dict()
     deadline = parse_time(loop_state.get("deadline"), "deadline")
+    job = JobKey.of({"connection": DEFAULT_CONNECTION, **loop_state})
     return {
-        "connection": validate_connection(loop_state.get("connection", "default")),
-        "module": validate_module(loop_state.get("module")),
-        "job_id": validate_job_id(loop_state.get("job_id")),
+        "connection": job.connection,
+        "module": job.module,
+        "job_id": job.job_id,
         "poll": poll,
         "deadline": iso_z(deadline) if deadline else None,
         "generation": _count(loop_state.get("generation"), "generation", 0, 0, 1_000_000),
@@ -139,12 +140,11 @@ def run_loop_check(
     settings = loop_settings(loop_state, services)
     started_at = parse_time(execution_started_at, "execution_started_at")
     watcher = STEPFUNCTIONS_WATCHER_PREFIX + execution_id if execution_id else None
-    state = check_job(
-        settings["connection"], settings["module"], settings["job_id"], poll=settings["poll"], watcher=watcher
-    )
+    job = JobKey.of(settings)
+    state = check_job(job, poll=settings["poll"], watcher=watcher)
     now = datetime.fromtimestamp(services.clock(), UTC)
     step = next_step(state, settings, now, started_at)
     if step["deadline_passed"]:
         # The loop ends here: the job must not look watched any more.
-        services.store.unwatch(settings["connection"], settings["module"], settings["job_id"])
+        services.store.unwatch(job)
     return LoopCheck(settings=settings, state=state, step=step)

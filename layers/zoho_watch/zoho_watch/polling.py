@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import SUSPENDED, TERMINAL_STATUSES, WAITING_STATUSES, _shown
+from zoho_watch.jobs import SUSPENDED, TERMINAL_STATUSES, WAITING_STATUSES, JobKey, _shown
 
 
 @dataclass(frozen=True)
@@ -227,14 +227,14 @@ def _as_wait(wait: float, cap: float, low: int, high: int) -> int:
     return int(min(high, max(low, min(math.ceil(wait), math.floor(cap)))))
 
 
-def jitter_rng(connection: str, module: str, job_id: str, check: int) -> random.Random:
+def jitter_rng(job: JobKey, check: int) -> random.Random:
     """The random source of the jitter of a job's wait after its `check`-th check.
 
     Seeded by the job and the check's number: watchers of different jobs spread their calls out, and one
     job's waits are the same every time its watch is replayed (the embedded stack's demo and tests compare
     the checks made with the policy's plan).
     """
-    return random.Random(f"{connection}/{module}/{job_id}/{check}")
+    return random.Random(f"{job}/{check}")
 
 
 def next_check_in(

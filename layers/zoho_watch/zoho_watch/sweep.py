@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 
 from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
-from zoho_watch.jobs import SCHEDULE_WATCHER
+from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.services import get_services
 
 logger = Logger(child=True)
@@ -168,12 +168,10 @@ def run_sweep(
         if not slots.may_start():
             report.add(left=1)
             return
-        # As stored: check_job validates each part before anything leaves the process.
-        job: dict[str, Any] = {name: item.get(name) for name in ("connection", "module", "job_id")}
+        job_id = item.get("job_id")
         try:
-            state = check_job(
-                job["connection"], job["module"], job["job_id"], prefetched=item, zoho_slot=slots.slot
-            )
+            # As stored: an item that names no valid job is InvalidInput, a failed check of that item.
+            state = check_job(JobKey.of(item), prefetched=item, zoho_slot=slots.slot)
         except SweepStopped:
             report.add(left=1)
             return
@@ -183,17 +181,17 @@ def run_sweep(
             report.rate_limited = True
             report.add(errors=1)
             logger.warning(
-                "zoho is throttling; leaving the rest for the next sweep", extra={"job_id": job["job_id"]}
+                "zoho is throttling; leaving the rest for the next sweep", extra={"job_id": job_id}
             )
             return
         except ZohoWatchError as error:
             # Permanent errors are recorded on the job by check_job (and take it out of the index).
             report.add(errors=1)
-            logger.info("check failed", extra={"job_id": job["job_id"], "code": error.code})
+            logger.info("check failed", extra={"job_id": job_id, "code": error.code})
             return
         except Exception:
             report.add(errors=1)
-            logger.exception("unexpected error checking a job", extra={"job_id": job["job_id"]})
+            logger.exception("unexpected error checking a job", extra={"job_id": job_id})
             return
         report.add(checked=1, finished=1 if state.get("terminal") else 0)
 

@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 from zoho_watch.config import Settings
 from zoho_watch.connections import require_configured
 from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
-from zoho_watch.jobs import SCHEDULE_WATCHER, validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 
@@ -111,9 +111,7 @@ def _watched_by(stored: dict[str, Any] | None) -> str | None:
 
 
 def start_watch(
-    connection: str,
-    module: str,
-    job_id: str,
+    job: JobKey,
     *,
     mode: WatchMode = "stepfunctions",
     poll: dict[str, Any] | None = None,
@@ -129,30 +127,25 @@ def start_watch(
     watched in the other mode, before anything is written or started;
     TooManyWatches when no execution name is free; ConfigError without STATE_MACHINE_ARN.
     """
-    connection = validate_connection(connection)
-    module = validate_module(module)
-    job_id = validate_job_id(job_id)
     if mode not in ("stepfunctions", "schedule"):
         raise InvalidInput("mode must be stepfunctions or schedule")
     poll = _poll_bounds(poll)
     services = get_services()
-    require_configured(services, connection)  # a watch of an unknown connection would only fail later
-    stored = services.store.get(connection, module, job_id)
+    require_configured(services, job.connection)  # a watch of an unknown connection would only fail later
+    stored = services.store.get(job)
     if stored is not None and stored.get("terminal"):
         return WatchOutcome(
             watching=False, already=True, message="the job has already finished", state=stored, finished=True
         )
     watcher = _watched_by(stored)
     if mode == "schedule":
-        return _watch_by_schedule(services, connection, module, job_id, poll, deadline, watcher)
-    return _watch_by_state_machine(services, connection, module, job_id, poll, deadline, watcher)
+        return _watch_by_schedule(services, job, poll, deadline, watcher)
+    return _watch_by_state_machine(services, job, poll, deadline, watcher)
 
 
 def _watch_by_schedule(
     services: Services,
-    connection: str,
-    module: str,
-    job_id: str,
+    job: JobKey,
     poll: dict[str, int] | None,
     deadline: datetime | None,
     watcher: str | None,
@@ -163,7 +156,7 @@ def _watch_by_schedule(
         raise WatchConflict(
             "WATCHED_BY_STATE_MACHINE", f"the job is watched by {watcher}; DELETE the watch first"
         )
-    state = services.store.watch(connection, module, job_id, watcher=SCHEDULE_WATCHER, poll=poll)
+    state = services.store.watch(job, watcher=SCHEDULE_WATCHER, poll=poll)
     return WatchOutcome(
         watching=True,
         already=watcher is not None,
@@ -175,9 +168,7 @@ def _watch_by_schedule(
 
 def _watch_by_state_machine(
     services: Services,
-    connection: str,
-    module: str,
-    job_id: str,
+    job: JobKey,
     poll: dict[str, int] | None,
     deadline: datetime | None,
     watcher: str | None,
@@ -192,7 +183,7 @@ def _watch_by_state_machine(
         raise InvalidInput("deadline must carry a time zone")
     elif deadline <= now:
         raise InvalidInput("deadline must be in the future")
-    if len(execution_name(module, job_id, MAX_GENERATION)) > EXECUTION_NAME_LIMIT:
+    if len(execution_name(job.module, job.job_id, MAX_GENERATION)) > EXECUTION_NAME_LIMIT:
         raise InvalidInput(
             f"module and job_id are too long for an execution name ({EXECUTION_NAME_LIMIT} characters);"
             " use mode=schedule"
@@ -200,9 +191,9 @@ def _watch_by_state_machine(
     machine = state_machine_arn(settings)
     deadline_text = iso_z(deadline)
     watch_input = {
-        "connection": connection,
-        "module": module,
-        "job_id": job_id,
+        "connection": job.connection,
+        "module": job.module,
+        "job_id": job.job_id,
         "poll": poll,
         "deadline": deadline_text,
         "generation": 0,
@@ -213,9 +204,7 @@ def _watch_by_state_machine(
         "start_request": uuid.uuid4().hex,
     }
     arn, already = _start_or_find_execution(services.stepfunctions, machine, watch_input, watcher)
-    state = services.store.watch(
-        connection, module, job_id, watcher=STEPFUNCTIONS_WATCHER_PREFIX + arn, poll=poll
-    )
+    state = services.store.watch(job, watcher=STEPFUNCTIONS_WATCHER_PREFIX + arn, poll=poll)
     logger.info("watch requested", extra={"execution_arn": arn, "already": already})
     return WatchOutcome(
         watching=True,
@@ -269,19 +258,16 @@ def _start_or_find_execution(
     raise TooManyWatches(f"no free execution name for {module} job {job_id}; use mode=schedule")
 
 
-def stop_watch(connection: str, module: str, job_id: str) -> WatchOutcome:
+def stop_watch(job: JobKey) -> WatchOutcome:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent.
 
     Raises JobNotRecorded when zoho-watch has never seen the job.
     """
-    connection = validate_connection(connection)
-    module = validate_module(module)
-    job_id = validate_job_id(job_id)
     services = get_services()
     store = services.store
-    stored = store.get(connection, module, job_id)
+    stored = store.get(job)
     if stored is None:
-        raise JobNotRecorded(connection, module, job_id)
+        raise JobNotRecorded(job.connection, job.module, job.job_id)
     watcher = _watched_by(stored)
     stopped = None
     if watcher and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):
@@ -290,7 +276,7 @@ def stop_watch(connection: str, module: str, job_id: str) -> WatchOutcome:
         gone = (stepfunctions.exceptions.ExecutionDoesNotExist, stepfunctions.exceptions.InvalidArn)
         with contextlib.suppress(*gone):  # already ended or never started: nothing left to stop
             stepfunctions.stop_execution(executionArn=stopped, cause="stopped through the zoho-watch API")
-    state = store.unwatch(connection, module, job_id) or stored
+    state = store.unwatch(job) or stored
     return WatchOutcome(
         watching=False,
         already=watcher is None,

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from zoho_watch.jobs import JobKey
 from zoho_watch.services import get_services
 
 from fake_zoho import JobProfile
@@ -19,7 +20,7 @@ def watch_jobs(zoho: Any, count: int, watcher: str = "schedule", duration: float
     job_ids = []
     for _ in range(count):
         job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=0, duration=duration))
-        store.watch("default", "Leads", job_id, watcher=watcher, next_check_at=time.time() - 1)
+        store.watch(JobKey("default", "Leads", job_id), watcher=watcher, next_check_at=time.time() - 1)
         job_ids.append(job_id)
     return job_ids
 
@@ -50,11 +51,11 @@ def test_due_schedule_jobs_are_checked_and_counted(
     assert report == {"due": 4, "checked": 4, "finished": 1, "errors": 0, "left": 0, "rate_limited": False}
     store = get_services().store
     for job_id in scheduled:
-        state = store.get("default", "Leads", job_id)
+        state = store.get(JobKey("default", "Leads", job_id))
         assert (state["status"], state["checks"]) == ("RUNNING", 1)
-    assert store.get("default", "Leads", finished[0])["status"] == "COMPLETED"
+    assert store.get(JobKey("default", "Leads", finished[0]))["status"] == "COMPLETED"
     # A job watched by a Step Functions execution is left to it.
-    assert store.get("default", "Leads", by_state_machine[0])["checks"] == 0
+    assert store.get(JobKey("default", "Leads", by_state_machine[0]))["checks"] == 0
     assert [e["detail"]["job_id"] for e in aws.events("Mass Update Job Finished")] == finished
     # Checked jobs are no longer due; the unfinished ones come back after their wait. The execution's job is
     # in its own index partition, never among the sweep's.

@@ -21,7 +21,7 @@ from zoho_watch.errors import (
     ZohoWatchError,
 )
 from zoho_watch.events import finished_event_id
-from zoho_watch.jobs import Snapshot
+from zoho_watch.jobs import JobKey, Snapshot
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 
 from fake_zoho import FakeZoho, JobProfile
@@ -40,7 +40,7 @@ def library(aws: AwsStack, zoho: FakeZoho, zoho_connection: str) -> services.Ser
 
 def test_a_job_from_start_to_finish(library: services.Services, aws: AwsStack, zoho: FakeZoho) -> None:
     job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=10, duration=100))
-    first = check_job("default", "Leads", job_id, watcher="schedule")
+    first = check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     assert first["status"] == "SCHEDULED" and first["changed"] and first["watched"]
     assert first["next_check_in"] >= 5
     assert set(first) == {
@@ -48,17 +48,17 @@ def test_a_job_from_start_to_finish(library: services.Services, aws: AwsStack, z
         "first_seen_at", "finished_at", "checks", "next_check_in", "last_error", "watched",
     }  # fmt: skip
     zoho.clock.advance(5)
-    assert check_job("default", "Leads", job_id)["changed"] is False
+    assert check_job(JobKey("default", "Leads", job_id))["changed"] is False
     zoho.clock.advance(55)
-    middle = check_job("default", "Leads", job_id)
+    middle = check_job(JobKey("default", "Leads", job_id))
     assert middle["status"] == "RUNNING" and 0.4 < middle["progress"] < 0.6 and middle["changed"]
     zoho.clock.advance(60)
-    last = check_job("default", "Leads", job_id)
+    last = check_job(JobKey("default", "Leads", job_id))
     assert last["status"] == "COMPLETED" and last["terminal"] and last["next_check_in"] == 0
     assert last["finished_at"] == last["checked_at"] and last["checks"] == 4
     assert last["counts"]["total"] == 100 and last["progress"] == 1.0
     zoho.clock.advance(60)
-    again = check_job("default", "Leads", job_id)
+    again = check_job(JobKey("default", "Leads", job_id))
     assert again["status"] == "COMPLETED" and again["changed"] is False
 
     statuses = [event["detail"]["status"] for event in aws.events(CHANGED)]
@@ -75,7 +75,7 @@ def test_a_job_from_start_to_finish(library: services.Services, aws: AwsStack, z
     )
     assert detail["counts"] == {"total": 100, "updated": 100, "failed": 0, "not_updated": 0}
     assert detail["checked_at"] == last["checked_at"]
-    assert detail["event_id"] == finished_event_id("default", "Leads", job_id)
+    assert detail["event_id"] == finished_event_id(JobKey("default", "Leads", job_id))
     assert library.store.due_jobs(zoho.clock.now() + 10**6) == []
     assert zoho.counters["token_refreshes"] == 1
 
@@ -86,14 +86,14 @@ def test_many_checkers_seeing_the_end_publish_one_finished_event(
     job_id = zoho.create_job(
         "Deals", total=20, profile=JobProfile(queue_delay=0, duration=10, final_status="FAILED")
     )
-    check_job("default", "Deals", job_id)
+    check_job(JobKey("default", "Deals", job_id))
     zoho.clock.advance(30)
     results: list[dict] = []
     barrier = threading.Barrier(8)
 
     def check() -> None:
         barrier.wait()
-        results.append(check_job("default", "Deals", job_id))
+        results.append(check_job(JobKey("default", "Deals", job_id)))
 
     threads = [threading.Thread(target=check) for _ in range(8)]
     for thread in threads:
@@ -119,11 +119,11 @@ def test_permanent_errors_are_recorded_before_they_are_raised(
     library: services.Services, zoho: FakeZoho, fault: str, kind: type, code: str
 ) -> None:
     job_id = zoho.create_job("Leads", total=10)
-    library.store.watch("default", "Leads", job_id, "schedule")
+    library.store.watch(JobKey("default", "Leads", job_id), "schedule")
     zoho.faults.script([fault])
     with pytest.raises(kind):
-        check_job("default", "Leads", job_id)
-    state = library.store.get("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
+    state = library.store.get(JobKey("default", "Leads", job_id))
     assert state["last_error"]["code"] == code
     assert state["last_error"]["zoho_code"] == fault
     assert state["watched"] is False  # no more sweeps of a job that needs a human
@@ -136,29 +136,29 @@ def test_transient_errors_leave_no_last_error(
     zoho.config.update(fault_timeout_seconds=1.0)
     monkeypatch.setenv("ZOHO_READ_TIMEOUT", "0.3")  # read by the services on first use
     job_id = zoho.create_job("Leads", total=10)
-    library.store.watch("default", "Leads", job_id, "schedule")
+    library.store.watch(JobKey("default", "Leads", job_id), "schedule")
     zoho.faults.script([fault])
     with pytest.raises(ZohoWatchError) as caught:
-        check_job("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
     assert caught.value.retryable
-    state = library.store.get("default", "Leads", job_id)
+    state = library.store.get(JobKey("default", "Leads", job_id))
     assert state["last_error"] is None and state["watched"] is True
 
 
 def test_invalid_token_refreshes_once_and_retries_once(library: services.Services, zoho: FakeZoho) -> None:
     job_id = zoho.create_job("Leads", total=10)
-    check_job("default", "Leads", job_id)
+    check_job(JobKey("default", "Leads", job_id))
     zoho.clock.advance(120)
     zoho.expire_access_tokens()
-    assert check_job("default", "Leads", job_id)["checks"] == 2
+    assert check_job(JobKey("default", "Leads", job_id))["checks"] == 2
     assert zoho.counters["token_refreshes"] == 2
     assert zoho.counters["calls"]["status"] == {"200": 2, "401": 1}
     zoho.clock.advance(120)
     zoho.faults.script(["INVALID_TOKEN", "INVALID_TOKEN"])  # rejected again after the refresh: give up
     with pytest.raises(ZohoAuthError):
-        check_job("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
     assert zoho.counters["token_refreshes"] == 3
-    assert library.store.get("default", "Leads", job_id)["last_error"]["zoho_code"] == "INVALID_TOKEN"
+    assert library.store.get(JobKey("default", "Leads", job_id))["last_error"]["zoho_code"] == "INVALID_TOKEN"
 
 
 BAD_INPUTS = [
@@ -184,7 +184,7 @@ def test_bad_input_is_refused_before_any_request(
 ) -> None:
     for connection, module, job_id in BAD_INPUTS:
         with pytest.raises(InvalidInput):
-            check_job(connection, module, job_id)
+            check_job(JobKey(connection, module, job_id))
     assert zoho.counters["calls_total"] == 0
     assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
 
@@ -192,14 +192,14 @@ def test_bad_input_is_refused_before_any_request(
 def test_bad_poll_and_watcher_are_refused(library: services.Services, zoho: FakeZoho) -> None:
     for poll, watcher in (({"min_seconds": 0}, None), ({"max_seconds": "x"}, None), (None, ""), (None, 5)):
         with pytest.raises(InvalidInput):
-            check_job("default", "Leads", "1", poll=poll, watcher=watcher)  # type: ignore[arg-type]
+            check_job(JobKey("default", "Leads", "1"), poll=poll, watcher=watcher)  # type: ignore[arg-type]
     assert zoho.counters["calls_total"] == 0
 
 
 def test_poll_bounds_are_honoured(library: services.Services, zoho: FakeZoho) -> None:
     job_id = zoho.create_job("Leads", total=1000, profile=JobProfile(queue_delay=0, duration=5000))
     for _ in range(4):
-        result = check_job("default", "Leads", job_id, poll={"min_seconds": 20, "max_seconds": 25})
+        result = check_job(JobKey("default", "Leads", job_id), poll={"min_seconds": 20, "max_seconds": 25})
         assert 20 <= result["next_check_in"] <= 25
         zoho.clock.advance(result["next_check_in"])
 
@@ -218,13 +218,13 @@ def test_finished_event_survives_an_eventbridge_failure(
 
     monkeypatch.setattr(library.events, "_put", failing)
     with pytest.raises(EventPublishError):
-        check_job("default", "Leads", job_id)
-    assert library.store.finished_event_pending("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
+    assert library.store.finished_event_pending(JobKey("default", "Leads", job_id))
     monkeypatch.setattr(library.events, "_put", original)
-    result = check_job("default", "Leads", job_id)  # the retry publishes it
+    result = check_job(JobKey("default", "Leads", job_id))  # the retry publishes it
     assert result["terminal"] and result["changed"] is False
     assert len(aws.events(FINISHED)) == 1
-    check_job("default", "Leads", job_id)
+    check_job(JobKey("default", "Leads", job_id))
     assert len(aws.events(FINISHED)) == 1
 
 
@@ -234,9 +234,9 @@ def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
     job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=5))
     zoho.clock.advance(10)
     library.store.record_check(
-        "default", "Leads", job_id, Snapshot("COMPLETED", 10, 10, 0, 0), zoho.clock.now() - 1
+        JobKey("default", "Leads", job_id), Snapshot("COMPLETED", 10, 10, 0, 0), zoho.clock.now() - 1
     )
-    assert library.store.claim_finished_event("default", "Leads", job_id)  # then the claimer died
+    assert library.store.claim_finished_event(JobKey("default", "Leads", job_id))  # then the claimer died
     zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS - 1)  # a retry soon after: it waits for the lease
     polls: list[float] = []
 
@@ -245,21 +245,24 @@ def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
         zoho.clock.advance(1)
 
     monkeypatch.setattr(check_module, "time", SimpleNamespace(sleep=poll, monotonic=time.monotonic))
-    result = check_job("default", "Leads", job_id)
+    result = check_job(JobKey("default", "Leads", job_id))
     assert polls, "the retry did not wait for the claim"
     assert result["terminal"]
     finished = aws.events(FINISHED)
     assert len(finished) == 1
-    assert not library.store.finished_event_pending("default", "Leads", job_id)
-    check_job("default", "Leads", job_id)
+    assert not library.store.finished_event_pending(JobKey("default", "Leads", job_id))
+    check_job(JobKey("default", "Leads", job_id))
     assert len(aws.events(FINISHED)) == 1
 
 
 def test_the_finished_event_carries_a_stable_id() -> None:
-    first = finished_event_id("default", "Leads", "42")
-    assert first == finished_event_id("default", "Leads", "42")
+    first = finished_event_id(JobKey("default", "Leads", "42"))
+    assert first == finished_event_id(JobKey("default", "Leads", "42"))
     assert str(uuid.UUID(first)) == first
-    others = {finished_event_id("default", "Leads", "43"), finished_event_id("other", "Leads", "42")}
+    others = {
+        finished_event_id(JobKey("default", "Leads", "43")),
+        finished_event_id(JobKey("other", "Leads", "42")),
+    }
     assert first not in others and len(others) == 2
 
 
@@ -278,21 +281,21 @@ def test_no_secret_in_logs_or_errors(
         caplog.set_level(logging.DEBUG, logger=name)
     job_id = zoho.create_job("Leads", total=10, profile=JobProfile(queue_delay=0, duration=5))
     errors: list[str] = []
-    check_job("default", "Leads", job_id, watcher="schedule")
+    check_job(JobKey("default", "Leads", job_id), watcher="schedule")
     zoho.clock.advance(120)
     zoho.expire_access_tokens()
-    check_job("default", "Leads", job_id)
+    check_job(JobKey("default", "Leads", job_id))
     for fault in ("INVALID_TOKEN", "NO_PERMISSION", "500", "html"):
         zoho.clock.advance(120)
         zoho.faults.script([fault, fault])
         with pytest.raises(Exception) as caught:
-            check_job("default", "Leads", job_id)
+            check_job(JobKey("default", "Leads", job_id))
         errors.append(str(caught.value))
     zoho.revoke_refresh_token(zoho_credentials["refresh_token"])
     zoho.expire_access_tokens()
     zoho.clock.advance(4000)
     with pytest.raises(ZohoAuthError) as caught:
-        check_job("default", "Leads", job_id)
+        check_job(JobKey("default", "Leads", job_id))
     errors.append(str(caught.value))
 
     access_tokens = {
@@ -302,7 +305,7 @@ def test_no_secret_in_logs_or_errors(
     secrets.discard(None)  # type: ignore[arg-type]
     assert len(secrets) >= 3
     captured = capfd.readouterr()
-    state = library.store.get("default", "Leads", job_id)
+    state = library.store.get(JobKey("default", "Leads", job_id))
     text = "\n".join([caplog.text, captured.out, captured.err, *errors, str(state), str(aws.events())])
     assert "zoho access token refreshed" in caplog.text  # the log capture did capture the library
     for secret in secrets:

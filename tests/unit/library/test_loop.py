@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from zoho_watch import services
 from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import JobKey
 from zoho_watch.loop import GENERATION_MAX_SECONDS, loop_settings, next_step, run_loop_check
 
 from fake_zoho import FakeZoho, JobProfile
@@ -140,7 +141,7 @@ def test_one_run_checks_records_and_caps_the_wait_by_the_library_clock(
     assert done.step == {"polls": 1, "next_check_in": 3, "deadline_passed": False, "continue_as_new": False}
     answer = done.answer()
     assert answer["poll"] == {"min_seconds": 60, "max_seconds": 600} and answer["polls"] == 1
-    stored = services.get_services().store.get("default", "Leads", job_id)
+    stored = services.get_services().store.get(JobKey("default", "Leads", job_id))
     assert stored["watcher"] == "stepfunctions:arn:aws:states:us-east-1:1:execution:m:Leads-1-g0"
     assert stored["watched"] is True
 
@@ -152,7 +153,7 @@ def test_a_run_past_the_deadline_records_the_check_and_unwatches(aws: AwsStack, 
     done = run_loop_check({**BASE, "job_id": job_id, "deadline": now.isoformat()}, "arn:x:execution:m:e")
 
     assert done.step["deadline_passed"] is True
-    stored = services.get_services().store.get("default", "Leads", job_id)
+    stored = services.get_services().store.get(JobKey("default", "Leads", job_id))
     assert (stored["checks"], stored["watched"], stored["watcher"]) == (1, False, None)
 
 

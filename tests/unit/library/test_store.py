@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
-from zoho_watch.jobs import Snapshot
+from zoho_watch.jobs import JobKey, Snapshot
 from zoho_watch.polling import (
     Observation,
     PollPolicy,
@@ -47,10 +47,10 @@ def raw_state(aws: AwsStack, job_id: str, module: str = "Leads") -> dict:
 
 
 def test_first_check_creates_state_and_history(store: JobStore, aws: AwsStack) -> None:
-    outcome = store.record_check("default", "Leads", "42", running(30), T0, PollPolicy(5, 900))
+    outcome = store.record_check(JobKey("default", "Leads", "42"), running(30), T0, PollPolicy(5, 900))
     assert outcome.changed and not outcome.stale and not outcome.became_terminal
     assert outcome.previous_status is None
-    state = store.get("default", "Leads", "42")
+    state = store.get(JobKey("default", "Leads", "42"))
     assert state is not None
     assert state["status"] == "RUNNING"
     assert state["counts"] == {"total": 100, "updated": 30, "failed": 0, "not_updated": 70}
@@ -59,7 +59,7 @@ def test_first_check_creates_state_and_history(store: JobStore, aws: AwsStack) -
     assert state["first_seen_at"] == state["last_checked_at"] == iso_utc(T0)
     assert state["watched"] is False  # checked, not watched: not in the active index
     assert "active" not in raw_state(aws, "42")
-    items, cursor = store.history("default", "Leads", "42")
+    items, cursor = store.history(JobKey("default", "Leads", "42"))
     assert cursor is None
     assert items == [
         {
@@ -84,9 +84,9 @@ def test_each_check_runs_the_policys_step_on_the_state_it_stored(store: JobStore
     ]
     expected, moment = PollState(), T0
     for check, snapshot in enumerate(snapshots, start=1):
-        outcome = store.record_check("default", "Leads", "77", snapshot, moment, policy)
+        outcome = store.record_check(JobKey("default", "Leads", "77"), snapshot, moment, policy)
         seen = Observation(moment, snapshot.status, snapshot.done, snapshot.total)
-        step = poll_step(expected, seen, policy, jitter_rng("default", "Leads", "77", check))
+        step = poll_step(expected, seen, policy, jitter_rng(JobKey("default", "Leads", "77"), check))
         assert outcome.next_check_in == step.wait
         item = raw_state(aws, "77")
         assert int(item["checks"]["N"]) == step.state.checks == check
@@ -98,17 +98,21 @@ def test_each_check_runs_the_policys_step_on_the_state_it_stored(store: JobStore
 
 
 def test_watched_job_lives_in_the_sparse_index_until_it_ends(store: JobStore, aws: AwsStack) -> None:
-    watched = store.watch("default", "Leads", "7", "schedule", {"min_seconds": 10, "max_seconds": 60}, T0 + 5)
+    watched = store.watch(
+        JobKey("default", "Leads", "7"), "schedule", {"min_seconds": 10, "max_seconds": 60}, T0 + 5
+    )
     assert watched["watched"] and watched["watcher"] == "schedule"
     assert watched["poll"] == {"min_seconds": 10, "max_seconds": 60}
     assert store.due_jobs(T0) == []
     assert [job["job_id"] for job in store.due_jobs(T0 + 5)] == ["7"]
-    outcome = store.record_check("default", "Leads", "7", running(10), T0 + 6)  # stored poll bounds apply
+    outcome = store.record_check(
+        JobKey("default", "Leads", "7"), running(10), T0 + 6
+    )  # stored poll bounds apply
     assert 10 <= outcome.next_check_in <= 60
     assert outcome.state["next_check_at"] == pytest.approx(T0 + 6 + outcome.next_check_in)
     assert store.due_jobs(T0 + 6) == []
     assert len(store.due_jobs(T0 + 6 + outcome.next_check_in)) == 1
-    done = store.record_check("default", "Leads", "7", Snapshot("COMPLETED", 100, 100, 0, 0), T0 + 90)
+    done = store.record_check(JobKey("default", "Leads", "7"), Snapshot("COMPLETED", 100, 100, 0, 0), T0 + 90)
     assert done.became_terminal and done.finished_event_pending
     assert done.state["finished_at"] == iso_utc(T0 + 90)
     item = raw_state(aws, "7")
@@ -117,34 +121,34 @@ def test_watched_job_lives_in_the_sparse_index_until_it_ends(store: JobStore, aw
     assert done.state["watched"] is False
     assert int(item["expires_at"]["N"]) == int(T0 + 90) + 30 * 86400
     assert store.due_jobs(T0 + 10**6) == []
-    assert store.claim_finished_event("default", "Leads", "7")
-    store.finished_event_published("default", "Leads", "7")
+    assert store.claim_finished_event(JobKey("default", "Leads", "7"))
+    store.finished_event_published(JobKey("default", "Leads", "7"))
     item = raw_state(aws, "7")
     assert "active" not in item and "next_check_at" not in item  # left the index
     assert store.pending_finished_events(T0 + 10**6) == []
-    again = store.watch("default", "Leads", "7", "schedule")  # finished: recorded, not re-activated
+    again = store.watch(JobKey("default", "Leads", "7"), "schedule")  # finished: recorded, not re-activated
     assert again["watched"] is False and again["status"] == "COMPLETED"
 
 
 def test_older_check_never_overwrites_a_newer_one(store: JobStore) -> None:
-    store.record_check("default", "Leads", "1", running(60), T0 + 10)
-    stale = store.record_check("default", "Leads", "1", running(20), T0 + 5)
+    store.record_check(JobKey("default", "Leads", "1"), running(60), T0 + 10)
+    stale = store.record_check(JobKey("default", "Leads", "1"), running(20), T0 + 5)
     assert stale.stale and not stale.changed
-    assert store.get("default", "Leads", "1")["counts"]["updated"] == 60  # type: ignore[index]
-    assert store.get("default", "Leads", "1")["checks"] == 1  # type: ignore[index]
+    assert store.get(JobKey("default", "Leads", "1"))["counts"]["updated"] == 60  # type: ignore[index]
+    assert store.get(JobKey("default", "Leads", "1"))["checks"] == 1  # type: ignore[index]
 
 
 def test_terminal_status_is_final(store: JobStore) -> None:
-    store.record_check("default", "Leads", "2", Snapshot("FAILED", 10, 0, 10, 0), T0)
-    later = store.record_check("default", "Leads", "2", running(5, 10), T0 + 100)
+    store.record_check(JobKey("default", "Leads", "2"), Snapshot("FAILED", 10, 0, 10, 0), T0)
+    later = store.record_check(JobKey("default", "Leads", "2"), running(5, 10), T0 + 100)
     assert later.stale and later.state["status"] == "FAILED"
-    assert store.get("default", "Leads", "2")["status"] == "FAILED"  # type: ignore[index]
+    assert store.get(JobKey("default", "Leads", "2"))["status"] == "FAILED"  # type: ignore[index]
 
 
 def test_permanent_error_is_kept_and_leaves_the_index(store: JobStore) -> None:
-    store.watch("default", "Leads", "3", "schedule", next_check_at=T0)
+    store.watch(JobKey("default", "Leads", "3"), "schedule", next_check_at=T0)
     state = store.record_error(
-        "default", "Leads", "3", JobNotFound("Zoho has no such job", zoho_http_status=404), T0
+        JobKey("default", "Leads", "3"), JobNotFound("Zoho has no such job", zoho_http_status=404), T0
     )
     assert state["last_error"]["code"] == "JOB_NOT_FOUND"
     assert state["last_error"]["zoho_http_status"] == 404
@@ -153,20 +157,22 @@ def test_permanent_error_is_kept_and_leaves_the_index(store: JobStore) -> None:
     assert store.due_jobs(T0 + 1) == []
     # an error on a job never seen before is kept too
     assert (
-        store.record_error("default", "Leads", "4", JobNotFound("x"), T0)["last_error"]["error"]
+        store.record_error(JobKey("default", "Leads", "4"), JobNotFound("x"), T0)["last_error"]["error"]
         == "JobNotFound"
     )
     # a later good check clears it
-    store.record_check("default", "Leads", "3", running(1), T0 + 1)
-    assert store.get("default", "Leads", "3")["last_error"] is None  # type: ignore[index]
+    store.record_check(JobKey("default", "Leads", "3"), running(1), T0 + 1)
+    assert store.get(JobKey("default", "Leads", "3"))["last_error"] is None  # type: ignore[index]
 
 
 def test_unwatch(store: JobStore) -> None:
-    assert store.unwatch("default", "Leads", "5") is None
+    assert store.unwatch(JobKey("default", "Leads", "5")) is None
     store.watch(
-        "default", "Leads", "5", "stepfunctions:arn:aws:states:us-east-1:1:execution:x:y", next_check_at=T0
+        JobKey("default", "Leads", "5"),
+        "stepfunctions:arn:aws:states:us-east-1:1:execution:x:y",
+        next_check_at=T0,
     )
-    state = store.unwatch("default", "Leads", "5")
+    state = store.unwatch(JobKey("default", "Leads", "5"))
     assert state is not None and state["watched"] is False and state["watcher"] is None
     assert store.due_jobs(T0 + 1) == []
 
@@ -175,7 +181,7 @@ def test_list_jobs_filters_and_pages(store: JobStore) -> None:
     for index in range(7):
         snapshot = running(10) if index % 2 else Snapshot("COMPLETED", 100, 100, 0, 0)
         store.record_check(
-            "default" if index < 5 else "other", "Leads", str(100 + index), snapshot, T0 + index
+            JobKey("default" if index < 5 else "other", "Leads", str(100 + index)), snapshot, T0 + index
         )
     seen, cursor, pages = [], None, 0
     while True:
@@ -196,16 +202,16 @@ def test_list_jobs_filters_and_pages(store: JobStore) -> None:
 
 def test_history_pages_newest_first(store: JobStore) -> None:
     for index in range(5):
-        store.record_check("default", "Leads", "9", running(index * 10), T0 + index)
-    first, cursor = store.history("default", "Leads", "9", limit=2)
+        store.record_check(JobKey("default", "Leads", "9"), running(index * 10), T0 + index)
+    first, cursor = store.history(JobKey("default", "Leads", "9"), limit=2)
     assert [item["counts"]["updated"] for item in first] == [40, 30]
-    second, cursor = store.history("default", "Leads", "9", limit=2, cursor=cursor)
+    second, cursor = store.history(JobKey("default", "Leads", "9"), limit=2, cursor=cursor)
     assert [item["counts"]["updated"] for item in second] == [20, 10]
-    third, cursor = store.history("default", "Leads", "9", limit=2, cursor=cursor)
+    third, cursor = store.history(JobKey("default", "Leads", "9"), limit=2, cursor=cursor)
     assert [item["counts"]["updated"] for item in third] == [0]
-    _, other_cursor = store.history("default", "Leads", "9", limit=1)
+    _, other_cursor = store.history(JobKey("default", "Leads", "9"), limit=1)
     with pytest.raises(InvalidInput):
-        store.history("default", "Leads", "10", cursor=other_cursor)
+        store.history(JobKey("default", "Leads", "10"), cursor=other_cursor)
 
 
 def test_invalid_keys_are_refused_before_io(store: JobStore, aws: AwsStack) -> None:
@@ -215,9 +221,9 @@ def test_invalid_keys_are_refused_before_io(store: JobStore, aws: AwsStack) -> N
         ("A B", "Leads", "1"),
     ):
         with pytest.raises(InvalidInput):
-            store.get(connection, module, job_id)
+            store.get(JobKey(connection, module, job_id))
         with pytest.raises(InvalidInput):
-            store.record_check(connection, module, job_id, running(1), T0)
+            store.record_check(JobKey(connection, module, job_id), running(1), T0)
     assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
 
 
@@ -231,23 +237,25 @@ def test_invalid_keys_are_refused_before_io(store: JobStore, aws: AwsStack) -> N
 def test_a_later_check_that_would_move_the_job_backwards_is_refused(
     store: JobStore, first: Snapshot, later: Snapshot, stays: str
 ) -> None:
-    store.record_check("default", "Leads", "61", first, T0)
-    outcome = store.record_check("default", "Leads", "61", later, T0 + 10)  # sent later, yet behind
+    store.record_check(JobKey("default", "Leads", "61"), first, T0)
+    outcome = store.record_check(JobKey("default", "Leads", "61"), later, T0 + 10)  # sent later, yet behind
     assert outcome.stale and not outcome.changed, stays
-    state = store.get("default", "Leads", "61")
+    state = store.get(JobKey("default", "Leads", "61"))
     assert (state["status"], state["counts"], state["checks"]) == ("RUNNING", first.counts(), 1)
     # Both observations stay in the history.
-    items, _ = store.history("default", "Leads", "61")
+    items, _ = store.history(JobKey("default", "Leads", "61"))
     assert [item["counts"] for item in items] == [later.counts(), first.counts()]
     # Progress in the same status is still written.
-    assert not store.record_check("default", "Leads", "61", running(41), T0 + 20).stale
+    assert not store.record_check(JobKey("default", "Leads", "61"), running(41), T0 + 20).stale
 
 
 def test_finished_event_is_claimed_once(store: JobStore) -> None:
-    store.record_check("default", "Leads", "11", Snapshot("COMPLETED", 1, 1, 0, 0), T0)
+    store.record_check(JobKey("default", "Leads", "11"), Snapshot("COMPLETED", 1, 1, 0, 0), T0)
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(store.claim_finished_event("default", "Leads", "11")))
+        threading.Thread(
+            target=lambda: results.append(store.claim_finished_event(JobKey("default", "Leads", "11")))
+        )
         for _ in range(10)
     ]
     for thread in threads:
@@ -255,25 +263,25 @@ def test_finished_event_is_claimed_once(store: JobStore) -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 9 + [True]
-    store.release_finished_event("default", "Leads", "11")
-    assert store.finished_event_pending("default", "Leads", "11")
+    store.release_finished_event(JobKey("default", "Leads", "11"))
+    assert store.finished_event_pending(JobKey("default", "Leads", "11"))
 
 
 def test_a_claim_on_the_finished_event_is_a_lease_until_it_is_published(aws: AwsStack) -> None:
     now = [T0]
     store = JobStore(aws.dynamodb, aws.table_name, clock=lambda: now[0])
-    store.record_check("default", "Leads", "12", Snapshot("FAILED", 1, 0, 1, 0), T0)
-    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
+    store.record_check(JobKey("default", "Leads", "12"), Snapshot("FAILED", 1, 0, 1, 0), T0)
+    assert store.claim_finished_event(JobKey("default", "Leads", "12"), lease_seconds=8)
     # The claimer may die now: the event is still pending, and claimed by no one else until the lease ends.
-    assert store.finished_event_pending("default", "Leads", "12")
+    assert store.finished_event_pending(JobKey("default", "Leads", "12"))
     now[0] = T0 + 7.9
-    assert not store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
+    assert not store.claim_finished_event(JobKey("default", "Leads", "12"), lease_seconds=8)
     now[0] = T0 + 8
-    assert store.claim_finished_event("default", "Leads", "12", lease_seconds=8)
-    store.finished_event_published("default", "Leads", "12")
-    assert not store.finished_event_pending("default", "Leads", "12")
+    assert store.claim_finished_event(JobKey("default", "Leads", "12"), lease_seconds=8)
+    store.finished_event_published(JobKey("default", "Leads", "12"))
+    assert not store.finished_event_pending(JobKey("default", "Leads", "12"))
     now[0] = T0 + 100
-    assert not store.claim_finished_event("default", "Leads", "12")
+    assert not store.claim_finished_event(JobKey("default", "Leads", "12"))
     item = raw_state(aws, "12")
     assert not {"finished_event_pending", "finished_event_claimed_until"} & set(item)
 
@@ -316,9 +324,9 @@ def test_out_of_order_and_concurrent_writes_never_regress(
     def write(batch: list[tuple[float, Snapshot]]) -> None:
         for checked_at, snapshot in batch:
             store.record_check(
-                "default", "Leads", job_id, snapshot, checked_at, PollPolicy(), rng=random.Random(1)
+                JobKey("default", "Leads", job_id), snapshot, checked_at, PollPolicy(), rng=random.Random(1)
             )
-            state = store.get("default", "Leads", job_id)
+            state = store.get(JobKey("default", "Leads", job_id))
             with lock:
                 observed.append(state)  # type: ignore[arg-type]
 
@@ -329,7 +337,7 @@ def test_out_of_order_and_concurrent_writes_never_regress(
     for worker in workers:
         worker.join()
 
-    final = store.get("default", "Leads", job_id)
+    final = store.get(JobKey("default", "Leads", job_id))
     assert final is not None
     ended = [(at, snapshot) for at, snapshot in checks if snapshot.terminal]
     latest_at, latest = max(checks, key=lambda check: check[0])
@@ -351,8 +359,8 @@ def test_out_of_order_and_concurrent_writes_never_regress(
             if first_terminal is not None:
                 assert all(state["terminal"] for state in batch_states[first_terminal:])
     if ended:
-        assert store.claim_finished_event("default", "Leads", job_id)
-        assert not store.claim_finished_event("default", "Leads", job_id)
+        assert store.claim_finished_event(JobKey("default", "Leads", job_id))
+        assert not store.claim_finished_event(JobKey("default", "Leads", job_id))
 
 
 SFN_WATCHER = "stepfunctions:arn:aws:states:us-east-1:1:execution:m:x"
@@ -360,15 +368,17 @@ SFN_WATCHER = "stepfunctions:arn:aws:states:us-east-1:1:execution:m:x"
 
 def test_due_jobs_reads_only_the_sweeps_jobs(store: JobStore, aws: AwsStack) -> None:
     # The execution's job is due first; with limit 1 it must still not crowd out the sweep's job.
-    store.watch("default", "Leads", "21", SFN_WATCHER, next_check_at=T0 - 10)
-    store.watch("default", "Leads", "22", "schedule", next_check_at=T0 - 5)
+    store.watch(JobKey("default", "Leads", "21"), SFN_WATCHER, next_check_at=T0 - 10)
+    store.watch(JobKey("default", "Leads", "22"), "schedule", next_check_at=T0 - 5)
     assert [job["job_id"] for job in store.due_jobs(T0, limit=1)] == ["22"]
     assert [job["job_id"] for job in store.due_jobs(T0, kind="stepfunctions")] == ["21"]
     assert raw_state(aws, "21")["active"]["S"] == "ACTIVE#stepfunctions"
     assert raw_state(aws, "22")["active"]["S"] == "ACTIVE"
-    assert store.get("default", "Leads", "21")["watched"] is True  # type: ignore[index]
+    assert store.get(JobKey("default", "Leads", "21"))["watched"] is True  # type: ignore[index]
     # A check by the execution keeps its job in its own partition.
-    store.record_check("default", "Leads", "21", running(5), T0, PollPolicy(5, 60), watcher=SFN_WATCHER)
+    store.record_check(
+        JobKey("default", "Leads", "21"), running(5), T0, PollPolicy(5, 60), watcher=SFN_WATCHER
+    )
     assert raw_state(aws, "21")["active"]["S"] == "ACTIVE#stepfunctions"
     assert [job["job_id"] for job in store.due_jobs(T0 + 3600)] == ["22"]
     with pytest.raises(InvalidInput):
@@ -376,8 +386,8 @@ def test_due_jobs_reads_only_the_sweeps_jobs(store: JobStore, aws: AwsStack) -> 
 
 
 def test_due_jobs_raw_items_are_the_stored_items(store: JobStore) -> None:
-    store.watch("default", "Leads", "23", "schedule", {"min_seconds": 10}, next_check_at=T0)
-    store.record_check("default", "Leads", "23", running(40), T0, PollPolicy(10, 60))
+    store.watch(JobKey("default", "Leads", "23"), "schedule", {"min_seconds": 10}, next_check_at=T0)
+    store.record_check(JobKey("default", "Leads", "23"), running(40), T0, PollPolicy(10, 60))
     due = store.due_jobs(T0 + 3600, raw=True)
     assert len(due) == 1
     item = due[0]
@@ -388,7 +398,7 @@ def test_due_jobs_raw_items_are_the_stored_items(store: JobStore) -> None:
         2,
     )
     assert item["observations"] and item["poll"] == {"min_seconds": 10}
-    assert state_view(item) == store.due_jobs(T0 + 3600)[0] == store.get("default", "Leads", "23")
+    assert state_view(item) == store.due_jobs(T0 + 3600)[0] == store.get(JobKey("default", "Leads", "23"))
 
 
 class _CountingClient:
@@ -409,9 +419,9 @@ class _CountingClient:
 def test_record_check_writes_from_a_prefetched_item_without_reading(aws: AwsStack) -> None:
     client = _CountingClient(aws.dynamodb)
     store = JobStore(client, aws.table_name, clock=lambda: T0)
-    store.watch("default", "Leads", "24", "schedule", next_check_at=T0)
+    store.watch(JobKey("default", "Leads", "24"), "schedule", next_check_at=T0)
     [item] = store.due_jobs(T0, raw=True)
-    outcome = store.record_check("default", "Leads", "24", running(10), T0 + 1, prefetched=item)
+    outcome = store.record_check(JobKey("default", "Leads", "24"), running(10), T0 + 1, prefetched=item)
     assert client.gets == 0
     assert not outcome.stale and outcome.changed and outcome.state["checks"] == 1
     assert outcome.state["watcher"] == "schedule" and outcome.state["version"] == item["version"] + 1
@@ -420,34 +430,38 @@ def test_record_check_writes_from_a_prefetched_item_without_reading(aws: AwsStac
 def test_a_stale_prefetched_item_is_read_again(aws: AwsStack) -> None:
     client = _CountingClient(aws.dynamodb)
     store = JobStore(client, aws.table_name, clock=lambda: T0)
-    store.watch("default", "Leads", "25", "schedule", next_check_at=T0)
+    store.watch(JobKey("default", "Leads", "25"), "schedule", next_check_at=T0)
     [item] = store.due_jobs(T0, raw=True)
-    store.record_check("default", "Leads", "25", running(30), T0 + 2)  # written after the item was read
+    store.record_check(
+        JobKey("default", "Leads", "25"), running(30), T0 + 2
+    )  # written after the item was read
     reads = client.gets
-    outcome = store.record_check("default", "Leads", "25", running(20), T0 + 1, prefetched=item)
+    outcome = store.record_check(JobKey("default", "Leads", "25"), running(20), T0 + 1, prefetched=item)
     assert client.gets == reads + 1  # the conditional write failed, so it read again
-    assert outcome.stale and store.get("default", "Leads", "25")["counts"]["updated"] == 30  # type: ignore[index]
-    newer = store.record_check("default", "Leads", "25", running(50), T0 + 3, prefetched=item)
+    assert outcome.stale and store.get(JobKey("default", "Leads", "25"))["counts"]["updated"] == 30  # type: ignore[index]
+    newer = store.record_check(JobKey("default", "Leads", "25"), running(50), T0 + 3, prefetched=item)
     assert not newer.stale and newer.state["checks"] == 2 and newer.state["counts"]["updated"] == 50
 
 
 def test_a_prefetched_item_of_another_job_is_refused(store: JobStore, aws: AwsStack) -> None:
-    store.watch("default", "Leads", "26", "schedule", next_check_at=T0)
+    store.watch(JobKey("default", "Leads", "26"), "schedule", next_check_at=T0)
     [item] = store.due_jobs(T0, raw=True)
     for bad in (item, {**item, "sk": "CHECK#x"}, ["not", "a", "dict"]):
         with pytest.raises(InvalidInput):
-            store.record_check("default", "Leads", "27", running(1), T0, prefetched=bad)  # type: ignore[arg-type]
-    assert store.get("default", "Leads", "27") is None
-    assert store.history("default", "Leads", "27") == ([], None)
+            store.record_check(JobKey("default", "Leads", "27"), running(1), T0, prefetched=bad)  # type: ignore[arg-type]
+    assert store.get(JobKey("default", "Leads", "27")) is None
+    assert store.history(JobKey("default", "Leads", "27")) == ([], None)
 
 
 def _finish_a_job(store: JobStore, job_id: str, rate: float, start: float, module: str = "Leads") -> None:
     """SCHEDULED, then two RUNNING checks at `rate` records/s, then COMPLETED (seen late: ignored)."""
-    store.record_check("default", module, job_id, Snapshot("SCHEDULED", 1000, 0, 0, 1000), start)
+    store.record_check(JobKey("default", module, job_id), Snapshot("SCHEDULED", 1000, 0, 0, 1000), start)
     for offset in (10.0, 30.0):
         done = int(rate * offset)
-        store.record_check("default", module, job_id, running(done, 1000), start + offset)
-    store.record_check("default", module, job_id, Snapshot("COMPLETED", 1000, 1000, 0, 0), start + 900)
+        store.record_check(JobKey("default", module, job_id), running(done, 1000), start + offset)
+    store.record_check(
+        JobKey("default", module, job_id), Snapshot("COMPLETED", 1000, 1000, 0, 0), start + 900
+    )
 
 
 def test_finished_jobs_teach_the_rate_prior_and_queued_jobs_use_it(store: JobStore, aws: AwsStack) -> None:
@@ -469,7 +483,9 @@ def test_finished_jobs_teach_the_rate_prior_and_queued_jobs_use_it(store: JobSto
     # A queued job now waits as the policy says with this prior (and differently without one).
     policy = PollPolicy(5, 900)
     queued = Snapshot("SCHEDULED", 5000, 0, 0, 5000)
-    outcome = store.record_check("default", "Leads", "33", queued, T0 + 5000, policy, rng=random.Random(4))
+    outcome = store.record_check(
+        JobKey("default", "Leads", "33"), queued, T0 + 5000, policy, rng=random.Random(4)
+    )
     seen = [Observation(T0 + 5000, "SCHEDULED", 0, 5000)]
     expected = next_check_in(seen, T0 + 5000, policy, random.Random(4), first_seen_at=T0 + 5000, prior=second)
     assert outcome.next_check_in == expected
@@ -479,8 +495,8 @@ def test_finished_jobs_teach_the_rate_prior_and_queued_jobs_use_it(store: JobSto
 
 
 def test_a_job_seen_only_waiting_then_ended_teaches_nothing(store: JobStore) -> None:
-    store.record_check("default", "Leads", "34", Snapshot("SCHEDULED", 10, 0, 0, 10), T0)
-    store.record_check("default", "Leads", "34", Snapshot("COMPLETED", 10, 10, 0, 0), T0 + 20)
+    store.record_check(JobKey("default", "Leads", "34"), Snapshot("SCHEDULED", 10, 0, 0, 10), T0)
+    store.record_check(JobKey("default", "Leads", "34"), Snapshot("COMPLETED", 10, 10, 0, 0), T0 + 20)
     assert store.rate_prior("default", "Leads") is None
 
 
@@ -496,7 +512,7 @@ class _FailingPuts(_CountingClient):
 def test_a_rate_prior_that_cannot_be_written_does_not_fail_the_check(aws: AwsStack) -> None:
     store = JobStore(_FailingPuts(aws.dynamodb), aws.table_name, clock=lambda: T0)
     _finish_a_job(store, "35", 10.0, T0)
-    assert store.get("default", "Leads", "35")["status"] == "COMPLETED"  # type: ignore[index]
+    assert store.get(JobKey("default", "Leads", "35"))["status"] == "COMPLETED"  # type: ignore[index]
     assert store.rate_prior("default", "Leads") is None
     assert store.learn_rate("default", "Leads", 5.0) is None
     for bad in (0, -1.0, float("nan"), True, "5"):
@@ -527,11 +543,11 @@ def test_the_rate_prior_is_read_once_per_module_while_cached(aws: AwsStack) -> N
     queued = Snapshot("SCHEDULED", 5000, 0, 0, 5000)
 
     for job_id in range(40, 50):  # ten first checks of one module: one read of its prior
-        store.record_check("default", "Leads", str(job_id), queued, T0 + 2000, PollPolicy(5, 900))
+        store.record_check(JobKey("default", "Leads", str(job_id)), queued, T0 + 2000, PollPolicy(5, 900))
     assert client.rate_gets == 1
     uncached = JobStore(aws.dynamodb, aws.table_name, clock=lambda: T0, rate_prior_cache_seconds=0)
     assert store.rate_prior("default", "Leads") == uncached.rate_prior("default", "Leads") is not None
-    store.record_check("default", "Deals", "50", queued, T0 + 2000)  # another module: its own read
+    store.record_check(JobKey("default", "Deals", "50"), queued, T0 + 2000)  # another module: its own read
     assert store.rate_prior("default", "Deals") is None and client.rate_gets == 2  # "none yet" is kept too
 
     # What this container learns replaces its cached prior (learning reads the item itself, once).

@@ -9,6 +9,7 @@ import pytest
 from zoho_watch import services
 from zoho_watch.check import check_job
 from zoho_watch.errors import InvalidInput, ZohoRateLimited
+from zoho_watch.jobs import JobKey
 from zoho_watch.sweep import SweepStopped, ZohoSlots, run_sweep
 
 from fake_zoho import FakeZoho, JobProfile
@@ -85,7 +86,9 @@ def watch(zoho: FakeZoho, library: services.Services, count: int) -> list[str]:
     job_ids = []
     for _ in range(count):
         job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=0, duration=600))
-        library.store.watch("default", "Leads", job_id, "schedule", next_check_at=zoho.clock.now() - 1)
+        library.store.watch(
+            JobKey("default", "Leads", job_id), "schedule", next_check_at=zoho.clock.now() - 1
+        )
         job_ids.append(job_id)
     return job_ids
 
@@ -111,7 +114,7 @@ def test_a_check_holds_its_slot_for_the_zoho_call_only(library: services.Service
     library.dynamodb.meta.events.register("before-call", during_store_call)
     library.events_client.meta.events.register("before-call", during_store_call)
 
-    state = check_job("default", "Leads", job_id, zoho_slot=Slot)
+    state = check_job(JobKey("default", "Leads", job_id), zoho_slot=Slot)
 
     assert state["status"] == "RUNNING" and state["checks"] == 1
     assert inside["zoho_calls"] == 1
@@ -141,17 +144,17 @@ def test_a_sweep_checks_every_due_job_within_the_budget_without_reading_them_aga
     assert library.calls.get("GetItem STATE", 0) == 0  # type: ignore[attr-defined]  # the due items are used
     assert library.calls["PutItem"] == 16  # type: ignore[attr-defined]  # a history and a state item each
     for job_id in job_ids:
-        assert library.store.get("default", "Leads", job_id)["checks"] == 1
+        assert library.store.get(JobKey("default", "Leads", job_id))["checks"] == 1
 
 
 def test_a_stale_due_item_is_read_again_not_written_over(library: services.Services, zoho: FakeZoho) -> None:
     [job_id] = watch(zoho, library, 1)
     zoho.clock.advance(60)
     [stale] = library.store.due_jobs(raw=True)
-    check_job("default", "Leads", job_id)  # someone checks the job after the sweep read it
+    check_job(JobKey("default", "Leads", job_id))  # someone checks the job after the sweep read it
     zoho.clock.advance(1)
 
-    state = check_job("default", "Leads", job_id, prefetched=stale)
+    state = check_job(JobKey("default", "Leads", job_id), prefetched=stale)
 
     assert state["checks"] == 2  # the lost conditional write re-read the job: both checks count
 
@@ -161,7 +164,9 @@ def test_a_sweep_of_many_jobs_of_one_module_reads_its_rate_prior_once(
 ) -> None:
     for _ in range(6):  # queued jobs: their first checks ask the policy, which looks at the prior
         job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=600, duration=600))
-        library.store.watch("default", "Leads", job_id, "schedule", next_check_at=zoho.clock.now() - 1)
+        library.store.watch(
+            JobKey("default", "Leads", job_id), "schedule", next_check_at=zoho.clock.now() - 1
+        )
     library.store.learn_rate("default", "Leads", 2.0)  # a prior exists (and is cached on learning)
     library.store._forget_rate("default", "Leads")  # a cold container: nothing cached
     library.tokens("default").get()  # a warm token: the sweep reads no token lease

@@ -19,12 +19,13 @@ from zoho_watch.errors import (
     TooManyWatches,
     WatchConflict,
 )
+from zoho_watch.jobs import JobKey
 
 from tests.fixtures.aws import AwsStack
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MACHINE_NAME = "zoho-watch-test-watch-job"
-JOB = ("default", "Leads", "554023000000506003")
+JOB = JobKey("default", "Leads", "554023000000506003")
 NOW = 1_900_000_000.0  # the library's frozen clock (2030-03-17T17:46:40Z)
 
 
@@ -53,7 +54,7 @@ def test_a_watch_of_a_connection_that_is_not_configured_is_refused_up_front(
     machine: str, aws: AwsStack, mode: str
 ) -> None:
     with pytest.raises(ConnectionNotConfigured) as raised:
-        watches.start_watch("elsewhere", "Leads", "77", mode=mode)  # type: ignore[arg-type]
+        watches.start_watch(JobKey("elsewhere", "Leads", "77"), mode=mode)  # type: ignore[arg-type]
     assert raised.value.code == "CONNECTION_NOT_CONFIGURED"
     assert executions(machine) == [] and stored(aws) == 0
 
@@ -87,7 +88,7 @@ def test_names_are_deterministic() -> None:
 
 
 def test_start_makes_one_named_execution_with_the_loop_input(aws: AwsStack, machine: str) -> None:
-    outcome = watches.start_watch(*JOB, poll={"min_seconds": 30})
+    outcome = watches.start_watch(JOB, poll={"min_seconds": 30})
 
     assert (outcome.watching, outcome.already, outcome.mode, outcome.finished) == (
         True,
@@ -112,7 +113,7 @@ def test_start_makes_one_named_execution_with_the_loop_input(aws: AwsStack, mach
     assert outcome.state["watcher"] == "stepfunctions:" + outcome.execution_arn
     assert outcome.state["watched"] is True and outcome.state["poll"] == {"min_seconds": 30}
 
-    again = watches.start_watch(*JOB)
+    again = watches.start_watch(JOB)
 
     assert (again.already, again.message, again.deadline) == (True, "already watching", None)
     assert again.execution_arn == outcome.execution_arn
@@ -123,15 +124,15 @@ def test_a_watch_someone_else_started_is_found_not_doubled(aws: AwsStack, machin
     # Another start won the race: the execution exists but the store does not know it yet.
     theirs = sfn().start_execution(stateMachineArn=machine, name="Leads-554023000000506003-g0", input="{}")
 
-    outcome = watches.start_watch(*JOB)
+    outcome = watches.start_watch(JOB)
 
     assert (outcome.already, outcome.execution_arn) == (True, theirs["executionArn"])
     assert len(executions(machine)) == 1
 
 
 def test_ended_names_are_skipped_for_the_next_generation(aws: AwsStack, machine: str) -> None:
-    first = watches.start_watch(*JOB)
-    stopped = watches.stop_watch(*JOB)
+    first = watches.start_watch(JOB)
+    stopped = watches.stop_watch(JOB)
     assert (stopped.watching, stopped.already, stopped.mode) == (False, False, "stepfunctions")
     assert stopped.execution_arn == first.execution_arn
     assert sfn().describe_execution(executionArn=first.execution_arn)["status"] == "ABORTED"
@@ -139,7 +140,7 @@ def test_ended_names_are_skipped_for_the_next_generation(aws: AwsStack, machine:
     g1 = sfn().start_execution(stateMachineArn=machine, name="Leads-554023000000506003-g1", input="{}")
     sfn().stop_execution(executionArn=g1["executionArn"])
 
-    outcome = watches.start_watch(*JOB)
+    outcome = watches.start_watch(JOB)
 
     assert (outcome.already, outcome.execution_name) == (False, "Leads-554023000000506003-g2")
     assert (
@@ -155,34 +156,34 @@ def test_no_free_name_is_too_many_watches(aws: AwsStack, machine: str, monkeypat
         sfn().stop_execution(executionArn=started["executionArn"])
 
     with pytest.raises(TooManyWatches):
-        watches.start_watch(*JOB)
+        watches.start_watch(JOB)
 
     assert stored(aws) == 0
 
 
 def test_schedule_mode_and_the_conflicts_between_modes(aws: AwsStack, machine: str) -> None:
-    outcome = watches.start_watch(*JOB, mode="schedule", poll={"min_seconds": 60, "max_seconds": 900})
+    outcome = watches.start_watch(JOB, mode="schedule", poll={"min_seconds": 60, "max_seconds": 900})
 
     assert (outcome.mode, outcome.already, outcome.execution_arn) == ("schedule", False, None)
     assert outcome.state["watcher"] == "schedule"
-    assert watches.start_watch(*JOB, mode="schedule").already is True
+    assert watches.start_watch(JOB, mode="schedule").already is True
     with pytest.raises(WatchConflict) as conflict:
-        watches.start_watch(*JOB)
+        watches.start_watch(JOB)
     assert conflict.value.code == "WATCHED_BY_SCHEDULE"
     assert executions(machine) == []
 
-    assert watches.stop_watch(*JOB).mode == "schedule"
-    watched = watches.start_watch(*JOB)
+    assert watches.stop_watch(JOB).mode == "schedule"
+    watched = watches.start_watch(JOB)
     with pytest.raises(WatchConflict) as conflict:
-        watches.start_watch(*JOB, mode="schedule")
+        watches.start_watch(JOB, mode="schedule")
     assert conflict.value.code == "WATCHED_BY_STATE_MACHINE"
-    assert services.get_services().store.get(*JOB)["watcher"] == "stepfunctions:" + watched.execution_arn
+    assert services.get_services().store.get(JOB)["watcher"] == "stepfunctions:" + watched.execution_arn
 
 
 def test_a_finished_job_is_not_watched(aws: AwsStack, machine: str) -> None:
     store = services.get_services().store
-    store.watch(*JOB, watcher="schedule")
-    store.unwatch(*JOB)
+    store.watch(JOB, watcher="schedule")
+    store.unwatch(JOB)
     aws.dynamodb.update_item(
         TableName=aws.table_name,
         Key={"pk": {"S": "JOB#default#Leads#554023000000506003"}, "sk": {"S": "STATE"}},
@@ -191,7 +192,7 @@ def test_a_finished_job_is_not_watched(aws: AwsStack, machine: str) -> None:
         ExpressionAttributeValues={":done": {"S": "COMPLETED"}},
     )
 
-    outcome = watches.start_watch(*JOB)
+    outcome = watches.start_watch(JOB)
 
     assert (outcome.finished, outcome.watching, outcome.already) == (True, False, True)
     assert outcome.state["status"] == "COMPLETED"
@@ -211,11 +212,11 @@ BAD_STARTS: list[dict[str, Any]] = [
 def test_bad_input_changes_nothing(aws: AwsStack, machine: str) -> None:
     for changes in BAD_STARTS:
         with pytest.raises(InvalidInput):
-            watches.start_watch(*JOB, **changes)
+            watches.start_watch(JOB, **changes)
     with pytest.raises(InvalidInput):
-        watches.start_watch("default", "M" + "x" * 70, JOB[2])  # too long for an execution name
+        watches.start_watch(JobKey("default", "M" + "x" * 70, JOB.job_id))  # too long for an execution name
     with pytest.raises(InvalidInput):
-        watches.start_watch("default", "Leads", "12ab")
+        watches.start_watch(JobKey("default", "Leads", "12ab"))
 
     assert executions(machine) == []
     assert stored(aws) == 0
@@ -225,28 +226,28 @@ def test_without_a_state_machine_only_schedule_mode_works(aws: AwsStack, machine
     monkeypatch.delenv("STATE_MACHINE_ARN")
 
     with pytest.raises(ConfigError):
-        watches.start_watch(*JOB)
+        watches.start_watch(JOB)
 
-    assert watches.start_watch(*JOB, mode="schedule").mode == "schedule"
+    assert watches.start_watch(JOB, mode="schedule").mode == "schedule"
 
 
 def test_stop_of_an_unknown_or_unwatched_job(aws: AwsStack, machine: str) -> None:
     with pytest.raises(JobNotRecorded):
-        watches.stop_watch(*JOB)
-    services.get_services().store.watch(*JOB, watcher="schedule")
-    assert watches.stop_watch(*JOB).already is False
+        watches.stop_watch(JOB)
+    services.get_services().store.watch(JOB, watcher="schedule")
+    assert watches.stop_watch(JOB).already is False
 
-    again = watches.stop_watch(*JOB)
+    again = watches.stop_watch(JOB)
 
     assert (again.already, again.mode, again.message) == (True, None, "was not watched")
     assert again.state["watched"] is False
 
 
 def test_stopping_an_execution_that_already_ended_still_unwatches(aws: AwsStack, machine: str) -> None:
-    started = watches.start_watch(*JOB)
+    started = watches.start_watch(JOB)
     sfn().stop_execution(executionArn=started.execution_arn)  # ended on its own (e.g. its deadline)
 
-    stopped = watches.stop_watch(*JOB)
+    stopped = watches.stop_watch(JOB)
 
     assert (stopped.already, stopped.mode, stopped.state["watched"]) == (False, "stepfunctions", False)
     assert services.get_services().store.due_jobs() == []

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import SCHEDULE_WATCHER, validate_job_id
+from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.store.items import (
     ACTIVE,
@@ -95,9 +95,7 @@ class ActiveIndex(StoreTable):
 
     def watch(
         self,
-        connection: str,
-        module: str,
-        job_id: str,
+        job: JobKey,
         watcher: str,
         poll: dict[str, Any] | None = None,
         next_check_at: float | None = None,
@@ -107,8 +105,7 @@ class ActiveIndex(StoreTable):
         An unfinished job enters the active index with its next check at `next_check_at` (default now);
         a finished job only records the watcher.
         """
-        key = self._key(connection, module, job_id)
-        job_id = validate_job_id(job_id)
+        key = self._key(job)
         if not isinstance(watcher, str) or not 1 <= len(watcher) <= 2048:
             raise InvalidInput("watcher must be a non-empty string")
         poll_values = None
@@ -117,9 +114,9 @@ class ActiveIndex(StoreTable):
             poll_values = {name: int(value) for name, value in poll.items() if value is not None}
         now = self._clock()
         values: dict[str, Any] = {
-            ":connection": connection,
-            ":module": module,
-            ":job_id": job_id,
+            ":connection": job.connection,
+            ":module": job.module,
+            ":job_id": job.job_id,
             ":watcher": watcher,
             ":now": iso_utc(now),
             ":zero": 0,
@@ -157,9 +154,9 @@ class ActiveIndex(StoreTable):
             item = self._update(key, "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
         return state_view(item)
 
-    def unwatch(self, connection: str, module: str, job_id: str) -> dict[str, Any] | None:
+    def unwatch(self, job: JobKey) -> dict[str, Any] | None:
         """Stop watching the job (it leaves the active index); the state, or None for an unknown job."""
-        key = self._key(connection, module, job_id)
+        key = self._key(job)
         try:
             item = self._update_leaving_index(
                 key, "version = version + :one", {":one": 1}, "watcher", condition="attribute_exists(pk)"

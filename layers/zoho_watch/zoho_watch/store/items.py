@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import TERMINAL_STATUSES
+from zoho_watch.jobs import TERMINAL_STATUSES, JobKey
 
 STATE_SK = "STATE"
 CHECK_PREFIX = "CHECK#"
@@ -38,9 +38,9 @@ def epoch_of(iso: str) -> float:
     return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def job_pk(connection: str, module: str, job_id: str) -> str:
+def job_pk(key: JobKey) -> str:
     """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
-    return f"JOB#{connection}#{module}#{job_id}"
+    return f"JOB#{key.connection}#{key.module}#{key.job_id}"
 
 
 def rate_pk(connection: str, module: str) -> str:

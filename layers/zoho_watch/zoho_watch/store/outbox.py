@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoho_watch.jobs import JobKey
 from zoho_watch.store.index import ActiveIndex
 from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit
 
@@ -30,9 +31,7 @@ class FinishedEventOutbox(ActiveIndex):
 
     def claim_finished_event(
         self,
-        connection: str,
-        module: str,
-        job_id: str,
+        job: JobKey,
         lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS,
     ) -> bool:
         """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
@@ -43,7 +42,7 @@ class FinishedEventOutbox(ActiveIndex):
         The job's place in `ACTIVE#finished-event` moves to the lease's end (`next_check_at`): the sweep tries
         it again only if the claimer has not published it.
         """
-        key = self._key(connection, module, job_id)
+        key = self._key(job)
         now = self._clock()
         try:
             self._update(
@@ -64,10 +63,10 @@ class FinishedEventOutbox(ActiveIndex):
             return False
         return True
 
-    def finished_event_published(self, connection: str, module: str, job_id: str) -> None:
+    def finished_event_published(self, job: JobKey) -> None:
         """The claimed "finished" event is on the bus: no longer pending, the claim is over, and the job
         leaves the index (`ACTIVE#finished-event`)."""
-        key = self._key(connection, module, job_id)
+        key = self._key(job)
         self._update(
             key,
             "REMOVE finished_event_pending, finished_event_claimed_until, active, next_check_at"
@@ -75,10 +74,10 @@ class FinishedEventOutbox(ActiveIndex):
             {":one": 1},
         )
 
-    def release_finished_event(self, connection: str, module: str, job_id: str) -> None:
+    def release_finished_event(self, job: JobKey) -> None:
         """Give a claimed "finished" event back, still pending (its publication failed), to the next check
         or the next sweep run (due now in `ACTIVE#finished-event`)."""
-        key = self._key(connection, module, job_id)
+        key = self._key(job)
         self._update(
             key,
             "SET finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
@@ -87,7 +86,7 @@ class FinishedEventOutbox(ActiveIndex):
             {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()},
         )
 
-    def finished_event_pending(self, connection: str, module: str, job_id: str) -> bool:
+    def finished_event_pending(self, job: JobKey) -> bool:
         """True when the job ended and its "finished" event has not been published yet."""
-        item = self._get_raw(self._key(connection, module, job_id))
+        item = self._get_raw(self._key(job))
         return bool(item and item.get("finished_event_pending"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import validate_connection
+from zoho_watch.jobs import JobKey, validate_connection
 from zoho_watch.store.items import (
     CHECK_PREFIX,
     STATE_SK,
@@ -22,16 +22,16 @@ from zoho_watch.store.table import StoreTable
 class JobReads(StoreTable):
     """`get`, `history` and `list_jobs` of a `JobStore`."""
 
-    def get(self, connection: str, module: str, job_id: str) -> dict[str, Any] | None:
+    def get(self, job: JobKey) -> dict[str, Any] | None:
         """The job's stored state (JSON-ready), or None if zoho-watch has never seen it."""
-        item = self._get_raw(self._key(connection, module, job_id))
+        item = self._get_raw(self._key(job))
         return state_view(item) if item else None
 
     def history(
-        self, connection: str, module: str, job_id: str, limit: int = 50, cursor: str | None = None
+        self, job: JobKey, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The job's checks, newest first, a page at a time: (items, next_cursor or None)."""
-        key = self._key(connection, module, job_id)
+        key = self._key(job)
         _check_limit(limit, 1000)
         start = _decode_cursor(cursor, CHECK_PREFIX)
         if start is not None and start["pk"] != key["pk"]:

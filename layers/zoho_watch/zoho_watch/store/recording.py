@@ -17,8 +17,8 @@ from zoho_watch.jobs import (
     SCHEDULED,
     SUSPENDED,
     TERMINAL_STATUSES,
+    JobKey,
     Snapshot,
-    validate_job_id,
 )
 from zoho_watch.polling import (
     Observation,
@@ -102,9 +102,7 @@ class CheckRecording(ActiveIndex, RatePriors):
 
     def record_error(
         self,
-        connection: str,
-        module: str,
-        job_id: str,
+        job: JobKey,
         error: ZohoWatchError,
         at: float | None = None,
         *,
@@ -114,37 +112,28 @@ class CheckRecording(ActiveIndex, RatePriors):
 
         `known_only`: record it only on a job zoho-watch already has (None otherwise, nothing written).
         """
-        key = self._key(connection, module, job_id)
-        job_id = validate_job_id(job_id)
         at = self._clock() if at is None else at
         extra: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"} if known_only else {}
         try:
-            item = self._record_error(key, connection, module, job_id, error, at, extra)
+            item = self._record_error(job, error, at, extra)
         except self._client.exceptions.ConditionalCheckFailedException:
             return None
         return state_view(item)
 
     def _record_error(
-        self,
-        key: dict[str, Any],
-        connection: str,
-        module: str,
-        job_id: str,
-        error: ZohoWatchError,
-        at: float,
-        extra: dict[str, Any],
+        self, job: JobKey, error: ZohoWatchError, at: float, extra: dict[str, Any]
     ) -> dict[str, Any]:
         """The update of `record_error`: `extra` may hold its ConditionExpression."""
         return self._update_leaving_index(
-            key,
+            self._key(job),
             "last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
             " first_seen_at = if_not_exists(first_seen_at, :now),"
             " version = if_not_exists(version, :zero) + :one",
             {
                 ":error": {**error.to_dict(), "at": iso_utc(at)},
-                ":connection": connection,
-                ":module": module,
-                ":job_id": job_id,
+                ":connection": job.connection,
+                ":module": job.module,
+                ":job_id": job.job_id,
                 ":now": iso_utc(at),
                 ":zero": 0,
                 ":one": 1,
@@ -155,9 +144,7 @@ class CheckRecording(ActiveIndex, RatePriors):
 
     def record_check(
         self,
-        connection: str,
-        module: str,
-        job_id: str,
+        job: JobKey,
         snapshot: Snapshot,
         checked_at: float,
         policy: PollPolicy | None = None,
@@ -178,8 +165,7 @@ class CheckRecording(ActiveIndex, RatePriors):
         instead of a read for the first write attempt. It may be stale (the index is eventually consistent):
         the conditional write on `version` then fails and the item is read again, as for any lost race.
         """
-        key = self._key(connection, module, job_id)
-        job_id = validate_job_id(job_id)
+        key = self._key(job)
         if prefetched is not None and (
             not isinstance(prefetched, dict)
             or prefetched.get("pk") != key["pk"]["S"]
@@ -202,12 +188,10 @@ class CheckRecording(ActiveIndex, RatePriors):
                     finished_event_pending=bool(old.get("finished_event_pending")),
                 )
             if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
-                prior, prior_read = self.rate_prior(connection, module), True
+                prior, prior_read = self.rate_prior(job.connection, job.module), True
             new, wait = self._next_state(
                 old,
-                connection,
-                module,
-                job_id,
+                job,
                 snapshot,
                 checked_at,
                 policy,
@@ -228,7 +212,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             if snapshot.terminal:
                 sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])
                 if sample is not None:
-                    self.learn_rate(connection, module, sample)
+                    self.learn_rate(job.connection, job.module, sample)
             return CheckOutcome(
                 state=state_view(new),
                 changed=previous != snapshot.status,
@@ -264,9 +248,7 @@ class CheckRecording(ActiveIndex, RatePriors):
     def _next_state(
         self,
         old: dict[str, Any] | None,
-        connection: str,
-        module: str,
-        job_id: str,
+        job: JobKey,
         snapshot: Snapshot,
         checked_at: float,
         policy: PollPolicy | None,
@@ -286,7 +268,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             int(old.get("checks", 0)),
             epoch_of(first_seen_iso),
         )
-        rng = rng or jitter_rng(connection, module, job_id, state.checks + 1)
+        rng = rng or jitter_rng(job, state.checks + 1)
         seen = Observation(checked_at, snapshot.status, snapshot.done, snapshot.total)
         step = poll_step(state, seen, policy, rng, prior)
         wait = step.wait
@@ -294,11 +276,11 @@ class CheckRecording(ActiveIndex, RatePriors):
         new: dict[str, Any] = {
             # Attributes this write does not own are carried over (their changes bump `version`).
             **{name: old[name] for name in ("poll", "created_by") if name in old},
-            "pk": job_pk(connection, module, job_id),
+            "pk": job_pk(job),
             "sk": STATE_SK,
-            "connection": connection,
-            "module": module,
-            "job_id": job_id,
+            "connection": job.connection,
+            "module": job.module,
+            "job_id": job.job_id,
             "status": snapshot.status,
             **snapshot.counts(),
             "progress": snapshot.progress,

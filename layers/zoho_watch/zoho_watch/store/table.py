@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from zoho_watch.jobs import validate_connection, validate_job_id, validate_module
+from zoho_watch.jobs import JobKey
 from zoho_watch.store.items import STATE_SK, _deserialize, _serialize, job_pk
 
 
@@ -18,12 +18,12 @@ class StoreTable:
         self._table = table_name
         self._clock = clock  # the library's clock (epoch seconds)
 
-    def _key(self, connection: str, module: str, job_id: str) -> dict[str, Any]:
-        """The key of the job's STATE item, after validating the three identifiers."""
-        validate_connection(connection)
-        validate_module(module)
-        job_id = validate_job_id(job_id)
-        return {"pk": {"S": job_pk(connection, module, job_id)}, "sk": {"S": STATE_SK}}
+    @staticmethod
+    def _key(key: JobKey) -> dict[str, Any]:
+        """The DynamoDB key of the job's STATE item."""
+        if not isinstance(key, JobKey):
+            raise TypeError(f"a job is named by a JobKey, got {type(key).__name__}")
+        return {"pk": {"S": job_pk(key)}, "sk": {"S": STATE_SK}}
 
     def _get_raw(self, key: dict[str, Any]) -> dict[str, Any] | None:
         """The item at `key` as stored (plain values), read consistently, or None."""
