@@ -16,6 +16,7 @@ from zoho_watch.jobs import (
     JOB_ID_PATTERN,
     MODULE_PATTERN,
     TERMINAL_STATUSES,
+    JobKey,
     Snapshot,
     validate_connection,
     validate_job_id,
@@ -99,6 +100,21 @@ def test_valid_connections_pass(connection: str) -> None:
 def test_invalid_connections_are_refused(connection: object) -> None:
     with pytest.raises(InvalidInput):
         validate_connection(connection)
+
+
+def test_a_job_key_is_valid_by_construction_and_frozen() -> None:
+    key = JobKey("default", "Leads", 554023000000506003)  # type: ignore[arg-type]  # an int id, as JSON has it
+    assert (key.connection, key.module, key.job_id) == ("default", "Leads", "554023000000506003")
+    assert str(key) == "default/Leads/554023000000506003"
+    assert key == JobKey.of({"connection": "default", "module": "Leads", "job_id": "554023000000506003"})
+    assert len({key, JobKey("default", "Leads", "554023000000506003")}) == 1  # hashable, compared by value
+    with pytest.raises(AttributeError):
+        key.module = "Deals"  # type: ignore[misc]
+    for bad in (("Default", "Leads", "1"), ("default", "../Leads", "1"), ("default", "Leads", "12ab")):
+        with pytest.raises(InvalidInput):
+            JobKey(*bad)
+    with pytest.raises(InvalidInput, match="module"):
+        JobKey.of({"connection": "default", "job_id": "1"})  # a missing part is bad input, not a KeyError
 
 
 def test_snapshot_progress_and_terminal() -> None:
