@@ -1,14 +1,15 @@
 """The finished-event outbox: a finished job's "finished" event stays pending (and the job in the index's
 `ACTIVE#finished-event` partition) until one claimer has published it; a claim is a lease on the library's
-clock, so the event of a claimer that died is published by the next check or sweep."""
+clock (`zoho_watch.lease`), so the event of a claimer that died is published by the next check or sweep."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zoho_watch.jobs import JobKey
+from zoho_watch.lease import ItemLease
 from zoho_watch.store.index import ActiveIndex
-from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit
+from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit, _serialize
 
 # How long a claim on a job's "finished" event lasts (seconds, library clock): longer than one publication
 # (put_events is bounded by the events client's time-outs, see services.EVENTS_CLIENT_TIMEOUTS), short enough
@@ -29,61 +30,49 @@ class FinishedEventOutbox(ActiveIndex):
         _check_limit(limit, 100000)
         return self._query_due(FINISHED_EVENT_PARTITION, now, limit)
 
-    def claim_finished_event(
-        self,
-        job: JobKey,
-        lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS,
-    ) -> bool:
+    @property
+    def _claims(self) -> ItemLease:
+        """Claims on finished jobs' events: a lease in each STATE item's `finished_event_claimed_until`."""
+        return ItemLease(self._client, self._table, self._clock, until="finished_event_claimed_until")
+
+    def claim_finished_event(self, job: JobKey, lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS) -> bool:
         """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
 
-        The claim is a lease (`finished_event_claimed_until`, library clock), not the removal of
-        `finished_event_pending`: the flag stays until `finished_event_published`, so a claimer that dies
-        before publishing leaves the event pending, and once the lease has run out the next checker claims it.
-        The job's place in `ACTIVE#finished-event` moves to the lease's end (`next_check_at`): the sweep tries
-        it again only if the claimer has not published it.
+        The claim is a lease (`zoho_watch.lease`, library clock), not the removal of `finished_event_pending`:
+        the flag stays until `finished_event_published`, so a claimer that dies before publishing leaves the
+        event pending, and once the lease has run out the next checker claims it. The job's place in
+        `ACTIVE#finished-event` moves to the lease's end (`next_check_at`): the sweep tries it again only if
+        the claimer has not published it.
         """
-        key = self._key(job)
-        now = self._clock()
-        try:
-            self._update(
-                key,
-                "SET finished_event_claimed_until = :until, active = :finished_event, next_check_at = :until,"
-                " version = version + :one",
-                {
-                    ":finished_event": FINISHED_EVENT_PARTITION,
-                    ":one": 1,
-                    ":true": True,
-                    ":now": now,
-                    ":until": now + lease_seconds,
-                },
-                ConditionExpression="finished_event_pending = :true AND (attribute_not_exists("
-                "finished_event_claimed_until) OR finished_event_claimed_until <= :now)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        until = self._claims.take(
+            self._key(job),
+            lease_seconds,
+            sets="active = :finished_event, next_check_at = :lease_until, version = version + :one",
+            condition="finished_event_pending = :true",
+            values=_serialize({":finished_event": FINISHED_EVENT_PARTITION, ":one": 1, ":true": True}),
+        )
+        return until is not None
 
     def finished_event_published(self, job: JobKey) -> None:
         """The claimed "finished" event is on the bus: no longer pending, the claim is over, and the job
         leaves the index (`ACTIVE#finished-event`)."""
-        key = self._key(job)
-        self._update(
-            key,
-            "REMOVE finished_event_pending, finished_event_claimed_until, active, next_check_at"
-            " SET version = version + :one",
-            {":one": 1},
+        self._claims.end(
+            self._key(job),
+            sets="version = version + :one",
+            removes="finished_event_pending, active, next_check_at",
+            values=_serialize({":one": 1}),
         )
 
     def release_finished_event(self, job: JobKey) -> None:
         """Give a claimed "finished" event back, still pending (its publication failed), to the next check
         or the next sweep run (due now in `ACTIVE#finished-event`)."""
-        key = self._key(job)
-        self._update(
-            key,
-            "SET finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
-            " version = version + :one"
-            " REMOVE finished_event_claimed_until",
-            {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()},
+        self._claims.end(
+            self._key(job),
+            sets="finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
+            " version = version + :one",
+            values=_serialize(
+                {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()}
+            ),
         )
 
     def finished_event_pending(self, job: JobKey) -> bool:
