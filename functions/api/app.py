@@ -274,7 +274,7 @@ def watch_answer(outcome: watches.WatchOutcome) -> WatchAnswer:
         execution_arn=outcome.execution_arn,
         execution_name=outcome.execution_name,
         deadline=outcome.deadline,
-        state=JobState(**outcome.state) if outcome.state is not None else None,
+        state=JobState.model_validate(outcome.state) if outcome.state is not None else None,
     )
 
 
@@ -300,7 +300,7 @@ def list_jobs(
     items, next_cursor = get_services().store.list_jobs(
         status=status, connection=connection, limit=limit, cursor=cursor
     )
-    return JobPage(items=[JobState(**item) for item in items], next_cursor=next_cursor)
+    return JobPage(items=[JobState.model_validate(item) for item in items], next_cursor=next_cursor)
 
 
 def _job_key(connection: str | None, module: str, job_id: str) -> JobKey:
@@ -321,11 +321,11 @@ def get_job(
         from zoho_watch.check import check_job  # Zoho's client (requests) only for live checks
 
         metrics.add_metric(name="LiveChecks", unit=MetricUnit.Count, value=1)
-        return JobState(**check_job(job))
+        return JobState.model_validate(check_job(job))
     state = get_services().store.get(job)
     if state is None:
         raise JobNotRecorded(job.connection, job.module, job.job_id)
-    return JobState(**state)
+    return JobState.model_validate(state)
 
 
 @app.get("/jobs/<module>/<job_id>/history", summary="Get a job's checks", responses=ERROR_RESPONSES)
@@ -340,7 +340,7 @@ def get_job_history(
     items, next_cursor = get_services().store.history(
         _job_key(connection, module, job_id), limit=limit, cursor=cursor
     )
-    return HistoryPage(items=[HistoryItem(**item) for item in items], next_cursor=next_cursor)
+    return HistoryPage(items=[HistoryItem.model_validate(item) for item in items], next_cursor=next_cursor)
 
 
 @app.put(

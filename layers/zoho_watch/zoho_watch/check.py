@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,26 +30,31 @@ from zoho_watch.errors import (
 from zoho_watch.jobs import JobKey, Snapshot
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
-from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, state_view
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, Counts, JobView, state_view
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
 metrics = Metrics()
 
-RESULT_KEYS = (
-    "connection",
-    "module",
-    "job_id",
-    "status",
-    "counts",
-    "progress",
-    "terminal",
-    "first_seen_at",
-    "finished_at",
-    "checks",
-    "last_error",
-    "watched",
-)
+
+class CheckResult(TypedDict):
+    """What one check returns (docs/interfaces.md): the job's state as stored after it, and what it did."""
+
+    connection: str
+    module: str
+    job_id: str
+    status: str | None
+    counts: Counts
+    progress: float | None
+    terminal: bool
+    first_seen_at: str | None
+    finished_at: str | None
+    checks: int
+    last_error: dict[str, Any] | None
+    watched: bool
+    changed: bool  # this check changed the job's status
+    checked_at: str | None  # when the stored state was checked (this check's time unless it was overtaken)
+    next_check_in: int  # seconds, from the polling policy (0 once the job has finished)
 
 
 # A checker that finds the finished event claimed looks again this often (real seconds), for at most the
@@ -104,7 +109,7 @@ def check_job(
     *,
     prefetched: dict[str, Any] | None = None,
     zoho_slot: ZohoSlot | None = None,
-) -> dict[str, Any]:
+) -> CheckResult:
     """Check one job now and return its state as a JSON-ready dict (keys in docs/interfaces.md).
 
     `poll` ({"min_seconds", "max_seconds"}) bounds `next_check_in`; None means the bounds stored when the
@@ -170,14 +175,26 @@ def check_job(
     if state["terminal"] and outcome.finished_event_pending:
         publish_finished(services, state, outcome.previous_status)
 
-    result = {key: state.get(key) for key in RESULT_KEYS}
-    result["changed"] = outcome.changed and not outcome.stale
-    result["checked_at"] = state.get("last_checked_at")
-    result["next_check_in"] = 0 if state["terminal"] else outcome.next_check_in
-    return result
+    return {
+        "connection": state["connection"],
+        "module": state["module"],
+        "job_id": state["job_id"],
+        "status": state["status"],
+        "counts": state["counts"],
+        "progress": state["progress"],
+        "terminal": state["terminal"],
+        "first_seen_at": state["first_seen_at"],
+        "finished_at": state["finished_at"],
+        "checks": state["checks"],
+        "last_error": state["last_error"],
+        "watched": state["watched"],
+        "changed": outcome.changed and not outcome.stale,
+        "checked_at": state["last_checked_at"],
+        "next_check_in": 0 if state["terminal"] else outcome.next_check_in,
+    }
 
 
-def publish_finished(services: Services, state: dict[str, Any], previous_status: str | None = None) -> bool:
+def publish_finished(services: Services, state: JobView, previous_status: str | None = None) -> bool:
     """Publish the job's "finished" event unless someone else does; True if this caller published it.
 
     The claim is a lease in the store (`JobStore.claim_finished_event`), and the event stays pending until
@@ -223,7 +240,7 @@ def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
     return True
 
 
-def _publish_claimed(services: Services, state: dict[str, Any], previous_status: str | None) -> None:
+def _publish_claimed(services: Services, state: JobView, previous_status: str | None) -> None:
     """Put the claimed "finished" event on the bus, then mark it published (or give the claim back)."""
     store = services.store
     job = JobKey.of(state)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from zoho_watch.errors import EventPublishError
 from zoho_watch.jobs import JobKey
+
+if TYPE_CHECKING:  # the store's types only: the events need nothing else of it
+    from zoho_watch.store import JobView
 
 logger = Logger(child=True)
 
@@ -29,7 +32,7 @@ def finished_event_id(job: JobKey) -> str:
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{job.connection}#{job.module}#{job.job_id}#finished"))
 
 
-def event_detail(state: dict[str, Any], previous_status: str | None = None) -> dict[str, Any]:
+def event_detail(state: JobView, previous_status: str | None = None) -> dict[str, Any]:
     """The detail of both events, from a job state as `check_job` returns it (no secrets in it)."""
     detail = {
         "connection": state["connection"],
@@ -73,11 +76,11 @@ class EventPublisher:
             )
         logger.info("event published", extra={"detail_type": detail_type, "job_id": detail["job_id"]})
 
-    def status_changed(self, state: dict[str, Any], previous_status: str | None) -> None:
+    def status_changed(self, state: JobView, previous_status: str | None) -> None:
         """Announce that a job's status changed (including to a terminal status)."""
         self._put(STATUS_CHANGED, event_detail(state, previous_status))
 
-    def finished(self, state: dict[str, Any], previous_status: str | None = None) -> None:
+    def finished(self, state: JobView, previous_status: str | None = None) -> None:
         """Announce that a job reached COMPLETED or FAILED (at least once, with a stable `event_id`)."""
         detail = event_detail(state, previous_status)
         detail["event_id"] = finished_event_id(JobKey.of(state))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from zoho_watch.check import check_job
+from zoho_watch.check import CheckResult, check_job
 from zoho_watch.config import MAX_POLLS_LIMIT
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
@@ -82,7 +82,7 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
 
 
 def next_step(
-    state: dict[str, Any], settings: dict[str, Any], now: datetime, started_at: datetime | None
+    state: CheckResult, settings: dict[str, Any], now: datetime, started_at: datetime | None
 ) -> dict[str, Any]:
     """What the loop does after this check: `polls`, `next_check_in`, `deadline_passed`, `continue_as_new`.
 
@@ -117,7 +117,7 @@ class LoopCheck:
     """One run of the loop's task: the validated settings, the job's state and the loop's next step."""
 
     settings: dict[str, Any]
-    state: dict[str, Any]
+    state: CheckResult
     step: dict[str, Any]
 
     def answer(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooMany
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
+from zoho_watch.store import JobView
 
 logger = Logger(child=True)
 
@@ -46,7 +47,7 @@ class WatchOutcome:
     watching: bool
     already: bool  # the job was already in the requested state
     message: str
-    state: dict[str, Any] | None  # the job's stored state afterwards
+    state: JobView | None  # the job's stored state afterwards
     mode: WatchMode | None = None
     execution_arn: str | None = None
     deadline: str | None = None  # the new execution's deadline (ISO-8601 UTC)
@@ -103,7 +104,7 @@ def _poll_bounds(poll: dict[str, Any] | None) -> dict[str, int] | None:
     return given or None
 
 
-def _watched_by(stored: dict[str, Any] | None) -> str | None:
+def _watched_by(stored: JobView | None) -> str | None:
     """Who watches the stored job now (None when it is not watched)."""
     if stored is None or not stored.get("watched"):
         return None

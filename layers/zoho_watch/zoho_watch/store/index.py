@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
@@ -13,6 +13,7 @@ from zoho_watch.polling import PollPolicy
 from zoho_watch.store.items import (
     ACTIVE,
     FINISHED_EVENT_PARTITION,
+    JobView,
     _check_limit,
     _deserialize,
     iso_utc,
@@ -42,6 +43,16 @@ def index_partition(watcher: str) -> str:
 class ActiveIndex(StoreTable):
     """`due_jobs`, `watch` and `unwatch` of a `JobStore`, and the index reads and writes its parts share."""
 
+    @overload
+    def due_jobs(
+        self, now: float | None = None, limit: int = 1000, *, raw: Literal[False] = False, kind: str = ...
+    ) -> list[JobView]: ...
+
+    @overload
+    def due_jobs(
+        self, now: float | None = None, limit: int = 1000, *, raw: Literal[True], kind: str = ...
+    ) -> list[dict[str, Any]]: ...
+
     def due_jobs(
         self,
         now: float | None = None,
@@ -49,7 +60,7 @@ class ActiveIndex(StoreTable):
         *,
         raw: bool = False,
         kind: str = SCHEDULE_WATCHER,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobView] | list[dict[str, Any]]:
         """Watched, unfinished jobs due for a check at `now`, soonest first (from the sparse index).
 
         Only the jobs of one watcher kind: by default `schedule` (the sweep's jobs; jobs watched by a Step
@@ -66,7 +77,9 @@ class ActiveIndex(StoreTable):
             raise InvalidInput(f"{kind} is not a watcher kind")
         partition = ACTIVE if kind == SCHEDULE_WATCHER else f"{ACTIVE}#{kind}"
         found = self._query_due(partition, now, limit)
-        return found if raw else [state_view(item) for item in found]
+        if raw:
+            return found
+        return [state_view(item) for item in found]
 
     def _query_due(self, partition: str, now: float | None, limit: int) -> list[dict[str, Any]]:
         """The raw items of one index partition with `next_check_at <= now`, soonest first."""
@@ -99,7 +112,7 @@ class ActiveIndex(StoreTable):
         watcher: str,
         poll: dict[str, Any] | None = None,
         next_check_at: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> JobView:
         """Mark the job watched by `watcher` ("stepfunctions:<execution arn>" or "schedule"); idempotent.
 
         An unfinished job enters the active index with its next check at `next_check_at` (default now);
@@ -154,7 +167,7 @@ class ActiveIndex(StoreTable):
             item = self._update(key, "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
         return state_view(item)
 
-    def unwatch(self, job: JobKey) -> dict[str, Any] | None:
+    def unwatch(self, job: JobKey) -> JobView | None:
         """Stop watching the job (it leaves the active index); the state, or None for an unknown job."""
         key = self._key(job)
         try:

@@ -11,7 +11,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -125,7 +125,47 @@ def _is_active(value: Any) -> bool:
     )
 
 
-def _counts(item: dict[str, Any]) -> dict[str, Any]:
+class Counts(TypedDict):
+    """A job's four record counts as Zoho last gave them (None before its first check)."""
+
+    total: int | None
+    updated: int | None
+    failed: int | None
+    not_updated: int | None
+
+
+class JobView(TypedDict):
+    """The public, JSON-ready state of a job: `state_view` of its STATE item (docs/interfaces.md)."""
+
+    connection: str
+    module: str
+    job_id: str
+    status: str | None  # None while the job is watched and not yet checked
+    counts: Counts
+    progress: float | None
+    terminal: bool
+    first_seen_at: str | None
+    last_checked_at: str | None
+    finished_at: str | None
+    checks: int
+    last_error: dict[str, Any] | None
+    watcher: str | None
+    watched: bool
+    poll: dict[str, int] | None
+    next_check_at: float | None
+    version: int
+
+
+class HistoryView(TypedDict):
+    """The public, JSON-ready form of one check of a job: `history_view` of a CHECK item."""
+
+    checked_at: str
+    status: str
+    counts: Counts
+    progress: float | None
+
+
+def _counts(item: dict[str, Any]) -> Counts:
     """The four counts of a STATE or CHECK item, in the JSON shape of `Snapshot.counts`."""
     return {
         "total": item.get("total"),
@@ -135,13 +175,13 @@ def _counts(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def state_view(item: dict[str, Any]) -> dict[str, Any]:
+def state_view(item: dict[str, Any]) -> JobView:
     """The public, JSON-ready shape of a job's STATE item."""
     status = item.get("status")
     return {
-        "connection": item.get("connection"),
-        "module": item.get("module"),
-        "job_id": item.get("job_id"),
+        "connection": item["connection"],
+        "module": item["module"],
+        "job_id": item["job_id"],
         "status": status,
         "counts": _counts(item),
         "progress": item.get("progress"),
@@ -159,11 +199,11 @@ def state_view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def history_view(item: dict[str, Any]) -> dict[str, Any]:
+def history_view(item: dict[str, Any]) -> HistoryView:
     """The public, JSON-ready shape of a CHECK history item."""
     return {
-        "checked_at": item.get("checked_at"),
-        "status": item.get("status"),
+        "checked_at": item["checked_at"],
+        "status": item["status"],
         "counts": _counts(item),
         "progress": item.get("progress"),
     }

@@ -9,6 +9,8 @@ from zoho_watch.jobs import JobKey, validate_connection
 from zoho_watch.store.items import (
     CHECK_PREFIX,
     STATE_SK,
+    HistoryView,
+    JobView,
     _check_limit,
     _decode_cursor,
     _deserialize,
@@ -22,14 +24,14 @@ from zoho_watch.store.table import StoreTable
 class JobReads(StoreTable):
     """`get`, `history` and `list_jobs` of a `JobStore`."""
 
-    def get(self, job: JobKey) -> dict[str, Any] | None:
+    def get(self, job: JobKey) -> JobView | None:
         """The job's stored state (JSON-ready), or None if zoho-watch has never seen it."""
         item = self._get_raw(self._key(job))
         return state_view(item) if item else None
 
     def history(
         self, job: JobKey, limit: int = 50, cursor: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[HistoryView], str | None]:
         """The job's checks, newest first, a page at a time: (items, next_cursor or None)."""
         key = self._key(job)
         _check_limit(limit, 1000)
@@ -56,7 +58,7 @@ class JobReads(StoreTable):
         connection: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[JobView], str | None]:
         """Jobs (any status, or one), optionally of one connection, a page at a time: (items, next_cursor)."""
         _check_limit(limit, 1000)
         if status is not None and (not isinstance(status, str) or not status.isupper() or len(status) > 64):

@@ -34,6 +34,7 @@ from zoho_watch.store.items import (
     CHECK_PREFIX,
     FINISHED_EVENT_PARTITION,
     STATE_SK,
+    JobView,
     _serialize,
     epoch_of,
     iso_utc,
@@ -85,7 +86,7 @@ def _overtaken(old: dict[str, Any], snapshot: Snapshot, checked_at: float) -> bo
 class CheckOutcome:
     """What `record_check` did: the state now stored, and whether this check moved it."""
 
-    state: dict[str, Any]
+    state: JobView
     changed: bool  # the status differs from the stored one before this check
     became_terminal: bool  # this check is the one that made the job terminal
     stale: bool  # the stored state was newer or terminal: this check changed nothing
@@ -107,7 +108,7 @@ class CheckRecording(ActiveIndex, RatePriors):
         at: float | None = None,
         *,
         known_only: bool = False,
-    ) -> dict[str, Any] | None:
+    ) -> JobView | None:
         """Keep a permanent error as the job's `last_error` and take it out of the active index.
 
         `known_only`: record it only on a job zoho-watch already has (None otherwise, nothing written).
