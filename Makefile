@@ -46,9 +46,11 @@ $(STAMP): $(UV_STAMP) requirements-dev.txt layers/zoho_watch/requirements.txt py
 
 install: $(STAMP) ## create .venv with the pinned tools and the zoho-watch CLI
 
+# Compiled at install (beside the gates): checkov runs once per `make test`, inside pytest, and would otherwise
+# compile its thousand modules there.
 $(CHECKOV_VENV)/.installed-stamp: $(UV_STAMP) requirements-checkov.txt
 	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
-	$(UV_INSTALL) --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
+	$(UV_INSTALL) --compile-bytecode --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
 	touch $@
 
 # The same pinned packages as $(VENV); the project itself is on pytest's `pythonpath` (pyproject.toml).
