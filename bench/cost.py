@@ -226,7 +226,7 @@ def one_hour_job() -> JobProfile:
 def create_job_with_id(zoho: FakeZoho, job_id: str, module: str, total: int, profile: JobProfile) -> str:
     """Have the emulator schedule a job under `job_id` instead of an id drawn at random; returns it.
 
-    The emulator draws every id with `secrets` (`fake_zoho.jobs.JobStore._next_id`) and has no way to
+    The emulator draws every id with `secrets` (`fake_zoho.jobs.JobBook._next_id`) and has no way to
     name one; this replaces that draw, on this emulator only, for one job, and checks the job got the id.
     """
     jobs = zoho.jobs

@@ -51,7 +51,7 @@ class RefreshToken:
 
 
 @dataclass
-class AccessToken:
+class IssuedToken:
     """An access token; ``dead`` says why it no longer works (revoked, evicted, expired) or is None."""
 
     refresh_token: str | None
@@ -94,7 +94,7 @@ class Accounts:
         with self._lock:
             self.clients: dict[str, Client] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}
-            self.access_tokens: dict[str, AccessToken] = {}
+            self.access_tokens: dict[str, IssuedToken] = {}
             self.grant_codes: dict[str, GrantCode] = {}
 
     # ----- set-up (Python API and /__admin/) -----
@@ -201,7 +201,7 @@ class Accounts:
             raise ValueError(f"dc must be a data centre other than {self._config.dc!r}")
         token = _zoho_token()
         with self._lock:
-            self.access_tokens[token] = AccessToken(
+            self.access_tokens[token] = IssuedToken(
                 None,
                 "",
                 self._scopes(scopes, tuple(self._config.default_scopes)),
@@ -268,7 +268,7 @@ class Accounts:
         while len(live) >= self._config.max_live_tokens:
             self.access_tokens[live.popleft()].dead = "evicted"
         token = _zoho_token()
-        self.access_tokens[token] = AccessToken(
+        self.access_tokens[token] = IssuedToken(
             refresh_token,
             client.client_id,
             record.scopes,
@@ -306,10 +306,10 @@ class Accounts:
     # ----- CRM side -----
 
     @staticmethod
-    def _alive(token: AccessToken, now: float) -> bool:
+    def _alive(token: IssuedToken, now: float) -> bool:
         return token.dead is None and token.expires_at > now
 
-    def authenticate(self, header: str | None) -> tuple[AccessToken | None, str | None]:
+    def authenticate(self, header: str | None) -> tuple[IssuedToken | None, str | None]:
         """(token, None) for a usable ``Zoho-oauthtoken`` header, else (None, Zoho error code)."""
         scheme, _, value = (header or "").strip().partition(" ")
         value = value.strip()
@@ -323,7 +323,7 @@ class Accounts:
                 return None, "INVALID_TOKEN"
             return token, None
 
-    def permission_of(self, token: AccessToken) -> str:
+    def permission_of(self, token: IssuedToken) -> str:
         """The permission of the user behind ``token`` (ok when its client is unknown)."""
         client = self.clients.get(token.client_id)
         return client.permission if client else "ok"

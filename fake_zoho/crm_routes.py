@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from .accounts import AccessToken, has_scope
+from .accounts import IssuedToken, has_scope
 from .config import API_VERSIONS
 from .errors import UNSUPPORTED_MODULE_MESSAGE
 from .replies import empty_reply, fault_reply, json_reply, zoho_error
@@ -69,7 +69,7 @@ def _mass_update(zoho: FakeZoho, route: str, version: str, module: str) -> tuple
         zoho.tallies.leave_org(token.org_id)
 
 
-def _authorised(zoho: FakeZoho, route: str, module: str, token: AccessToken) -> tuple[Response, str]:
+def _authorised(zoho: FakeZoho, route: str, module: str, token: IssuedToken) -> tuple[Response, str]:
     verdict = zoho.config.module_verdict(module)
     if verdict == "unsupported":
         return zoho_error("INVALID_MODULE", UNSUPPORTED_MODULE_MESSAGE)

@@ -17,7 +17,7 @@ from .config import MODULE_NAME, ZohoConfig
 from .counters import Counters
 from .errors import error_body
 from .faults import FaultInjector
-from .jobs import Job, JobStore
+from .jobs import Job, JobBook
 from .profile import JobProfile
 from .replies import RESET_KIND, json_reply, reset_connection
 from .server import ServerThread
@@ -56,7 +56,7 @@ class FakeZoho:
         # The live tallies behind ``counters`` and ``request_log`` (the CRM routes take org slots from it).
         self.tallies = Counters(self.config.request_log_limit)
         self.accounts = Accounts(self.clock, self.config, self.tallies, self._api_domain)
-        self.jobs = JobStore(self.clock, id_seed=lambda: self.config.job_id_seed)
+        self.jobs = JobBook(self.clock, id_seed=lambda: self.config.job_id_seed)
         self._views: dict[tuple[str, str], tuple[int, JobProfile]] = {}
         self._latency = 0.0
         self._server: ServerThread | None = None

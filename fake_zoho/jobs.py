@@ -40,7 +40,7 @@ class Job:
         return self.created_at + after
 
 
-class JobStore:
+class JobBook:
     """Every job of the emulated org, keyed by job_id."""
 
     def __init__(self, clock: Clock, id_seed: Callable[[], int | None] = lambda: None) -> None:
