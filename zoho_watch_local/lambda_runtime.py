@@ -51,7 +51,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from zoho_watch_local import invocation_scope, powertools_scope
-from zoho_watch_local.aws import ACCOUNT_ID, REGION, Invocation
+from zoho_watch_local.aws import Invocation
 from zoho_watch_local.clock import VirtualClock
 
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
@@ -413,8 +413,3 @@ class LambdaRuntime:
             log_group=context.log_group_name,
             log_stream=container.log_stream_name,
         )
-
-
-def lambda_arn(function_name: str) -> str:
-    """The ARN moto gives a function of that name in the local region and account."""
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"

@@ -229,10 +229,6 @@ class EmbeddedStack:
         assert self.runtime is not None
         self.runtime.reset_library()
 
-    def set_time_scale(self, factor: float | None) -> None:
-        """Run the clock at `factor` simulated seconds per real second, or virtual (skipping) with None."""
-        self.clock.set_scale(factor)
-
     def __enter__(self) -> EmbeddedStack:
         return self if self.aws is not None else self.start()
 
@@ -385,15 +381,6 @@ class EmbeddedStack:
             key=lambda item: (str((item[2].get("detail") or {}).get("checked_at") or ""), item[0], item[1])
         )
         return [event for _, _, event in found]
-
-    def function_logs(self, function_logical_id: str) -> str:
-        """Everything a function wrote to its log group (all streams), for tests and debugging."""
-        assert self.deployment is not None and self.runtime is not None
-        group = self.runtime.log_group_for(self.deployment.ref(function_logical_id))
-        lines: list[str] = []
-        for page in self.client("logs").get_paginator("filter_log_events").paginate(logGroupName=group):
-            lines.extend(event["message"] for event in page["events"])
-        return "\n".join(lines)
 
     def executions(self, status: str | None = None) -> list[dict[str, Any]]:
         """Executions of every state machine of the stack (optionally with one status), newest first."""

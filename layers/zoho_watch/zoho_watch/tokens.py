@@ -84,10 +84,6 @@ class TokenProvider:
     def _margin(self) -> float:
         return float(self._settings.token_refresh_margin_seconds)
 
-    def clear_memory(self) -> None:
-        """Forget the token cached in memory (the secret and the lease are untouched)."""
-        self._memory = None
-
     def get(self) -> AccessToken:
         """A usable access token: from memory, else the access-token secret, else a single-flight refresh."""
         token = self._memory
