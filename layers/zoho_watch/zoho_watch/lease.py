@@ -2,7 +2,7 @@
 
 The lease is an attribute of the item holding the time it runs out (epoch seconds on the library's clock).
 A caller takes it when the attribute is absent or the time has passed, in one `UpdateItem` that may also
-require more of the item and set more of it; the write that loses raises nothing, it answers False. When an
+require more of the item and set more of it; the write that loses raises nothing, it answers None. When an
 owner is given it is written with the lease, and only that owner can keep or end it. A holder that dies lets
 it run out, and the next caller takes it then. Two leases use it: the token refresh of a connection
 (`zoho_watch.token_lease`) and the claim on a finished job's event (`zoho_watch.store.outbox`).
