@@ -47,8 +47,8 @@ def pytest_configure(config: object) -> None:
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     """The `long_running` tests first, the rest in their order.
 
-    `make test` hands whole files to its two workers in collection order (pytest-xdist `loadfile`, not
+    `make test` hands whole files to its workers in collection order (pytest-xdist `loadfile`, not
     reordered): the files of the longest tests start first, one per worker, and the short files then fill
-    both workers up, so that neither core waits for the other at the end.
+    the workers up, so that no worker is left with a long file at the end.
     """
     items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
