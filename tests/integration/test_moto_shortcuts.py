@@ -255,17 +255,22 @@ def _queries(dynamodb: Any) -> list[Any]:
     ]
     pages = []
     for query in asked:
-        start: dict[str, Any] = {}
-        for _ in range(MAX_PAGES):  # a wrong order could page for ever
-            page = dynamodb.query(TableName="shortcuts", Limit=4, **query, **start)
-            page.pop("ResponseMetadata")
-            pages.append(page)
-            if "LastEvaluatedKey" not in page:
-                break
-            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-        else:
-            pytest.fail(f"more than {MAX_PAGES} pages: the pages do not follow one order")
+        pages.extend(_every_page(dynamodb.query, TableName="shortcuts", Limit=4, **query))
     return pages
+
+
+def _every_page(call: Any, **request: Any) -> list[Any]:
+    """Every page of a query or scan, following `LastEvaluatedKey` (at most MAX_PAGES pages)."""
+    pages = []
+    start: dict[str, Any] = {}
+    for _ in range(MAX_PAGES):  # a wrong order could page for ever
+        page = call(**request, **start)
+        page.pop("ResponseMetadata")
+        pages.append(page)
+        if "LastEvaluatedKey" not in page:
+            return pages
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    pytest.fail(f"more than {MAX_PAGES} pages: the pages do not follow one order")
 
 
 def _scans(dynamodb: Any) -> list[Any]:
@@ -277,16 +282,7 @@ def _scans(dynamodb: Any) -> list[Any]:
         ("shortcuts", {"Segment": 1, "TotalSegments": 2}),
         ("numbered", {}),
     ):
-        start: dict[str, Any] = {}
-        for _ in range(MAX_PAGES):  # a wrong order could page for ever
-            page = dynamodb.scan(TableName=table, Limit=5, **extra, **start)
-            page.pop("ResponseMetadata")
-            pages.append(page)
-            if "LastEvaluatedKey" not in page:
-                break
-            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-        else:
-            pytest.fail(f"more than {MAX_PAGES} pages: the pages do not follow one order")
+        pages.extend(_every_page(dynamodb.scan, TableName=table, Limit=5, **extra))
     return pages
 
 
