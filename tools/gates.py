@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zoho_watch_local.sam_transform import TransformError, transform
 from zoho_watch_local.template import TEMPLATE_PATH, load_template
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
@@ -108,66 +109,15 @@ def statelint_problems(template_path: Path = TEMPLATE_PATH) -> list[str]:
     return problems
 
 
-def _managed_policy_map() -> dict[str, str]:
-    # Offline stand-in for IAM's ListPolicies: SAM only asks for names the template uses.
-    names = ["AWSLambdaBasicExecutionRole", "AWSXRayDaemonWriteAccess", "AWSXrayWriteOnlyAccess"]
-    return {name: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-
-LOCAL_ARTIFACT_PROPERTIES = {
-    "AWS::Serverless::Function": "CodeUri",
-    "AWS::Serverless::LayerVersion": "ContentUri",
-    "AWS::Serverless::Api": "DefinitionUri",
-}
-
-
-def packaged(template: dict[str, Any], base: Path) -> dict[str, Any]:
-    """What `sam package` would hand CloudFormation: local paths replaced by S3 URIs, ASL files inlined.
-
-    A missing local path is reported as an error, as `sam build` would.
-    """
-    for logical_id, res in (template.get("Resources") or {}).items():
-        props = res.setdefault("Properties", {})
-        prop = LOCAL_ARTIFACT_PROPERTIES.get(res.get("Type", ""))
-        value = props.get(prop) if prop else None
-        if isinstance(value, str) and not value.startswith("s3://"):
-            if not (base / value).exists():
-                raise FileNotFoundError(f"{logical_id}: {prop} {value} does not exist")
-            props[prop] = f"s3://offline-artifacts/{logical_id}"
-        uri = props.get("DefinitionUri") if res.get("Type") in STATE_MACHINE_TYPES else None
-        if isinstance(uri, str):
-            props["Definition"] = json.loads((base / uri).read_text(encoding="utf-8"))
-            del props["DefinitionUri"]
-    return template
-
-
 def transform_problems(template_path: Path = TEMPLATE_PATH) -> list[str]:
     """Transform the SAM template to CloudFormation with aws-sam-translator, offline."""
-    import boto3
-    from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
     try:
-        template = packaged(load_template(template_path), Path(template_path).parent)
+        template = load_template(template_path)
+        transform(template, Path(template_path).parent, region=FAKE_REGION, account_id=FAKE_ACCOUNT)
+    except TransformError as err:
+        return err.problems
     except (OSError, ValueError) as err:
         return [f"SAM transform: {err}"]
-    session = boto3.session.Session(
-        region_name=FAKE_REGION,
-        aws_access_key_id="offline",
-        aws_secret_access_key="offline",  # noqa: S106 - not a secret: no AWS call is made
-    )
-    translator = Translator(
-        managed_policy_map=_managed_policy_map(), sam_parser=Parser(), boto_session=session
-    )
-    try:
-        translator.translate(
-            template,
-            parameter_values={"AWS::AccountId": FAKE_ACCOUNT, "AWS::Region": FAKE_REGION},
-            get_managed_policy_map=_managed_policy_map,
-        )
-    except InvalidDocumentException as err:
-        return [f"SAM transform: {cause.message}" for cause in err.causes]
     return []
 
 

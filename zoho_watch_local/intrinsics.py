@@ -82,7 +82,7 @@ def references(value: Any) -> set[str]:
         if len(value) == 1:
             (key, argument), *_ = value.items()
             if key == "Ref" and isinstance(argument, str):
-                found.add(argument.split(".", 1)[0])
+                found.add(argument)
                 return found
             if key == "Fn::GetAtt":
                 target = argument if isinstance(argument, list) else str(argument).split(".", 1)
@@ -137,11 +137,8 @@ class Resolver:
             return self.names[name]
         if name in self.refs:
             return self.refs[name]
-        logical_id, _, attribute = name.partition(".")
-        if attribute and logical_id in self.attributes and attribute in self.attributes[logical_id]:
-            return self.attributes[logical_id][attribute]  # SAM's `!Ref MyApi.Stage`
-        if logical_id in self.not_deployed:
-            raise TemplateError(f"Ref {name}: {self.not_deployed[logical_id]}")
+        if name in self.not_deployed:
+            raise TemplateError(f"Ref {name}: {self.not_deployed[name]}")
         raise TemplateError(f"Ref to unknown or not yet deployed {name}")
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:

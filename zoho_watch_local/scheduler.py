@@ -149,8 +149,6 @@ class LocalScheduler:
         """The event a run of `schedule` sends to its function."""
         if schedule.input is not None:
             return json.loads(schedule.input)
-        if schedule.kind == "scheduler":
-            return {}
         return {
             "version": "0",
             "id": str(uuid.uuid4()),

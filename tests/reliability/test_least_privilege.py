@@ -20,14 +20,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 from tests.unit.functions.test_stack_structure import STAR_RESOURCE_ACTIONS
-from tools.gates import FAKE_ACCOUNT, FAKE_REGION, _managed_policy_map, packaged
+from tools.gates import FAKE_ACCOUNT, FAKE_REGION
+from zoho_watch_local.sam_transform import transform
 from zoho_watch_local.template import REPO_ROOT, TEMPLATE_PATH, project_template
 
 CHECKOV = Path(os.environ.get("CHECKOV", REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
@@ -149,18 +147,8 @@ def as_list(value: Any) -> list[Any]:
 
 def transformed_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
     """What CloudFormation receives: the SAM transform applied offline (as `tools.gates` does)."""
-    source = copy.deepcopy(template if template is not None else project_template())
-    session = boto3.session.Session(
-        region_name=FAKE_REGION, aws_access_key_id="offline", aws_secret_access_key="offline"
-    )
-    translator = Translator(
-        managed_policy_map=_managed_policy_map(), sam_parser=Parser(), boto_session=session
-    )
-    return translator.translate(
-        packaged(source, TEMPLATE_PATH.parent),
-        parameter_values={"AWS::AccountId": FAKE_ACCOUNT, "AWS::Region": FAKE_REGION},
-        get_managed_policy_map=_managed_policy_map,
-    )
+    source = template if template is not None else project_template()
+    return transform(source, TEMPLATE_PATH.parent, region=FAKE_REGION, account_id=FAKE_ACCOUNT).template
 
 
 def privilege_problems(template: dict[str, Any] | None = None) -> list[str]:
