@@ -1,4 +1,7 @@
-"""Fault injection: by share (random, seedable) or by script (consumed in order), per route."""
+"""Fault injection: by share (random, seedable) or by script (consumed in order), per route.
+
+The emulator's injector knows Zoho's routes and fault kinds; another server can reuse it with its own.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +32,19 @@ class FaultInjector:
 
     ``script([...])`` queues kinds (None = a normal reply) that the next matching requests take in order;
     once it is used up, ``inject`` rules apply, each with its own share. ``seed`` makes shares repeatable.
+    ``routes`` and ``kinds`` are what may be named (default: the emulator's); a rule or script that names no
+    routes (None or "*") applies to all of them.
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        routes: Sequence[str] = ROUTES,
+        kinds: Sequence[str] = FAULT_KINDS,
+    ) -> None:
+        self.routes = tuple(routes)
+        self.kinds = tuple(kinds)
         self._lock = threading.Lock()
         self._rules: list[_ShareRule] = []
         self._script: collections.deque[tuple[str | None, frozenset[str]]] = collections.deque()
@@ -40,22 +53,20 @@ class FaultInjector:
         # Set by reset/stop so that sleeping "timeout" faults wake up at once.
         self.wake = threading.Event()
 
-    @staticmethod
-    def _routes(routes: str | Iterable[str] | None) -> frozenset[str]:
+    def _routes(self, routes: str | Iterable[str] | None) -> frozenset[str]:
         if routes is None or routes == "*":
-            return frozenset(ROUTES)
+            return frozenset(self.routes)
         chosen = frozenset([routes] if isinstance(routes, str) else routes)
-        unknown = sorted(chosen - set(ROUTES))
+        unknown = sorted(chosen - set(self.routes))
         if unknown or not chosen:
-            raise ValueError(f"routes must be among {ROUTES} (or '*'), got {sorted(chosen)}")
+            raise ValueError(f"routes must be among {self.routes} (or '*'), got {sorted(chosen)}")
         return chosen
 
-    @staticmethod
-    def _kind(kind: str | None, allow_none: bool) -> str | None:
+    def _kind(self, kind: str | None, allow_none: bool) -> str | None:
         if kind is None and allow_none:
             return None
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind not in self.kinds:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(self.kinds)}")
         return kind
 
     def inject(self, kind: str, share: float = 0.2, routes: str | Iterable[str] | None = ("status",)) -> None:

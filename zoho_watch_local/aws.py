@@ -165,6 +165,11 @@ _logs_lock = threading.Lock()
 ENVIRONMENT_ENDINGS = ("set_ended", "set_error", "set_timed_out", "set_stop")
 
 
+def in_execution() -> bool:
+    """Whether this thread runs a state of a Step Functions execution (a Task's Lambda call, say)."""
+    return _current_worker.get() is not None
+
+
 def _clock() -> VirtualClock:
     if _glue.clock is None:
         raise RuntimeError("the moto glue is not installed: no clock")

@@ -131,6 +131,11 @@ def _embedded_services(services_module: Any, clock: VirtualClock) -> Any:
     return EmbeddedServices(clock=clock.now)
 
 
+def in_function() -> bool:
+    """Whether this thread runs (a thread started by) a Lambda function's invocation."""
+    return _function_services.get() is not None
+
+
 class _ServicesRouter:
     """What the library's `get_services()` returns on the embedded stack: the running function's Services,
     or outside any invocation a Services of the process (tests and the CLI reading the library)."""

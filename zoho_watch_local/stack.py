@@ -22,6 +22,8 @@ the emulator (`ZOHO_ACCOUNTS_URL`, `ZOHO_API_DOMAIN`) are; the connection's secr
 running deployment has them (emulator credentials, an access token valid for Zoho's simulated hour).
 Simulated time never goes backwards, not even across `reset()`.
 Every event put on the template's event buses is also copied to a log group, read by `events()`.
+AWS fails on demand as the emulator does: `stack.aws_faults` (`zoho_watch_local.aws_faults`) fails the
+functions' AWS calls and the state machine's Lambda invocations by share or by script.
 
 moto's backends are process-wide: one started embedded stack per process.
 """
@@ -38,11 +40,13 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws, join_executions
+from zoho_watch_local import loopback
+from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws, in_execution, join_executions
+from zoho_watch_local.aws_faults import AwsFaults
 from zoho_watch_local.clock import VirtualClock
 from zoho_watch_local.deploy import Deployment, deploy
 from zoho_watch_local.gateway import LocalApiGateway
-from zoho_watch_local.lambda_runtime import LambdaRuntime
+from zoho_watch_local.lambda_runtime import LambdaRuntime, in_function
 from zoho_watch_local.scheduler import LocalScheduler
 from zoho_watch_local.template import REPO_ROOT, load_template
 
@@ -97,6 +101,8 @@ class EmbeddedStack:
         self.gateway: LocalApiGateway | None = None
         self.scheduler: LocalScheduler | None = None
         self._clients: dict[str, Any] = {}
+        # Faults of the functions' AWS calls and of the state machine's Lambda invocations.
+        self.aws_faults = AwsFaults(in_function=in_function, in_execution=in_execution)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -133,6 +139,7 @@ class EmbeddedStack:
         self.runtime = LambdaRuntime(self.clock)
         self.runtime.reset_library()  # nothing cached by an earlier stack in this process (its clients)
         self.aws = LocalAws(self.clock, self.runtime, port=self._ports["aws"]).start()
+        loopback.set_faults(self.aws_faults.reply)
         self.runtime.extra_environment.update(
             {
                 "AWS_ENDPOINT_URL": self.aws.endpoint_url,
@@ -211,6 +218,7 @@ class EmbeddedStack:
                 f"real seconds ({len(running)} execution threads; invocations all ended: {drained})"
             )
         self.zoho.reset()  # the clock is the stack's: it stays where it is
+        self.aws_faults.reset()
         self.clock.reset(self._time_scale)  # unfrozen, at the stack's scale (a test may have changed both)
         self.driver.acquire()
         dynamodb, table = self.client("dynamodb"), self.table_name()

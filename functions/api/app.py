@@ -35,6 +35,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
+from zoho_watch.aws_errors import classify
 from zoho_watch.errors import JobNotRecorded, ZohoRateLimited, ZohoWatchError
 from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
 from zoho_watch.services import get_services
@@ -258,7 +259,11 @@ def handle_not_found(_: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response:
-    """Anything else: logged with its trace, answered without it."""
+    """An AWS failure as its typed error (503 when passing); anything else logged with its trace, answered
+    without it."""
+    typed = classify(error)
+    if typed is not None:
+        return handle_zoho_watch_error(typed)
     logger.exception("unexpected error")
     request_id = app.current_event.request_context.request_id
     return error_response(500, "INTERNAL_ERROR", "internal error", request_id=request_id)

@@ -4,12 +4,14 @@ the answers the server gives over the network; botocore's part of it pinned."""
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 import requests
+from botocore import endpoint as botocore_endpoint
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError
@@ -143,3 +145,35 @@ def test_uninstall_puts_botocore_back_and_install_wraps_it_again(local: dict[str
     finally:
         loopback.install(local["aws"].port, served)
     assert URLLib3Session.send is wrapped and loopback.installed()
+
+
+def test_botocore_sleeps_a_retry_back_off_with_its_endpoint_modules_time() -> None:
+    assert "time.sleep(handler_response)" in inspect.getsource(Endpoint._needs_retry)
+
+
+def test_a_fault_hook_answers_first_and_a_retry_after_it_is_not_slept(
+    local: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    def throttle_twice(request: AWSPreparedRequest) -> Any:
+        seen.append(request.url)
+        if len(seen) > 2:
+            return None
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        return loopback.reply(
+            request, 400, {"x-amzn-RequestId": "r", "x-amzn-ErrorType": "ThrottlingException"}, body
+        )
+
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    loopback.set_faults(throttle_twice)
+    try:
+        dynamodb = boto3.client("dynamodb", **local["aws"].client_kwargs())
+        assert isinstance(dynamodb.list_tables()["TableNames"], list)  # the SDK's third attempt
+    finally:
+        loopback.set_faults(None)
+    assert len(seen) == 3 and slept == []
+    loopback._last_request.served = False  # after a request elsewhere, a back-off is slept for real
+    botocore_endpoint.time.sleep(0.25)
+    assert slept == [0.25]

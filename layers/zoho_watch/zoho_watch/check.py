@@ -19,6 +19,7 @@ from typing import Any, TypedDict
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.errors import (
     PERMANENT_ERRORS,
     ConnectionNotConfigured,
@@ -133,7 +134,10 @@ def check_job(
     store = services.store
 
     try:
-        snapshot, checked_at = ask_zoho_timed(services, job, zoho_slot)
+        # AWS failures on the way to Zoho (the token's secrets and lease) are typed here, so that a refusal
+        # is recorded on the job like Zoho's and a passing fault is counted as transient.
+        with typed_aws_errors():
+            snapshot, checked_at = ask_zoho_timed(services, job, zoho_slot)
     except ConnectionNotConfigured as error:
         # The caller's error, found before any call to Zoho: a job zoho-watch did not know stays unknown; a
         # watched one keeps the error and leaves the active index, as for any permanent error.

@@ -137,7 +137,34 @@ class EventPublishError(ZohoWatchError):
     retryable = True
 
 
-PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (JobNotFound, ZohoAuthError, ZohoRequestError)
+class AwsUnavailable(ZohoWatchError):
+    """An AWS service zoho-watch depends on failed in passing: throttled, 5xx, a time-out or no connection.
+
+    Nothing is lost and nothing is recorded on the job: the check is safe to repeat, and the state machine
+    retries it with jitter (the sweep leaves the job due for its next run).
+    """
+
+    code = "AWS_UNAVAILABLE"
+    api_status = HTTPStatus.SERVICE_UNAVAILABLE
+    retryable = True
+
+
+class AwsRequestError(ZohoWatchError):
+    """An AWS service refused zoho-watch's request for good: access denied, a missing resource, bad input.
+
+    A deployment problem (a policy, a deleted table or secret), not a passing fault: retrying cannot help.
+    """
+
+    code = "AWS_REQUEST_FAILED"
+    api_status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (
+    JobNotFound,
+    ZohoAuthError,
+    ZohoRequestError,
+    AwsRequestError,
+)
 """Errors recorded on the job as `last_error` before they are raised."""
 
 

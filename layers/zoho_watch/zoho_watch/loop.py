@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.check import CheckResult, check_job
 from zoho_watch.config import MAX_POLLS_LIMIT
 from zoho_watch.errors import InvalidInput
@@ -134,17 +135,19 @@ def run_loop_check(
 
     Bad input (settings, `execution_started_at`) raises InvalidInput before any call. A passed deadline
     takes the job out of the watched jobs (the loop ends there). Zoho's and the store's typed errors are
-    raised as they are: their class names are the error names the state machine's Retry and Catch match.
+    raised as they are, and an AWS failure as `AwsUnavailable` or `AwsRequestError`: their class names are
+    the error names the state machine's Retry and Catch match.
     """
     services = get_services()
     settings = loop_settings(loop_state, services)
     started_at = parse_time(execution_started_at, "execution_started_at")
     watcher = STEPFUNCTIONS_WATCHER_PREFIX + execution_id if execution_id else None
     job = JobKey.of(settings)
-    state = check_job(job, poll=settings["poll"], watcher=watcher)
-    now = datetime.fromtimestamp(services.clock(), UTC)
-    step = next_step(state, settings, now, started_at)
-    if step["deadline_passed"]:
-        # The loop ends here: the job must not look watched any more.
-        services.store.unwatch(job)
+    with typed_aws_errors():
+        state = check_job(job, poll=settings["poll"], watcher=watcher)
+        now = datetime.fromtimestamp(services.clock(), UTC)
+        step = next_step(state, settings, now, started_at)
+        if step["deadline_passed"]:
+            # The loop ends here: the job must not look watched any more.
+            services.store.unwatch(job)
     return LoopCheck(settings=settings, state=state, step=step)

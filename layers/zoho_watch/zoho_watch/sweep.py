@@ -22,6 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
@@ -146,8 +147,9 @@ def run_sweep(
     """
     slots = ZohoSlots(budget, time_left_ms, reserve_ms)
     services = get_services()
-    pending = services.store.pending_finished_events(limit=batch_limit)
-    due = due_schedule_jobs(batch_limit)
+    with typed_aws_errors():  # the run fails as AwsUnavailable or AwsRequestError; the jobs stay due
+        pending = services.store.pending_finished_events(limit=batch_limit)
+        due = due_schedule_jobs(batch_limit)
     report = SweepReport(due=len(due), pending=len(pending))
     if workers is None:
         workers = max(budget, min(MAX_WORKERS, WORKERS_PER_SLOT * budget))
@@ -170,8 +172,10 @@ def run_sweep(
             return
         job_id = item.get("job_id")
         try:
-            # As stored: an item that names no valid job is InvalidInput, a failed check of that item.
-            state = check_job(JobKey.of(item), prefetched=item, zoho_slot=slots.slot)
+            # As stored: an item that names no valid job is InvalidInput, a failed check of that item. An AWS
+            # failure leaves the job due for the next run (AwsUnavailable) like any transient error.
+            with typed_aws_errors():
+                state = check_job(JobKey.of(item), prefetched=item, zoho_slot=slots.slot)
         except SweepStopped:
             report.add(left=1)
             return

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from botocore.exceptions import ClientError
 
+from zoho_watch.aws_errors import classify
 from zoho_watch.config import Settings
 from zoho_watch.connections import (
     SECRET_NOT_FOUND,
@@ -22,7 +23,7 @@ from zoho_watch.connections import (
     credentials_secret_name,
     not_configured,
 )
-from zoho_watch.errors import ZohoAuthError
+from zoho_watch.errors import AwsUnavailable, ZohoAuthError
 from zoho_watch.zoho import data_centre_urls
 
 
@@ -77,7 +78,11 @@ class ConnectionSecrets:
         except GetParameterError as error:
             if aws_error_code(error) == SECRET_NOT_FOUND:
                 self.token_secret_exists = False
-            return None  # missing or unreadable: a refresh will write it
+                return None  # missing: a refresh will write it
+            # Secrets Manager failed: no refresh (Zoho's are scarce), the check is retried instead.
+            raise classify(error) or AwsUnavailable("the access-token secret could not be read") from None
+        except TransformParameterError:
+            return None  # not JSON: a refresh will write it
         self.token_secret_exists = True
         if not isinstance(value, dict):
             return None
@@ -133,9 +138,11 @@ class ConnectionSecrets:
         except GetParameterError as error:
             if aws_error_code(error) == SECRET_NOT_FOUND:
                 raise not_configured(self.connection, self.credentials_secret) from None
+            # Secrets Manager's failure, not the credentials': never a ZohoAuthError, which ends the watch.
+            raise classify(error) or AwsUnavailable("the credentials secret could not be read") from None
+        except TransformParameterError:
             raise ZohoAuthError(
-                f"credentials secret {self.credentials_secret} is unreadable "
-                "(run `zoho-watch connect` for this connection)"
+                f"credentials secret {self.credentials_secret} is not a JSON object"
             ) from None
         if not isinstance(value, dict):
             raise ZohoAuthError(f"credentials secret {self.credentials_secret} is not a JSON object")

@@ -19,9 +19,10 @@ from typing import Any, TypeGuard
 
 from aws_lambda_powertools import Logger
 
+from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.config import Settings
 from zoho_watch.connections import access_token_secret_name, credentials_secret_name
-from zoho_watch.errors import ZohoRateLimited, ZohoUnavailable
+from zoho_watch.errors import AwsUnavailable, ZohoRateLimited, ZohoUnavailable
 from zoho_watch.jobs import validate_connection
 from zoho_watch.token_lease import RefreshLease, lease_key
 from zoho_watch.token_secrets import AccessToken, ConnectionSecrets, Credentials
@@ -185,12 +186,18 @@ class TokenProvider:
             or data_centre_urls(self._settings.zoho_dc)[1]
         )
         token = AccessToken(grant.access_token, api_domain, started + grant.expires_in)
+        # The token is this container's from now on, whatever AWS does next: a refresh is never thrown away.
+        self._memory = token
         try:
-            self.connection_secrets.write_token(token)
+            with typed_aws_errors():
+                self.connection_secrets.write_token(token)
+        except AwsUnavailable as error:
+            # Other containers refresh again if they need a token before the secret is written: the check
+            # that paid for this refresh goes on with it rather than failing.
+            logger.warning("access token not stored; kept in memory", extra={"error": error.to_dict()})
         finally:
             # Keep the lease a while: spaced refreshes stay far below Zoho's 10 per 10 minutes.
             self.lease.keep_until(self._clock() + MIN_REFRESH_SPACING)
-        self._memory = token
         logger.info(
             "zoho access token refreshed",
             extra={

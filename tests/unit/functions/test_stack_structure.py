@@ -103,8 +103,21 @@ def test_every_task_has_retry_and_catch_all(asl: dict[str, Any]) -> None:
 def test_check_job_retries_transient_zoho_and_lambda_errors_only(asl: dict[str, Any]) -> None:
     check = states(asl)["CheckJob"]
     retried = {error for retrier in check["Retry"] for error in retrier["ErrorEquals"]}
-    assert {"ZohoUnavailable", "ZohoRateLimited"} | LAMBDA_SERVICE_ERRORS <= retried
+    assert {"ZohoUnavailable", "ZohoRateLimited", "AwsUnavailable"} | LAMBDA_SERVICE_ERRORS <= retried
     assert not retried & {"JobNotFound", "ZohoAuthError", "ZohoRequestError", "InvalidInput", "States.ALL"}
+    # The library's own word on it: what it calls retryable is retried, and nothing else of its errors.
+    from zoho_watch import errors
+    from zoho_watch.store import StoreConflict
+
+    library = [
+        kind
+        for kind in (*vars(errors).values(), StoreConflict)
+        if isinstance(kind, type)
+        and issubclass(kind, errors.ZohoWatchError)
+        and kind is not errors.ZohoWatchError
+    ]
+    ours = {name for name in retried if "." not in name}  # dotted names are Lambda's and Step Functions'
+    assert {kind.__name__ for kind in library if kind.retryable} == ours
     assert check["Resource"] == "arn:aws:states:::lambda:invoke"
     assert check["Parameters"]["FunctionName"] == "${CheckJobFunctionArn}"
     assert check["Parameters"]["Payload"]["execution_id.$"] == "$$.Execution.Id"
