@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
 from zoho_watch.aws_errors import classify
-from zoho_watch.errors import JobNotRecorded, ZohoRateLimited, ZohoWatchError
+from zoho_watch.errors import InvalidInput, JobNotRecorded, ZohoRateLimited, ZohoWatchError
 from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
 from zoho_watch.services import get_services
 
@@ -368,6 +368,9 @@ def start_watch(
     connection: ConnectionQuery = None,
 ) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
+    # Powertools takes a one-item JSON array for its item: the body must be an object (or absent).
+    if isinstance(app.current_event.json_body, list):
+        raise InvalidInput("the request body must be a JSON object")
     request = request or WatchRequest()
     outcome = watches.start_watch(
         _job_key(request.connection or connection, module, job_id),

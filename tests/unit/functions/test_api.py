@@ -290,6 +290,17 @@ def test_bad_input_is_a_400_before_any_call(aws, zoho, state_machine, api_app, l
     assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
 
 
+@pytest.mark.parametrize("body", ["[null]", '[{"mode": "schedule"}]'])
+def test_a_watch_body_that_is_an_array_is_a_400(
+    aws, zoho, state_machine, configured, api_app, lambda_context, body: str
+) -> None:
+    status, answer = call(api_app, lambda_context, "api_start_watch", body=body)
+    assert (status, answer["code"]) == (400, "INVALID_INPUT")
+    assert "JSON object" in answer["message"]
+    assert executions(state_machine) == []
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+
+
 def test_a_watch_of_a_connection_that_is_not_configured_is_a_400(
     aws, zoho, state_machine, configured, api_app, lambda_context
 ) -> None:
