@@ -121,7 +121,13 @@ def create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> dict[s
         "KeySchema": p["KeySchema"],
         "BillingMode": p.get("BillingMode", "PROVISIONED"),
     }
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput", "Tags"):
+    for key in (
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "ProvisionedThroughput",
+        "Tags",
+        "DeletionProtectionEnabled",
+    ):
         if key in p:
             request[key] = p[key]
     if "StreamSpecification" in p:
@@ -213,6 +219,7 @@ class _Deployer:
             "AWS::Lambda::LayerVersion": self.layer,
             "AWS::Lambda::Function": self.function,
             "AWS::Lambda::Permission": self.permission,
+            "AWS::Lambda::EventInvokeConfig": self.event_invoke_config,
             "AWS::StepFunctions::StateMachine": self.state_machine,
             "AWS::ApiGateway::RestApi": self.rest_api,
             "AWS::ApiGateway::Deployment": self.api_deployment,
@@ -426,6 +433,10 @@ class _Deployer:
             if key in p:
                 request[key] = p[key]
         function = self.client("lambda").create_function(**request)
+        if "ReservedConcurrentExecutions" in p:
+            self.client("lambda").put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=int(p["ReservedConcurrentExecutions"])
+            )
         self.runtime.register(
             name,
             FunctionCode(
@@ -435,6 +446,15 @@ class _Deployer:
             ),
         )
         self.record(logical_id, name, Arn=function["FunctionArn"])
+
+    def event_invoke_config(self, logical_id: str, p: dict[str, Any]) -> None:
+        request = {
+            key: int(p[key]) for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in p
+        }
+        self.client("lambda").put_function_event_invoke_config(
+            FunctionName=p["FunctionName"], Qualifier=p["Qualifier"], **request
+        )
+        self.record(logical_id, f"{p['FunctionName']}:{p['Qualifier']}")
 
     def state_machine(self, logical_id: str, p: dict[str, Any]) -> None:
         text = p["DefinitionString"] if "DefinitionString" in p else json.dumps(p["Definition"])

@@ -1,11 +1,11 @@
 """Step Functions task of the watch loop: check one Zoho mass update job once.
 
-The state machine passes `{"input": <loop state>, "execution_id", "execution_started_at"}`. The loop
-state is the execution input (`connection, module, job_id, poll, deadline, generation, max_polls`) the
-first time, then what this handler returned last time. The answer is the job's state from
-`zoho_watch.check.check_job` plus what the loop decides on (`zoho_watch.loop`): `polls`, `next_check_in`
-(never past the deadline), `deadline_passed`, `continue_as_new`, and the settings the next check or
-generation needs.
+The state machine passes `{"input": <loop state>, "execution_id", "execution_started_at", "retry_count"}`
+(`retry_count`: how many times this check was retried). The loop state is the execution input (`connection,
+module, job_id, poll, deadline, generation, max_polls`) the first time, then what this handler returned last
+time. The answer is the job's state from `zoho_watch.check.check_job` plus what the loop decides on
+(`zoho_watch.loop`): `polls`, `history_events`, `next_check_in` (never past the deadline), `deadline_passed`,
+`continue_as_new`, and the settings the next check or generation needs.
 
 Errors are not caught: their class names (`ZohoUnavailable`, `JobNotFound`, ...) are the error names the
 state machine's Retry and Catch match.
@@ -40,7 +40,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         generation=settings["generation"],
     )
     # Validating settings again is pure and cheap; it keeps run_loop_check safe for any caller.
-    done = run_loop_check(settings, execution_id, event.get("execution_started_at"))
+    done = run_loop_check(
+        settings, execution_id, event.get("execution_started_at"), event.get("retry_count", 0)
+    )
     if done.step["deadline_passed"]:
         metrics.add_metric(name="WatchDeadlineExceeded", unit=MetricUnit.Count, value=1)
     if done.step["continue_as_new"]:

@@ -9,6 +9,8 @@ Manager: 5 attempts, DynamoDB: 10) so that the library's error handling is reach
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -62,6 +64,12 @@ def test_a_passing_aws_fault_is_retried_and_the_job_ends_right(
     described = wait_execution_end(stack, reply.json()["execution_name"])
     assert described["status"] == "SUCCEEDED"
     assert failures <= set(failure_names(stack, described["executionArn"]))
+    # The loop's count of its history, retries included, is the history Step Functions wrote: its last
+    # check had no Wait (2 events fewer), then the Succeed state and the execution's end (3 more).
+    history = stack.client("stepfunctions").get_execution_history(
+        executionArn=described["executionArn"], maxResults=1000
+    )["events"]
+    assert len(history) == json.loads(described["output"])["history_events"] - 2 + 3
     assert sum(stack.aws_faults.injected()[route].values()) == len(kinds)  # the whole script was met
     state = assert_finished_as(stack, "Leads", job_id, "COMPLETED")
     assert state.get("last_error") is None

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from zoho_watch.errors import ConfigError
 
 DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")
-# Polls per Step Functions execution when MAX_POLLS_PER_EXECUTION does not say (25,000 history events allow
-# about 8,000 polls of 3 states each; 1,000 keeps a wide margin).
+# Polls per Step Functions execution when MAX_POLLS_PER_EXECUTION does not say. A check writes 9 history
+# events and each retry 3 more; the loop also hands over before the history could pass its limit.
 DEFAULT_MAX_POLLS = 1000
 # The most polls an execution may be given (the loop state's `max_polls` is validated against it too).
 MAX_POLLS_LIMIT = 100_000

@@ -27,6 +27,23 @@ from zoho_watch.watches import STEPFUNCTIONS_WATCHER_PREFIX, iso_z
 # The state machine's TimeoutSeconds is 30 days; a generation hands over well before it.
 GENERATION_MAX_SECONDS = 25 * 86400
 
+# Step Functions keeps at most 25,000 events in an execution's history. What statemachine/watch_job.asl.json
+# writes there, counted so that a generation hands over before it could reach the limit, retries included:
+HISTORY_EVENT_LIMIT = 25_000
+# ExecutionStarted.
+START_EVENTS = 1
+# CheckJob entered, scheduled, started, succeeded, exited; the Choice entered and exited; the Wait entered and
+# exited.
+EVENTS_PER_CHECK = 9
+# A retried attempt: TaskFailed, then TaskScheduled and TaskStarted again.
+EVENTS_PER_RETRY = 3
+# CheckJob's retriers allow 10 + 8 + 6 retries of one check at most.
+MAX_RETRIES_PER_CHECK = 24
+# The hand-over: StartNextGeneration entered, scheduled, started, succeeded, exited, with its 6 retries at
+# most; the Succeed state entered and exited; ExecutionSucceeded.
+HANDOVER_EVENTS = 5 + 6 * EVENTS_PER_RETRY + 2 + 1
+WORST_CHECK_EVENTS = EVENTS_PER_CHECK + MAX_RETRIES_PER_CHECK * EVENTS_PER_RETRY
+
 
 def parse_time(value: Any, name: str) -> datetime | None:
     """An ISO-8601 time with a time zone (or None), as an aware datetime; InvalidInput otherwise."""
@@ -55,8 +72,8 @@ def _count(value: Any, name: str, default: int, low: int, high: int) -> int:
 def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str, Any]:
     """Validate the loop state's watch settings and fill the defaults; raise InvalidInput on bad input.
 
-    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls`, the keys the loop
-    carries from one check to the next.
+    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls, history_events`, the
+    keys the loop carries from one check to the next (`history_events`: the generation's history so far).
     """
     if not isinstance(loop_state, dict):
         raise InvalidInput("the task input must be an object")
@@ -79,19 +96,31 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
         "max_polls": _count(
             loop_state.get("max_polls"), "max_polls", config.max_polls_per_execution, 1, MAX_POLLS_LIMIT
         ),
+        "history_events": _count(
+            loop_state.get("history_events"), "history_events", START_EVENTS, 0, HISTORY_EVENT_LIMIT
+        ),
     }
 
 
 def next_step(
-    state: CheckResult, settings: dict[str, Any], now: datetime, started_at: datetime | None
+    state: CheckResult,
+    settings: dict[str, Any],
+    now: datetime,
+    started_at: datetime | None,
+    retries: int = 0,
 ) -> dict[str, Any]:
-    """What the loop does after this check: `polls`, `next_check_in`, `deadline_passed`, `continue_as_new`.
+    """What the loop does after this check: `polls`, `history_events`, `next_check_in`, `deadline_passed`,
+    `continue_as_new`.
 
     The wait is the check's `next_check_in` (at least 1 s, Wait states take whole seconds), capped so the
-    next check happens at the deadline rather than after it. A generation hands over after `max_polls`
-    polls or before it would outlive GENERATION_MAX_SECONDS.
+    next check happens at the deadline rather than after it. `retries` is how many times Step Functions
+    retried this check. A generation hands over after `max_polls` polls, before one more check (with every
+    retry it may take) and the hand-over could pass the history limit, or before it would outlive
+    GENERATION_MAX_SECONDS.
     """
     polls = settings["polls"] + 1
+    history_events = settings["history_events"] + EVENTS_PER_CHECK + EVENTS_PER_RETRY * retries
+    history_full = history_events + WORST_CHECK_EVENTS + HANDOVER_EVENTS > HISTORY_EVENT_LIMIT
     deadline = parse_time(settings["deadline"], "deadline")
     terminal = bool(state.get("terminal"))
     wait = max(1, int(state.get("next_check_in") or 1))
@@ -103,10 +132,11 @@ def next_step(
         wait = max(1, min(wait, math.ceil(left))) if not deadline_passed else wait
     generation_age = (now - started_at).total_seconds() if started_at else 0.0
     continue_as_new = (not terminal and not deadline_passed) and (
-        polls >= settings["max_polls"] or generation_age + wait > GENERATION_MAX_SECONDS
+        polls >= settings["max_polls"] or history_full or generation_age + wait > GENERATION_MAX_SECONDS
     )
     return {
         "polls": polls,
+        "history_events": history_events,
         "next_check_in": wait,
         "deadline_passed": deadline_passed,
         "continue_as_new": continue_as_new,
@@ -130,10 +160,12 @@ def run_loop_check(
     loop_state: Any,
     execution_id: str | None = None,
     execution_started_at: Any = None,
+    retries: Any = 0,
 ) -> LoopCheck:
     """Check the job of `loop_state` once for execution `execution_id` and decide the loop's next step.
 
-    Bad input (settings, `execution_started_at`) raises InvalidInput before any call. A passed deadline
+    Bad input (settings, `execution_started_at`, `retries`: this check's retries so far) raises InvalidInput
+    before any call. A passed deadline
     takes the job out of the watched jobs (the loop ends there). Zoho's and the store's typed errors are
     raised as they are, and an AWS failure as `AwsUnavailable` or `AwsRequestError`: their class names are
     the error names the state machine's Retry and Catch match.
@@ -141,12 +173,13 @@ def run_loop_check(
     services = get_services()
     settings = loop_settings(loop_state, services)
     started_at = parse_time(execution_started_at, "execution_started_at")
+    retry_count = _count(retries, "retry_count", 0, 0, 1_000)
     watcher = STEPFUNCTIONS_WATCHER_PREFIX + execution_id if execution_id else None
     job = JobKey.of(settings)
     with typed_aws_errors():
         state = check_job(job, poll=settings["poll"], watcher=watcher)
         now = datetime.fromtimestamp(services.clock(), UTC)
-        step = next_step(state, settings, now, started_at)
+        step = next_step(state, settings, now, started_at, retry_count)
         if step["deadline_passed"]:
             # The loop ends here: the job must not look watched any more.
             services.store.unwatch(job)

@@ -194,11 +194,14 @@ def test_globals_run_python313_with_tracing() -> None:
 
 
 def statements() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every inline IAM statement of the template's functions and state machines."""
+    """Every inline IAM statement of the template's functions, state machines and roles."""
     for logical_id, res in project_template()["Resources"].items():
         for policy in (res.get("Properties") or {}).get("Policies") or []:
             if isinstance(policy, dict) and "Statement" in policy:
                 for statement in policy["Statement"]:
+                    yield logical_id, statement
+            elif isinstance(policy, dict) and "PolicyDocument" in policy:  # an AWS::IAM::Role's
+                for statement in policy["PolicyDocument"]["Statement"]:
                     yield logical_id, statement
 
 

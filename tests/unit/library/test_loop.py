@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from zoho_watch import services
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import JobKey
-from zoho_watch.loop import GENERATION_MAX_SECONDS, loop_settings, next_step, run_loop_check
+from zoho_watch.loop import (
+    EVENTS_PER_CHECK,
+    EVENTS_PER_RETRY,
+    GENERATION_MAX_SECONDS,
+    HANDOVER_EVENTS,
+    HISTORY_EVENT_LIMIT,
+    MAX_RETRIES_PER_CHECK,
+    loop_settings,
+    next_step,
+    run_loop_check,
+)
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
@@ -37,6 +49,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "generation": 0,
         "polls": 0,
         "max_polls": 1000,
+        "history_events": 1,
         **changes,
     }
 
@@ -51,6 +64,7 @@ def test_settings_are_validated_and_defaulted(settings_env: None) -> None:
         "generation": 0,
         "polls": 0,
         "max_polls": 700,  # MAX_POLLS_PER_EXECUTION
+        "history_events": 1,  # ExecutionStarted
     }
     assert loop_settings(filled) == filled  # the answer is the next input: validating it changes nothing
     assert loop_settings({"module": "Leads", "job_id": 42})["connection"] == "default"
@@ -83,7 +97,13 @@ def test_the_wait_is_capped_at_the_deadline() -> None:
 
     step = next_step({"next_check_in": 600}, settings(deadline=deadline), NOW, None)
 
-    assert step == {"polls": 1, "next_check_in": 3, "deadline_passed": False, "continue_as_new": False}
+    assert step == {
+        "polls": 1,
+        "history_events": 10,  # ExecutionStarted and one check
+        "next_check_in": 3,
+        "deadline_passed": False,
+        "continue_as_new": False,
+    }
     # Far from the deadline the check's own wait stands; a zero wait is still one second.
     assert (
         next_step({"next_check_in": 600}, settings(deadline="2031-01-01T00:00:00Z"), NOW, None)[
@@ -119,6 +139,50 @@ def test_a_generation_hands_over_on_polls_or_age() -> None:
     )
 
 
+def asl_states() -> dict[str, Any]:
+    """The watch loop's states, as statemachine/watch_job.asl.json declares them."""
+    path = Path(__file__).resolve().parents[3] / "statemachine" / "watch_job.asl.json"
+    return json.loads(path.read_text(encoding="utf-8"))["States"]
+
+
+def test_the_history_arithmetic_follows_the_state_machine() -> None:
+    states = asl_states()
+    assert sum(retrier["MaxAttempts"] for retrier in states["CheckJob"]["Retry"]) == MAX_RETRIES_PER_CHECK
+    handover_retries = sum(retrier["MaxAttempts"] for retrier in states["StartNextGeneration"]["Retry"])
+    assert 5 + handover_retries * EVENTS_PER_RETRY + 2 + 1 == HANDOVER_EVENTS
+    # A check passes CheckJob, the Choice and the Wait: a Task writes 5 events, the others 2 each.
+    check, choice = states["CheckJob"], states[states["CheckJob"]["Next"]]
+    assert (choice["Type"], states[choice["Default"]]["Type"]) == ("Choice", "Wait")
+    assert EVENTS_PER_CHECK == 5 + 2 + 2 and check["Type"] == "Task"
+
+
+def template_max_polls() -> int:
+    """MaxPollsPerExecution's largest allowed value in template.yaml."""
+    template = (Path(__file__).resolve().parents[3] / "template.yaml").read_text(encoding="utf-8")
+    section = template.split("MaxPollsPerExecution:", 1)[1]
+    return int(section.split("MaxValue:", 1)[1].split()[0])
+
+
+@pytest.mark.parametrize("retries_per_check", [0, 3, MAX_RETRIES_PER_CHECK])
+def test_a_generation_hands_over_before_its_history_could_pass_the_limit(retries_per_check: int) -> None:
+    loop = settings(max_polls=template_max_polls())
+    written = loop["history_events"]
+    while True:
+        step = next_step({"next_check_in": 60}, loop, NOW, None, retries_per_check)
+        written += EVENTS_PER_CHECK + EVENTS_PER_RETRY * retries_per_check
+        assert step["history_events"] == written
+        # Whatever happens next (a check with every retry, or the hand-over) stays within the limit.
+        worst_next = EVENTS_PER_CHECK + EVENTS_PER_RETRY * MAX_RETRIES_PER_CHECK
+        assert written + (HANDOVER_EVENTS if step["continue_as_new"] else worst_next) <= HISTORY_EVENT_LIMIT
+        if step["continue_as_new"]:
+            break
+        loop = {**loop, "polls": step["polls"], "history_events": step["history_events"]}
+    if retries_per_check == 0:
+        assert step["polls"] == template_max_polls()  # 9 events a check: max_polls decides first
+    else:
+        assert step["polls"] < template_max_polls()  # the history budget decides
+
+
 @pytest.fixture
 def frozen(aws: AwsStack, zoho: FakeZoho, zoho_connection: str) -> FakeZoho:
     """The library on the emulator's frozen clock."""
@@ -138,7 +202,13 @@ def test_one_run_checks_records_and_caps_the_wait_by_the_library_clock(
     done = run_loop_check(loop_state, "arn:aws:states:us-east-1:1:execution:m:Leads-1-g0", now.isoformat())
 
     assert done.state["status"] == "SCHEDULED"
-    assert done.step == {"polls": 1, "next_check_in": 3, "deadline_passed": False, "continue_as_new": False}
+    assert done.step == {
+        "polls": 1,
+        "history_events": 10,  # ExecutionStarted and one check
+        "next_check_in": 3,
+        "deadline_passed": False,
+        "continue_as_new": False,
+    }
     answer = done.answer()
     assert answer["poll"] == {"min_seconds": 60, "max_seconds": 600} and answer["polls"] == 1
     stored = services.get_services().store.get(JobKey("default", "Leads", job_id))
