@@ -5,7 +5,8 @@ ActiveJobs index (never a scan), at most SWEEP_BATCH_LIMIT a run; at most SWEEP_
 flight at once, while more workers write the results (both settings read once per container, in
 `zoho_watch.config.Settings`). A check that would start too close to the function's time-out is left for the
 next run, and so is everything after Zoho answers 429. Each run first publishes the "finished" events that
-dead checks left pending (no Zoho call). Counts go out as metrics.
+dead checks left pending (no Zoho call), and last resumes the watches whose Step Functions execution ended
+before their job (`zoho_watch.healing`). Counts go out as metrics.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ("SweepErrors", report.errors),
         ("SweepJobsLeft", report.left),
         ("SweepFinishedEventsPublished", report.published),
+        ("WatchesResumed", report.resumed),
+        ("WatchesAbandoned", report.abandoned),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info(

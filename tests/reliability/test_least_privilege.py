@@ -48,18 +48,12 @@ MANAGED_POLICY_EXCEPTIONS: dict[str, str] = {
     "resource-level permissions, so they are granted on '*' by AWS's own policy.",
 }
 # Which of the stack's resources each role may name: its job and nothing more.
+CHECKER_KINDS = {"table", "table-index", "secrets-read", "token-secret-write", "bus"}
 ALLOWED_KINDS: dict[str, set[str]] = {
-    "CheckJobFunctionRole": {"table", "table-index", "secrets-read", "token-secret-write", "bus"},
-    "ApiFunctionRole": {
-        "table",
-        "table-index",
-        "secrets-read",
-        "token-secret-write",
-        "bus",
-        "state-machine",
-        "executions",
-    },
-    "SweepFunctionRole": {"table", "table-index", "secrets-read", "token-secret-write", "bus"},
+    "CheckJobFunctionRole": CHECKER_KINDS,
+    # The API starts and stops watches; the sweep resumes those whose execution ended before their job.
+    "ApiFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
+    "SweepFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
     "WatchJobStateMachineRole": {"check-function", "state-machine"},
 }
 
@@ -301,7 +295,7 @@ def test_functions_use_no_role_of_their_own_and_only_sam_policy_templates_on_own
 )
 def test_the_check_catches_a_planted_excess_grant(statement: dict[str, Any], expected: str) -> None:
     template = copy.deepcopy(project_template())
-    policies = template["Resources"]["SweepFunction"]["Properties"]["Policies"]
+    policies = template["Resources"]["CheckJobFunction"]["Properties"]["Policies"]
     policies.append({"Statement": [statement]})
     problems = privilege_problems(template)
     assert any(expected in problem for problem in problems), problems

@@ -159,6 +159,17 @@ class AwsRequestError(ZohoWatchError):
     api_status = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
+class WatchAbandoned(ZohoWatchError):
+    """The job's watch kept ending before the job did, and was resumed as often as zoho-watch allows.
+
+    Recorded on the job (which leaves the active index) so that a person looks at it; `PUT .../watch` starts
+    a fresh watch.
+    """
+
+    code = "WATCH_ABANDONED"
+    api_status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+
 PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (
     JobNotFound,
     ZohoAuthError,

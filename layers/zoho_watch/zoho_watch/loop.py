@@ -72,8 +72,9 @@ def _count(value: Any, name: str, default: int, low: int, high: int) -> int:
 def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str, Any]:
     """Validate the loop state's watch settings and fill the defaults; raise InvalidInput on bad input.
 
-    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls, history_events`, the
-    keys the loop carries from one check to the next (`history_events`: the generation's history so far).
+    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls, history_events,
+    resumes`, the keys the loop carries from one check to the next (`history_events`: the generation's
+    history so far; `resumes`: how often the sweep resumed this watch, see `zoho_watch.healing`).
     """
     if not isinstance(loop_state, dict):
         raise InvalidInput("the task input must be an object")
@@ -99,6 +100,7 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
         "history_events": _count(
             loop_state.get("history_events"), "history_events", START_EVENTS, 0, HISTORY_EVENT_LIMIT
         ),
+        "resumes": _count(loop_state.get("resumes"), "resumes", 0, 0, 1_000_000),
     }
 
 

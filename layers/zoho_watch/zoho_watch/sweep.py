@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.check import check_job, publish_pending_finished
 from zoho_watch.errors import InvalidInput, ZohoRateLimited, ZohoWatchError
+from zoho_watch.healing import heal_watches
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.services import get_services
 
@@ -58,6 +59,8 @@ class SweepReport:
     rate_limited: bool = False
     pending: int = 0
     published: int = 0
+    resumed: int = 0
+    abandoned: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -75,6 +78,8 @@ class SweepReport:
             "errors": self.errors,
             "left": self.left,
             "rate_limited": self.rate_limited,
+            "resumed": self.resumed,
+            "abandoned": self.abandoned,
         }
 
 
@@ -143,7 +148,8 @@ def run_sweep(
 
     `workers` (default WORKERS_PER_SLOT x budget, at most MAX_WORKERS, at least `budget`) is the size of
     the thread pool. Per-job errors are counted, logged and recorded on the job by `check_job`; Zoho's 429
-    stops the sweep's new calls (the rest is left for the next sweep).
+    stops the sweep's new calls (the rest is left for the next sweep). Last, the watches whose execution
+    ended before their job are resumed (`zoho_watch.healing`), in the time left.
     """
     slots = ZohoSlots(budget, time_left_ms, reserve_ms)
     services = get_services()
@@ -204,4 +210,12 @@ def run_sweep(
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="sweep") as pool:
             list(pool.map(publish_one, pending))
             list(pool.map(check_one, due))
+    try:
+        with typed_aws_errors():
+            healed = heal_watches(batch_limit, time_left_ms, reserve_ms)
+    except ZohoWatchError as error:  # the checks are done; the next run looks at the watches again
+        report.add(errors=1)
+        logger.warning("watches not healed this run", extra={"code": error.code})
+    else:
+        report.add(resumed=healed.resumed, abandoned=healed.abandoned)
     return report

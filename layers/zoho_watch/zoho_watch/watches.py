@@ -218,6 +218,46 @@ def _watch_by_state_machine(
     )
 
 
+# What a resumed watch keeps of its ended execution's input (the rest starts afresh with the generation).
+_RESUMED_SETTINGS = ("poll", "deadline", "max_polls")
+
+
+def resumes_of(execution_input: str | None) -> int:
+    """How many times the watch of an execution (its input, as JSON text) was resumed before it."""
+    try:
+        count = json.loads(execution_input or "{}").get("resumes")
+    except (ValueError, AttributeError):
+        return 0
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 0
+
+
+def resume_watch(job: JobKey, ended_watcher: str, ended: dict[str, Any]) -> str | None:
+    """Start the next generation of a watch whose execution ended before its job did; its ARN, or None.
+
+    `ended` is the ended execution as DescribeExecution gave it: the new one runs on its state machine with
+    its settings (poll bounds, deadline, polls per execution), and carries the count of resumes (the loop
+    passes it on to its later generations). The job is handed over only if
+    `ended_watcher` still watches it; otherwise (stopped, restarted or finished meanwhile) an execution
+    started here is stopped again and None is returned.
+    """
+    stepfunctions = get_services().stepfunctions
+    previous = json.loads(ended.get("input") or "{}")
+    watch_input: dict[str, Any] = {"connection": job.connection, "module": job.module, "job_id": job.job_id}
+    watch_input |= {name: previous[name] for name in _RESUMED_SETTINGS if previous.get(name) is not None}
+    watch_input["resumes"] = resumes_of(ended.get("input")) + 1
+    watch_input["start_request"] = uuid.uuid4().hex
+    arn, already = _start_or_find_execution(
+        stepfunctions, ended["stateMachineArn"], watch_input, ended_watcher
+    )
+    if get_services().store.hand_over(job, ended_watcher, STEPFUNCTIONS_WATCHER_PREFIX + arn):
+        logger.info("watch resumed", extra={"ended": ended_watcher, "execution_arn": arn, "already": already})
+        return arn
+    if not already:
+        with contextlib.suppress(stepfunctions.exceptions.ExecutionDoesNotExist):
+            stepfunctions.stop_execution(executionArn=arn, cause="the job is no longer this watch's")
+    return None
+
+
 def _execution_running(stepfunctions: Any, arn: str) -> bool:
     """True when the execution exists and is RUNNING."""
     try:

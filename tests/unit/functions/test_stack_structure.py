@@ -151,7 +151,16 @@ def test_continue_as_new_starts_the_next_named_generation(asl: dict[str, Any]) -
         params["Name.$"] == "States.Format('{}-{}-g{}', $.module, $.job_id, States.MathAdd($.generation, 1))"
     )
     carried = {key.removesuffix(".$") for key in params["Input"]}
-    assert {"connection", "module", "job_id", "poll", "deadline", "generation", "max_polls"} <= carried
+    assert {
+        "connection",
+        "module",
+        "job_id",
+        "poll",
+        "deadline",
+        "generation",
+        "max_polls",
+        "resumes",
+    } <= carried
     assert states(asl)[task["Next"]]["Type"] == "Succeed"
 
 

@@ -33,6 +33,7 @@ JOB = {
     "deadline": "2030-01-01T00:00:00Z",
     "generation": 0,
     "max_polls": 1000,
+    "resumes": 0,
 }
 Step = Callable[[dict[str, Any]], Any]
 

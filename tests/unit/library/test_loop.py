@@ -50,6 +50,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "polls": 0,
         "max_polls": 1000,
         "history_events": 1,
+        "resumes": 0,
         **changes,
     }
 
@@ -65,6 +66,7 @@ def test_settings_are_validated_and_defaulted(settings_env: None) -> None:
         "polls": 0,
         "max_polls": 700,  # MAX_POLLS_PER_EXECUTION
         "history_events": 1,  # ExecutionStarted
+        "resumes": 0,
     }
     assert loop_settings(filled) == filled  # the answer is the next input: validating it changes nothing
     assert loop_settings({"module": "Leads", "job_id": 42})["connection"] == "default"

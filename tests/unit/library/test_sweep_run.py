@@ -139,6 +139,8 @@ def test_a_sweep_checks_every_due_job_within_the_budget_without_reading_them_aga
         "errors": 0,
         "left": 0,
         "rate_limited": False,
+        "resumed": 0,
+        "abandoned": 0,
     }
     assert zoho.counters["peak_concurrency"] == 2  # 6 workers, 2 Zoho calls at most
     assert library.calls.get("GetItem STATE", 0) == 0  # type: ignore[attr-defined]  # the due items are used

@@ -167,6 +167,31 @@ class ActiveIndex(StoreTable):
             item = self._update(key, "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
         return state_view(item)
 
+    def hand_over(self, job: JobKey, ended: str, to: str) -> bool:
+        """Give the watch of a job from the `ended` watcher to `to`, due now.
+
+        Only while `ended` still watches the unfinished job: False when the job was finished, unwatched or
+        handed to someone else meanwhile (nothing is written then).
+        """
+        key = self._key(job)
+        try:
+            self._update(
+                key,
+                "SET watcher = :to, active = :active, next_check_at = :now, version = version + :one",
+                {
+                    ":to": to,
+                    ":ended": ended,
+                    ":active": index_partition(to),
+                    ":watched": index_partition(ended),
+                    ":now": float(self._clock()),
+                    ":one": 1,
+                },
+                ConditionExpression="watcher = :ended AND active = :watched",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def unwatch(self, job: JobKey) -> JobView | None:
         """Stop watching the job (it leaves the active index); the state, or None for an unknown job."""
         key = self._key(job)
