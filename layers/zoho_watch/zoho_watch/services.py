@@ -109,11 +109,14 @@ class Services:
     @cached_property
     def zoho(self) -> Any:
         """The Zoho client (one requests.Session per container)."""
-        from zoho_watch.zoho import ZohoClient
+        from zoho_watch.zoho import DEFAULT_POOL_SIZE, ZohoClient
 
         settings = self.settings
         return ZohoClient(
-            settings.zoho_api_version, settings.zoho_connect_timeout, settings.zoho_read_timeout
+            settings.zoho_api_version,
+            settings.zoho_connect_timeout,
+            settings.zoho_read_timeout,
+            pool_size=max(DEFAULT_POOL_SIZE, settings.sweep_concurrency),
         )
 
     @cached_property

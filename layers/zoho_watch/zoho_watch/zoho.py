@@ -243,8 +243,16 @@ def parse_token_reply(status: int, body: Any, request: str = "the refresh") -> T
     )
 
 
+# Connections the Zoho session keeps per host when nothing says more (requests' own default).
+DEFAULT_POOL_SIZE = 10
+
+
 class ZohoClient:
-    """Calls Zoho over one `requests.Session` (connection reuse), with connect and read time-outs."""
+    """Calls Zoho over one `requests.Session` (connection reuse), with connect and read time-outs.
+
+    `pool_size` connections per host are kept: at least as many as calls made at once (the sweep's Zoho
+    concurrency), or urllib3 discards the extras and each later call pays a new TLS handshake.
+    """
 
     def __init__(
         self,
@@ -252,10 +260,16 @@ class ZohoClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
         session: requests.Session | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.api_version = api_version
         self.timeout = (connect_timeout, read_timeout)
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
 
     def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         try:

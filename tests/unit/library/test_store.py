@@ -25,6 +25,7 @@ from zoho_watch.polling import (
     poll_step,
 )
 from zoho_watch.store import JobStore, iso_utc, state_view
+from zoho_watch.store.recording import WRITE_BACKOFF_BASE_SECONDS, WRITE_BACKOFF_CAP_SECONDS, write_backoff
 
 from tests.fixtures.aws import AwsStack
 
@@ -579,3 +580,31 @@ def test_a_lesson_that_cannot_be_written_drops_the_cached_prior(aws: AwsStack) -
     assert store.learn_rate("default", "Leads", 5.0) is None  # the put fails
     reads = client.rate_gets
     assert store.rate_prior("default", "Leads") is None and client.rate_gets == reads + 1  # read again
+
+
+def test_a_lost_write_is_tried_again_after_a_growing_jittered_pause(store: JobStore) -> None:
+    job = JobKey("default", "Leads", "4242")
+    store.record_check(job, running(10), T0)
+    put_item, lost = store._client.put_item, []
+
+    def losing_three_times(**kwargs: Any) -> Any:
+        if kwargs.get("Item", {}).get("sk", {}).get("S") == "STATE" and len(lost) < 3:
+            lost.append(kwargs)
+            raise store._client.exceptions.ConditionalCheckFailedException(
+                {"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost"}}, "PutItem"
+            )
+        return put_item(**kwargs)
+
+    pauses: list[float] = []
+    store._client.put_item, store._sleep = losing_three_times, pauses.append
+    try:
+        outcome = store.record_check(job, running(20), T0 + 10)
+    finally:
+        store._client.put_item = put_item
+    assert outcome.state["counts"]["updated"] == 20  # the fourth attempt wrote
+    assert len(pauses) == 3
+    for attempt, pause in enumerate(pauses):
+        assert 0 <= pause <= min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2**attempt)
+    # Full jitter: over many draws the pauses spread across the whole window, up to the cap.
+    draws = [write_backoff(10, random.Random(seed)) for seed in range(200)]
+    assert max(draws) > 0.9 * WRITE_BACKOFF_CAP_SECONDS and min(draws) < 0.1 * WRITE_BACKOFF_CAP_SECONDS

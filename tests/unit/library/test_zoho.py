@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from zoho_watch.errors import (
     InvalidInput,
@@ -321,3 +325,29 @@ def test_grant_code_exchange_on_the_emulator(zoho: FakeZoho) -> None:
     assert wrong.value.zoho_code == "invalid_client"
     for error in (used.value, wrong.value):
         assert app.client_secret not in str(error) and code not in str(error)
+
+
+def test_the_zoho_session_keeps_a_connection_for_every_call_of_the_sweep_at_once(
+    zoho: FakeZoho, caplog: pytest.LogCaptureFixture
+) -> None:
+    budget = 25  # the template's largest SweepConcurrency
+    client = ZohoClient(connect_timeout=5, read_timeout=30, pool_size=budget)
+    adapter = client.session.get_adapter(zoho.url)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == budget
+    job_id = zoho.create_job("Leads", total=10)
+    start = threading.Barrier(budget)
+
+    def call(_: int) -> object:
+        start.wait()
+        try:
+            return client.get_mass_update_status("not-a-token", zoho.url, "Leads", job_id)
+        except Exception as error:  # Zoho's INVALID_TOKEN is an answer too: the connection was used
+            return error
+
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"),
+        ThreadPoolExecutor(max_workers=budget) as pool,
+    ):
+        answers = list(pool.map(call, range(budget)))
+    assert len(answers) == budget
+    assert not [record for record in caplog.records if "Connection pool is full" in record.getMessage()]

@@ -44,6 +44,17 @@ from zoho_watch.store.items import (
 from zoho_watch.store.rates import RatePriors
 
 _MAX_WRITE_ATTEMPTS = 25
+# After a lost conditional write, writers racing on one job pause before they read again: full jitter in a
+# window that doubles from 5 ms up to 100 ms, so they spread out instead of failing again in lockstep.
+WRITE_BACKOFF_BASE_SECONDS = 0.005
+WRITE_BACKOFF_CAP_SECONDS = 0.1
+
+
+def write_backoff(attempt: int, jitter: random.Random) -> float:
+    """Seconds to pause after the `attempt`-th (from 0) lost conditional write."""
+    return jitter.uniform(0.0, min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2**attempt))
+
+
 # How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
 # later have no rank and are ordered by time alone.
 STATUS_RANK = {SCHEDULED: 0, QUEUED: 0, RUNNING: 1, SUSPENDED: 1, COMPLETED: 2, FAILED: 2}
@@ -208,7 +219,9 @@ class CheckRecording(ActiveIndex, RatePriors):
             try:
                 self._client.put_item(TableName=self._table, Item=_serialize(new), **extra)
             except self._client.exceptions.ConditionalCheckFailedException:
-                continue  # someone wrote in between: read again and decide again
+                # Someone wrote in between: pause, then read again and decide again.
+                self._sleep(write_backoff(attempt, self._jitter))
+                continue
             previous = old.get("status") if old else None
             if snapshot.terminal:
                 sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])

@@ -3,6 +3,8 @@ key, a consistent read and an update that returns the item as written."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,9 @@ class StoreTable:
         self._client = client  # a boto3 DynamoDB client
         self._table = table_name
         self._clock = clock  # the library's clock (epoch seconds)
+        # The pause between two attempts of a write that lost a race (see `write_backoff`).
+        self._sleep: Callable[[float], None] = time.sleep
+        self._jitter = random.Random()
 
     @staticmethod
     def _key(key: JobKey) -> dict[str, Any]:
