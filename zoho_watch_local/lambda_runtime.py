@@ -131,9 +131,18 @@ def _embedded_services(services_module: Any, clock: VirtualClock) -> Any:
     return EmbeddedServices(clock=clock.now)
 
 
+# The name of the function whose invocation runs in this context (threads inherit it).
+_function_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("function_name", default=None)
+
+
 def in_function() -> bool:
     """Whether this thread runs (a thread started by) a Lambda function's invocation."""
     return _function_services.get() is not None
+
+
+def current_function() -> str | None:
+    """The name of the function whose invocation this thread runs (or a thread it started), if any."""
+    return _function_name.get()
 
 
 class _ServicesRouter:
@@ -384,6 +393,7 @@ class LambdaRuntime:
         try:
             self.install_library_services()
             token = _function_services.set(self._function_services_of(function.function_name))
+            name_token = _function_name.set(function.function_name)
             with self.clock.busy(), invocation_scope.scope(container.environment) as scope:
                 print(f"START RequestId: {request_id} Version: {function.version}")
                 try:
@@ -408,6 +418,7 @@ class LambdaRuntime:
         finally:
             if token is not None:
                 _function_services.reset(token)
+                _function_name.reset(name_token)
             self._release(function.function_name, container)
             with self._lock:
                 self._in_flight -= 1

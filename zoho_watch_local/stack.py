@@ -23,7 +23,8 @@ running deployment has them (emulator credentials, an access token valid for Zoh
 Simulated time never goes backwards, not even across `reset()`.
 Every event put on the template's event buses is also copied to a log group, read by `events()`.
 AWS fails on demand as the emulator does: `stack.aws_faults` (`zoho_watch_local.aws_faults`) fails the
-functions' AWS calls and the state machine's Lambda invocations by share or by script.
+functions' AWS calls and the state machine's Lambda invocations by share or by script; `stack.aws_calls`
+(`zoho_watch_local.aws_calls`) records each of those calls, for the tests' check of the roles' grants.
 
 moto's backends are process-wide: one started embedded stack per process.
 """
@@ -42,11 +43,12 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from zoho_watch_local import loopback
 from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws, in_execution, join_executions
+from zoho_watch_local.aws_calls import AwsCallLog
 from zoho_watch_local.aws_faults import AwsFaults
 from zoho_watch_local.clock import VirtualClock
 from zoho_watch_local.deploy import Deployment, deploy
 from zoho_watch_local.gateway import LocalApiGateway
-from zoho_watch_local.lambda_runtime import LambdaRuntime, in_function
+from zoho_watch_local.lambda_runtime import LambdaRuntime, current_function, in_function
 from zoho_watch_local.scheduler import LocalScheduler
 from zoho_watch_local.template import REPO_ROOT, load_template
 
@@ -103,6 +105,8 @@ class EmbeddedStack:
         self._clients: dict[str, Any] = {}
         # Faults of the functions' AWS calls and of the state machine's Lambda invocations.
         self.aws_faults = AwsFaults(in_function=in_function, in_execution=in_execution)
+        # Every AWS call of the functions and of the state machine's tasks (kept across `reset`).
+        self.aws_calls = AwsCallLog(current_function, in_execution, REGION, ACCOUNT_ID)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -139,7 +143,7 @@ class EmbeddedStack:
         self.runtime = LambdaRuntime(self.clock)
         self.runtime.reset_library()  # nothing cached by an earlier stack in this process (its clients)
         self.aws = LocalAws(self.clock, self.runtime, port=self._ports["aws"]).start()
-        loopback.set_faults(self.aws_faults.reply)
+        loopback.set_faults(self._before_aws_answers)
         self.runtime.extra_environment.update(
             {
                 "AWS_ENDPOINT_URL": self.aws.endpoint_url,
@@ -168,6 +172,11 @@ class EmbeddedStack:
         self.scheduler = LocalScheduler(self.aws, self.deployment.schedules, self.clock)
         if self.run_schedules:
             self.scheduler.start()
+
+    def _before_aws_answers(self, request: Any) -> Any:
+        """The loopback's hook: the call is recorded, then a fault may answer it."""
+        self.aws_calls.record(request)
+        return self.aws_faults.reply(request)
 
     def stop(self) -> None:
         """Stop everything this stack started."""
