@@ -83,7 +83,6 @@ def heal_watches(limit: int, time_left_ms: Callable[[], int], reserve_ms: int) -
                 "watch abandoned", extra={"job_id": job.job_id, "ended": watcher, "status": status}
             )
             continue
-        if resume_watch(job, watcher, ended) is not None:
+        if resume_watch(job, watcher, ended) is not None:  # logged there, with the new execution
             report.resumed += 1
-            logger.info("watch resumed", extra={"job_id": job.job_id, "ended": watcher, "status": status})
     return report
