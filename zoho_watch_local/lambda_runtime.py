@@ -137,7 +137,7 @@ _function_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("fun
 
 def in_function() -> bool:
     """Whether this thread runs (a thread started by) a Lambda function's invocation."""
-    return _function_services.get() is not None
+    return _function_name.get() is not None
 
 
 def current_function() -> str | None:

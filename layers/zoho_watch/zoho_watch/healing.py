@@ -34,10 +34,8 @@ STEPFUNCTIONS_KIND = STEPFUNCTIONS_WATCHER_PREFIX.rstrip(":")
 
 @dataclass
 class HealReport:
-    """What one pass did: overdue jobs looked at, still running, resumed, abandoned."""
+    """What one pass did: watches resumed, and watches given up."""
 
-    overdue: int = 0
-    running: int = 0
     resumed: int = 0
     abandoned: int = 0
 
@@ -65,11 +63,9 @@ def heal_watches(limit: int, time_left_ms: Callable[[], int], reserve_ms: int) -
     for item in overdue:
         if time_left_ms() < reserve_ms:
             break
-        report.overdue += 1
         job, watcher = JobKey.of(item), str(item.get("watcher", ""))
         ended = _ended_execution(services.stepfunctions, watcher.removeprefix(STEPFUNCTIONS_WATCHER_PREFIX))
-        if ended is None:
-            report.running += 1
+        if ended is None:  # still running: only late (retries)
             continue
         status, resumes = ended.get("status", "gone"), resumes_of(ended.get("input"))
         if not ended or resumes >= MAX_RESUMES:

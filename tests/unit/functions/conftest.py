@@ -41,6 +41,20 @@ def load_handler(function: str, module_name: str | None = None) -> ModuleType:
     return module
 
 
+def library_errors() -> list[type]:
+    """Every error class of the library (`zoho_watch.errors` and the store's StoreConflict), base excluded."""
+    from zoho_watch import errors
+    from zoho_watch.store import StoreConflict
+
+    return [
+        kind
+        for kind in (*vars(errors).values(), StoreConflict)
+        if isinstance(kind, type)
+        and issubclass(kind, errors.ZohoWatchError)
+        and kind is not errors.ZohoWatchError
+    ]
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A sample event of `events/` by file stem (a fresh copy each call)."""
     return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8")))

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from fake_zoho import JobProfile
-from tests.unit.functions.conftest import REPO_ROOT, load_event
+from tests.unit.functions.conftest import REPO_ROOT, library_errors, load_event
 
 STATE_MACHINE_NAME = "zoho-watch-test-watch-job"
 OPENAPI_COPY = REPO_ROOT / "docs" / "openapi.json"
@@ -351,15 +351,8 @@ def test_every_error_class_answers_with_its_own_status_and_code(
     aws, api_app, lambda_context, monkeypatch
 ) -> None:
     from zoho_watch import errors
-    from zoho_watch.store import StoreConflict
 
-    kinds = [
-        kind
-        for kind in (*vars(errors).values(), StoreConflict)
-        if isinstance(kind, type)
-        and issubclass(kind, errors.ZohoWatchError)
-        and kind is not errors.ZohoWatchError
-    ]
+    kinds = library_errors()
     assert len(kinds) >= 12
     for kind in kinds:
         try:

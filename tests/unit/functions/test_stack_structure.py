@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.unit.functions.conftest import EVENTS_DIR, FUNCTIONS_DIR, REPO_ROOT, load_event, load_handler
+from tests.unit.functions.conftest import (
+    EVENTS_DIR,
+    FUNCTIONS_DIR,
+    REPO_ROOT,
+    library_errors,
+    load_event,
+    load_handler,
+)
 from zoho_watch_local.template import project_template, resource
 
 ASL_PATH = REPO_ROOT / "statemachine" / "watch_job.asl.json"
@@ -106,16 +113,7 @@ def test_check_job_retries_transient_zoho_and_lambda_errors_only(asl: dict[str, 
     assert {"ZohoUnavailable", "ZohoRateLimited", "AwsUnavailable"} | LAMBDA_SERVICE_ERRORS <= retried
     assert not retried & {"JobNotFound", "ZohoAuthError", "ZohoRequestError", "InvalidInput", "States.ALL"}
     # The library's own word on it: what it calls retryable is retried, and nothing else of its errors.
-    from zoho_watch import errors
-    from zoho_watch.store import StoreConflict
-
-    library = [
-        kind
-        for kind in (*vars(errors).values(), StoreConflict)
-        if isinstance(kind, type)
-        and issubclass(kind, errors.ZohoWatchError)
-        and kind is not errors.ZohoWatchError
-    ]
+    library = library_errors()
     ours = {name for name in retried if "." not in name}  # dotted names are Lambda's and Step Functions'
     assert {kind.__name__ for kind in library if kind.retryable} == ours
     assert check["Resource"] == "arn:aws:states:::lambda:invoke"
