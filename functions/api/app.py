@@ -301,7 +301,10 @@ def list_jobs(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> JobPage:
-    """Jobs zoho-watch knows, newest data first per page; follow `next_cursor` for more."""
+    """Jobs zoho-watch knows, by status, connection, module and job id; follow `next_cursor` for more.
+
+    A page filtered by connection alone may hold fewer than `limit` jobs while `next_cursor` is set.
+    """
     items, next_cursor = get_services().store.list_jobs(
         status=status, connection=connection, limit=limit, cursor=cursor
     )

@@ -25,7 +25,7 @@ from zoho_watch.polling import (
     poll_step,
 )
 from zoho_watch.store import JobStore, iso_utc, state_view
-from zoho_watch.store.recording import WRITE_BACKOFF_BASE_SECONDS, WRITE_BACKOFF_CAP_SECONDS, write_backoff
+from zoho_watch.store.table import WRITE_BACKOFF_BASE_SECONDS, WRITE_BACKOFF_CAP_SECONDS, write_backoff
 
 from tests.fixtures.aws import AwsStack
 

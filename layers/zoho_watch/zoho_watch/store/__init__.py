@@ -10,6 +10,10 @@ sweep's query reads only the jobs it must check (see `index_partition`). A finis
 is still to be published sits in its own partition, `ACTIVE#finished-event` (`next_check_at`: when to try to
 publish it), from the terminal write until the event is on the bus, so the sweep finds and publishes events
 that a dead checker left behind (`pending_finished_events`).
+Every STATE item (and only those) is also in the `JobList` index, one partition (`listing = JOBS`) sorted
+by `listing_key = {status}#{connection}#{module}#{job_id}` (`unchecked` before a first check), keys only:
+`list_jobs` reads a page of keys there, then the items, so a page's reads never grow with the check history;
+the index is written only when a job's status changes, far below one partition's write limit.
 Each (connection, module) has one rate prior item, `pk = RATE#{connection}#{module}`, `sk = RATE`: the
 throughput learnt from its jobs seen finishing (`RatePrior`), which the polling policy uses while a job waits.
 
@@ -46,6 +50,7 @@ from zoho_watch.store.items import (
     ACTIVE,
     CHECK_PREFIX,
     FINISHED_EVENT_PARTITION,
+    LIST_INDEX,
     RATE_SK,
     STATE_SK,
     Counts,
@@ -69,6 +74,7 @@ __all__ = [
     "CHECK_PREFIX",
     "FINISHED_EVENT_LEASE_SECONDS",
     "FINISHED_EVENT_PARTITION",
+    "LIST_INDEX",
     "RATE_PRIOR_CACHE_SECONDS",
     "RATE_SK",
     "STATE_SK",

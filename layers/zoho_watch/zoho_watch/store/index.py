@@ -16,7 +16,6 @@ from zoho_watch.store.items import (
     JobView,
     _check_limit,
     _deserialize,
-    iso_utc,
     state_view,
 )
 from zoho_watch.store.table import StoreTable
@@ -126,31 +125,21 @@ class ActiveIndex(StoreTable):
             PollPolicy.from_poll(poll, 1, 86400)  # validates; only the bounds given are kept
             poll_values = {name: int(value) for name, value in poll.items() if value is not None}
         now = self._clock()
-        values: dict[str, Any] = {
-            ":connection": job.connection,
-            ":module": job.module,
-            ":job_id": job.job_id,
-            ":watcher": watcher,
-            ":now": iso_utc(now),
-            ":zero": 0,
-            ":one": 1,
-            ":active": index_partition(watcher),
-            ":next": float(now if next_check_at is None else next_check_at),
-            ":completed": "COMPLETED",
-            ":failed": "FAILED",
-        }
-        sets = [
-            "#connection = :connection",
-            "#module = :module",
-            "job_id = :job_id",
-            "watcher = :watcher",
-            "first_seen_at = if_not_exists(first_seen_at, :now)",
-            "version = if_not_exists(version, :zero) + :one",
-        ]
+        sets, values, names = self._identity(job, now)
+        sets.append("watcher = :watcher")
+        values.update(
+            {
+                ":watcher": watcher,
+                ":active": index_partition(watcher),
+                ":next": float(now if next_check_at is None else next_check_at),
+                ":completed": "COMPLETED",
+                ":failed": "FAILED",
+            }
+        )
         if poll_values is not None:
             values[":poll"] = poll_values
             sets.append("poll = :poll")
-        names = {"#connection": "connection", "#module": "module", "#status": "status"}
+        names["#status"] = "status"
         try:
             item = self._update(
                 key,

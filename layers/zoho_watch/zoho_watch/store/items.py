@@ -24,6 +24,11 @@ ACTIVE = "ACTIVE"
 RATE_SK = "RATE"
 # The index partition of finished jobs whose "finished" event is still pending (not a watcher's partition).
 FINISHED_EVENT_PARTITION = f"{ACTIVE}#finished-event"
+# The `JobList` index: every STATE item (and nothing else) in one partition, sorted by `listing_key`.
+LIST_INDEX = "JobList"
+LISTING = "JOBS"
+# `listing_key`'s status part for a job not checked yet (Zoho's statuses are upper case).
+UNCHECKED = "unchecked"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -41,6 +46,21 @@ def epoch_of(iso: str) -> float:
 def job_pk(key: JobKey) -> str:
     """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
     return f"JOB#{key.connection}#{key.module}#{key.job_id}"
+
+
+def listing_key(key: JobKey, status: str | None) -> str:
+    """The job's sort key in the `JobList` index: `{status}#{connection}#{module}#{job_id}`.
+
+    The status comes first so that a page of one status is one key range; `unchecked` before the first check.
+    """
+    return f"{status or UNCHECKED}#{key.connection}#{key.module}#{key.job_id}"
+
+
+def listing_prefix(status: str | None, connection: str | None) -> str | None:
+    """The `listing_key` prefix of the jobs in `status` (of `connection` among them); None for any status."""
+    if status is None:
+        return None
+    return f"{status}#" + (f"{connection}#" if connection is not None else "")
 
 
 def rate_pk(connection: str, module: str) -> str:
@@ -86,10 +106,13 @@ def _encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None, expected_prefix: str) -> dict[str, Any] | None:
+def _decode_cursor(
+    cursor: str | None, expected_prefix: str, index_keys: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
     """The key a cursor from `_encode_cursor` stands for (None for no cursor), else InvalidInput.
 
-    Only a job's key (`pk = JOB#...`) whose `sk` starts with `expected_prefix` is taken.
+    Only a job's key (`pk = JOB#...`) whose `sk` starts with `expected_prefix` is taken, with exactly the
+    `index_keys` attributes of the index it was read from besides.
     """
     if cursor is None:
         return None
@@ -100,7 +123,7 @@ def _decode_cursor(cursor: str | None, expected_prefix: str) -> dict[str, Any] |
         raise InvalidInput("cursor is not one zoho-watch returned") from None
     if (
         not isinstance(key, dict)
-        or set(key) != {"pk", "sk"}
+        or set(key) != {"pk", "sk", *index_keys}
         or not all(isinstance(value, str) and len(value) < 400 for value in key.values())
         or not key["pk"].startswith("JOB#")
         or not key["sk"].startswith(expected_prefix)

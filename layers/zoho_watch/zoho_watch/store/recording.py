@@ -33,27 +33,19 @@ from zoho_watch.store.index import ActiveIndex, index_partition
 from zoho_watch.store.items import (
     CHECK_PREFIX,
     FINISHED_EVENT_PARTITION,
+    LISTING,
     STATE_SK,
     JobView,
     _serialize,
     epoch_of,
     iso_utc,
     job_pk,
+    listing_key,
     state_view,
 )
 from zoho_watch.store.rates import RatePriors
 
 _MAX_WRITE_ATTEMPTS = 25
-# After a lost conditional write, writers racing on one job pause before they read again: full jitter in a
-# window that doubles from 5 ms up to 100 ms, so they spread out instead of failing again in lockstep.
-WRITE_BACKOFF_BASE_SECONDS = 0.005
-WRITE_BACKOFF_CAP_SECONDS = 0.1
-
-
-def write_backoff(attempt: int, jitter: random.Random) -> float:
-    """Seconds to pause after the `attempt`-th (from 0) lost conditional write."""
-    return jitter.uniform(0.0, min(WRITE_BACKOFF_CAP_SECONDS, WRITE_BACKOFF_BASE_SECONDS * 2**attempt))
-
 
 # How far along a job is: a write may never lower it (a terminal status is final). Statuses Zoho may invent
 # later have no rank and are ordered by time alone.
@@ -136,22 +128,13 @@ class CheckRecording(ActiveIndex, RatePriors):
         self, job: JobKey, error: ZohoWatchError, at: float, extra: dict[str, Any]
     ) -> dict[str, Any]:
         """The update of `record_error`: `extra` may hold its ConditionExpression."""
+        sets, values, names = self._identity(job, at)
         return self._update_leaving_index(
             self._key(job),
-            "last_error = :error, #connection = :connection, #module = :module, job_id = :job_id,"
-            " first_seen_at = if_not_exists(first_seen_at, :now),"
-            " version = if_not_exists(version, :zero) + :one",
-            {
-                ":error": {**error.to_dict(), "at": iso_utc(at)},
-                ":connection": job.connection,
-                ":module": job.module,
-                ":job_id": job.job_id,
-                ":now": iso_utc(at),
-                ":zero": 0,
-                ":one": 1,
-            },
+            ", ".join(["last_error = :error", *sets]),
+            {**values, ":error": {**error.to_dict(), "at": iso_utc(at)}},
             condition=extra.get("ConditionExpression"),
-            names={"#connection": "connection", "#module": "module"},
+            names=names,
         )
 
     def record_check(
@@ -220,7 +203,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                 self._client.put_item(TableName=self._table, Item=_serialize(new), **extra)
             except self._client.exceptions.ConditionalCheckFailedException:
                 # Someone wrote in between: pause, then read again and decide again.
-                self._sleep(write_backoff(attempt, self._jitter))
+                self._back_off(attempt)
                 continue
             previous = old.get("status") if old else None
             if snapshot.terminal:
@@ -298,6 +281,8 @@ class CheckRecording(ActiveIndex, RatePriors):
             "status": snapshot.status,
             **snapshot.counts(),
             "progress": snapshot.progress,
+            "listing": LISTING,
+            "listing_key": listing_key(job, snapshot.status),
             "first_seen_at": first_seen_iso,
             "last_checked_at": iso_utc(checked_at),
             "checked_ts": checked_at,
