@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from fake_zoho import JobProfile
-from tests.fixtures.stack import REQUEST_LIMIT_SECONDS
+from tests.fixtures.stack import REQUEST_LIMIT_SECONDS, jobs_in_index
 from zoho_watch_local.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
@@ -342,17 +342,7 @@ def test_schedule_mode_with_200_jobs_finished_by_the_sweep(embedded_stack: Embed
         def none_left() -> bool:
             # The driver holds the clock while it looks, so a look is cheap: a count of the jobs still in
             # the sweep's partitions of the sparse index (a job leaves them once finished and announced).
-            dynamodb = stack.client("dynamodb")
-            return not any(
-                dynamodb.query(
-                    TableName=stack.table_name(),
-                    IndexName="ActiveJobs",
-                    KeyConditionExpression="active = :partition",
-                    ExpressionAttributeValues={":partition": {"S": partition}},
-                    Select="COUNT",
-                )["Count"]
-                for partition in ("ACTIVE", "ACTIVE#finished-event")
-            )
+            return jobs_in_index(stack, "ACTIVE", "ACTIVE#finished-event") == 0
 
         def ended_in_zoho() -> bool:
             # In the emulator's memory: far cheaper than the index query, which only then needs asking.

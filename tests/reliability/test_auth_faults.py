@@ -20,7 +20,6 @@ from zoho_watch.jobs import JobKey
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
 from tests.integration.test_watch_on_embedded_stack import execution, wait_execution_end, watch
-from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 from zoho_watch_local.stack import EmbeddedStack
 
 MAX_ZOHO_CALLS = 3
@@ -63,7 +62,7 @@ def assert_clear_error(last_error: dict[str, Any] | None, fault: str) -> None:
 @pytest.mark.parametrize("fault", sorted(EXPECTED_ERROR))
 @pytest.mark.parametrize("when", ["first check", "mid-watch"])
 def test_auth_fault_is_recorded_on_the_job_within_three_calls(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     zoho_credentials: dict[str, str],

@@ -33,7 +33,6 @@ from tests.integration.test_watch_on_embedded_stack import (
     wait_execution_end,
     watch,
 )
-from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 from zoho_watch_local.clock import Hold
 from zoho_watch_local.stack import EmbeddedStack
 
@@ -120,7 +119,7 @@ class RecordMonitor:
 
 
 def test_sixteen_threads_checking_one_job_never_move_it_backwards(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
 ) -> None:
@@ -180,7 +179,7 @@ def test_sixteen_threads_checking_one_job_never_move_it_backwards(
 
 @pytest.mark.parametrize("profile", ["counts", "status"])
 def test_an_answer_overtaken_by_a_newer_one_never_overwrites_it(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,

@@ -26,7 +26,6 @@ from tests.integration.test_watch_on_embedded_stack import (
     wait_execution_end,
     watch,
 )
-from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 from zoho_watch_local.stack import EmbeddedStack
 
 CHANGED = "Mass Update Job Status Changed"
@@ -53,13 +52,13 @@ def dies_once(original: Callable[..., Any], after: bool = False) -> Callable[...
     return replacement
 
 
-def history(library, job_id: str) -> list[dict[str, Any]]:  # noqa: F811
+def history(library, job_id: str) -> list[dict[str, Any]]:
     """Every check history item of the job, newest first."""
     return library.store.history(JobKey("default", "Leads", job_id), limit=1000)[0]
 
 
 def test_dying_after_zoho_answered_and_before_the_write_is_repeated_by_the_next_check(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,
@@ -101,7 +100,7 @@ def test_dying_after_zoho_answered_and_before_the_write_is_repeated_by_the_next_
 
 
 def test_dying_between_the_history_item_and_the_state_keeps_the_observation_once(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,
@@ -123,7 +122,7 @@ def test_dying_between_the_history_item_and_the_state_keeps_the_observation_once
 
 
 def test_dying_while_publishing_the_finished_event_does_not_lose_it(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,

@@ -24,7 +24,6 @@ from tests.integration.test_watch_on_embedded_stack import (
     wait_execution_end,
     watch,
 )
-from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 from zoho_watch_local.stack import EmbeddedStack
 
 
@@ -49,7 +48,7 @@ def token_calls(zoho: FakeZoho) -> int:
 
 
 def test_throttled_refresh_waits_and_succeeds_later_without_failing_the_job(
-    library,  # noqa: F811 - the imported fixture
+    library,
     aws: AwsStack,
     zoho: FakeZoho,
     zoho_credentials: dict[str, str],

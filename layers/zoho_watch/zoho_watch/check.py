@@ -31,7 +31,14 @@ from zoho_watch.errors import (
 from zoho_watch.jobs import JobKey, Snapshot
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
-from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS, Counts, JobView, state_view
+from zoho_watch.store import (
+    FINISHED_EVENT_LEASE_SECONDS,
+    Counts,
+    JobView,
+    PendingChange,
+    pending_change,
+    state_view,
+)
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
@@ -171,13 +178,12 @@ def check_job(
         prefetched=prefetched,
     )
     state = outcome.state
-    if outcome.changed and not outcome.stale:
-        try:
-            services.events.status_changed(state, outcome.previous_status)
-        except Exception:  # the state is written; a lost "changed" event must not fail the check
-            logger.exception("status changed event not published", extra={"job_id": job.job_id})
+    if outcome.pending_change is not None and not outcome.stale and not state["terminal"]:
+        # A stale check leaves it to the check that wrote the change (or, if that one died, to the next
+        # check that writes); a finished job's last change goes out with its finished event, under its claim.
+        publish_changed(services, state, outcome.pending_change)
     if state["terminal"] and outcome.finished_event_pending:
-        publish_finished(services, state, outcome.previous_status)
+        publish_finished(services, state, outcome.previous_status, outcome.pending_change)
 
     return {
         "connection": state["connection"],
@@ -198,7 +204,26 @@ def check_job(
     }
 
 
-def publish_finished(services: Services, state: JobView, previous_status: str | None = None) -> bool:
+def publish_changed(services: Services, state: JobView, change: PendingChange) -> None:
+    """Publish the job's pending "status changed" event (`change`, to the state's status), then mark it
+    published. It stays pending in the STATE item until then, so a failure loses nothing: EventPublishError
+    is raised and the check's retry (or the next check, or the sweep for a finished job) publishes it."""
+    try:
+        services.events.status_changed(state, change.previous_status)
+    except EventPublishError:
+        raise
+    except Exception:
+        message = "the status changed event was not published; the next check retries"
+        raise EventPublishError(message) from None
+    services.store.changed_event_published(JobKey.of(state), state["status"], change)
+
+
+def publish_finished(
+    services: Services,
+    state: JobView,
+    previous_status: str | None = None,
+    change: PendingChange | None = None,
+) -> bool:
     """Publish the job's "finished" event unless someone else does; True if this caller published it.
 
     The claim is a lease in the store (`JobStore.claim_finished_event`), and the event stays pending until
@@ -223,7 +248,7 @@ def publish_finished(services: Services, state: JobView, previous_status: str | 
                 "another check holds the finished event and has not published it yet; the next check retries"
             )
         time.sleep(CLAIM_POLL_SECONDS)
-    _publish_claimed(services, state, previous_status)
+    _publish_claimed(services, state, previous_status, change)
     return True
 
 
@@ -240,19 +265,26 @@ def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
         raise InvalidInput("only a finished job has a finished event")
     if not services.store.claim_finished_event(JobKey.of(state)):
         return False
-    _publish_claimed(services, state, item.get("finished_previous_status"))
+    _publish_claimed(services, state, item.get("finished_previous_status"), pending_change(item))
     return True
 
 
-def _publish_claimed(services: Services, state: JobView, previous_status: str | None) -> None:
-    """Put the claimed "finished" event on the bus, then mark it published (or give the claim back)."""
+def _publish_claimed(
+    services: Services, state: JobView, previous_status: str | None, change: PendingChange | None
+) -> None:
+    """Put the claimed "finished" event on the bus, then mark it published (or give the claim back).
+
+    The pending `change` to the final status goes first, as a check that lives sends them.
+    """
     store = services.store
     job = JobKey.of(state)
     try:
+        if change is not None:
+            publish_changed(services, state, change)
         services.events.finished(state, previous_status)
     except Exception as error:
         store.release_finished_event(job)
-        if isinstance(error, EventPublishError):
+        if isinstance(error, ZohoWatchError):
             raise
         raise EventPublishError("the finished event could not be published; the next check retries") from None
     store.finished_event_published(job)

@@ -32,6 +32,15 @@ def finished_event_id(job: JobKey) -> str:
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{job.connection}#{job.module}#{job.job_id}#finished"))
 
 
+def changed_event_id(job: JobKey, previous_status: str | None, status: str | None) -> str:
+    """The stable id of a job's "status changed" event from `previous_status` to `status` (a UUID).
+
+    Published at least once as well (see `zoho_watch.store.outbox`): a consumer drops an id it has seen.
+    """
+    key = f"JOB#{job.connection}#{job.module}#{job.job_id}#changed#{previous_status or ''}#{status or ''}"
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
+
+
 def event_detail(state: JobView, previous_status: str | None = None) -> dict[str, Any]:
     """The detail of both events, from a job state as `check_job` returns it (no secrets in it)."""
     detail = {
@@ -77,8 +86,10 @@ class EventPublisher:
         logger.info("event published", extra={"detail_type": detail_type, "job_id": detail["job_id"]})
 
     def status_changed(self, state: JobView, previous_status: str | None) -> None:
-        """Announce that a job's status changed (including to a terminal status)."""
-        self._put(STATUS_CHANGED, event_detail(state, previous_status))
+        """Announce that a job's status changed (including to a terminal status), with a stable `event_id`."""
+        detail = event_detail(state, previous_status)
+        detail["event_id"] = changed_event_id(JobKey.of(state), previous_status, state["status"])
+        self._put(STATUS_CHANGED, detail)
 
     def finished(self, state: JobView, previous_status: str | None = None) -> None:
         """Announce that a job reached COMPLETED or FAILED (at least once, with a stable `event_id`)."""

@@ -31,13 +31,6 @@ CHANGED = "Mass Update Job Status Changed"
 FINISHED = "Mass Update Job Finished"
 
 
-@pytest.fixture
-def library(aws: AwsStack, zoho: FakeZoho, zoho_connection: str) -> services.Services:
-    """The library's services on the emulator's (frozen) clock."""
-    zoho.clock.freeze()
-    return services.set_services(services.Services(clock=zoho.clock.now))
-
-
 def test_a_job_from_start_to_finish(library: services.Services, aws: AwsStack, zoho: FakeZoho) -> None:
     job_id = zoho.create_job("Leads", total=100, profile=JobProfile(queue_delay=10, duration=100))
     first = check_job(JobKey("default", "Leads", job_id), watcher="schedule")

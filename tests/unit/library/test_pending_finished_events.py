@@ -20,7 +20,6 @@ from zoho_watch.sweep import run_sweep
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
-from tests.unit.library.test_check import library  # noqa: F401 - the fixture, reused
 
 FINISHED = "Mass Update Job Finished"
 T0 = 1_800_000_000.0
@@ -44,7 +43,7 @@ def sweep() -> Any:
 
 
 def a_job_whose_check_died_before_publishing(
-    library: services.Services,  # noqa: F811 - the imported fixture
+    library: services.Services,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,
 ) -> str:
@@ -65,7 +64,7 @@ def a_job_whose_check_died_before_publishing(
 
 
 def test_the_next_sweep_publishes_a_finished_event_a_dead_check_left_pending(
-    library: services.Services,  # noqa: F811 - the imported fixture
+    library: services.Services,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,
@@ -98,7 +97,7 @@ def test_the_next_sweep_publishes_a_finished_event_a_dead_check_left_pending(
 
 
 def test_a_normal_terminal_check_leaves_nothing_in_the_pending_partition(
-    library: services.Services,  # noqa: F811 - the imported fixture
+    library: services.Services,
     aws: AwsStack,
     zoho: FakeZoho,
 ) -> None:
@@ -114,7 +113,7 @@ def test_a_normal_terminal_check_leaves_nothing_in_the_pending_partition(
 
 
 def test_a_publication_that_fails_in_the_sweep_stays_pending_for_the_next_run(
-    library: services.Services,  # noqa: F811 - the imported fixture
+    library: services.Services,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,
@@ -136,7 +135,7 @@ def test_a_publication_that_fails_in_the_sweep_stays_pending_for_the_next_run(
 
 
 def test_the_sweep_does_not_wait_for_a_claim_someone_holds(
-    library: services.Services,  # noqa: F811 - the imported fixture
+    library: services.Services,
     aws: AwsStack,
     zoho: FakeZoho,
     monkeypatch: pytest.MonkeyPatch,

@@ -9,7 +9,9 @@ for a watcher that checks its own job (`ACTIVE#stepfunctions` for `stepfunctions
 sweep's query reads only the jobs it must check (see `index_partition`). A finished job whose "finished" event
 is still to be published sits in its own partition, `ACTIVE#finished-event` (`next_check_at`: when to try to
 publish it), from the terminal write until the event is on the bus, so the sweep finds and publishes events
-that a dead checker left behind (`pending_finished_events`).
+that a dead checker left behind (`pending_finished_events`). A "status changed" event is pending too, in
+the STATE item the check that saw the new status writes (`changed_event_pending`, `changed_previous_status`),
+until it is on the bus (`changed_event_published`): a publication that fails loses no event.
 Every STATE item (and only those) is also in the `JobList` index, one partition (`listing = JOBS`) sorted
 by `listing_key = {status}#{connection}#{module}#{job_id}` (`unchecked` before a first check), keys only:
 `list_jobs` reads a page of keys there, then the items, so a page's reads never grow with the check history;
@@ -24,7 +26,7 @@ One module per job:
 - `reads`: `get`, `history`, `list_jobs`;
 - `index`: `index_partition`, `due_jobs`, `watch`, `unwatch`, and leaving a watcher's index partition;
 - `rates`: `rate_prior`, `learn_rate` and the container's cache of the priors;
-- `outbox`: the "finished" events still to publish, their claims (leases) and publication;
+- `outbox`: the events still to publish ("finished": claimed with a lease; "status changed"), and publication;
 - `recording`: `record_check` (history item, conditional write loop, next state) and `record_error`.
 
 A package, not sibling `store_*.py` modules: the parts share one table and one key schema and are private to
@@ -56,14 +58,16 @@ from zoho_watch.store.items import (
     Counts,
     HistoryView,
     JobView,
+    PendingChange,
     epoch_of,
     history_view,
     iso_utc,
     job_pk,
+    pending_change,
     rate_pk,
     state_view,
 )
-from zoho_watch.store.outbox import FINISHED_EVENT_LEASE_SECONDS, FinishedEventOutbox
+from zoho_watch.store.outbox import FINISHED_EVENT_LEASE_SECONDS, EventOutbox
 from zoho_watch.store.rates import RATE_PRIOR_CACHE_SECONDS, RatePriors
 from zoho_watch.store.reads import JobReads
 from zoho_watch.store.recording import STATUS_RANK, CheckOutcome, CheckRecording, StoreConflict
@@ -83,11 +87,12 @@ __all__ = [
     "CheckOutcome",
     "CheckRecording",
     "Counts",
-    "FinishedEventOutbox",
+    "EventOutbox",
     "HistoryView",
     "JobReads",
     "JobStore",
     "JobView",
+    "PendingChange",
     "RatePriors",
     "StoreConflict",
     "epoch_of",
@@ -95,6 +100,7 @@ __all__ = [
     "index_partition",
     "iso_utc",
     "job_pk",
+    "pending_change",
     "rate_pk",
     "state_view",
 ]
@@ -102,7 +108,7 @@ __all__ = [
 _DAY = 86400
 
 
-class JobStore(CheckRecording, FinishedEventOutbox, JobReads):
+class JobStore(CheckRecording, EventOutbox, JobReads):
     """Job state, check history and active-job index on one DynamoDB table."""
 
     def __init__(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -146,6 +147,20 @@ def _is_active(value: Any) -> bool:
         and value != FINISHED_EVENT_PARTITION
         and (value == ACTIVE or value.startswith(ACTIVE + "#"))
     )
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A job's "status changed" event still to be published: from `previous_status` to the stored status."""
+
+    previous_status: str | None
+
+
+def pending_change(item: dict[str, Any]) -> PendingChange | None:
+    """The "status changed" event pending in a raw STATE item, or None."""
+    if not item.get("changed_event_pending"):
+        return None
+    return PendingChange(item.get("changed_previous_status"))
 
 
 class Counts(TypedDict):

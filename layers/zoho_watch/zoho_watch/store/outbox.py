@@ -1,6 +1,10 @@
-"""The finished-event outbox: a finished job's "finished" event stays pending (and the job in the index's
-`ACTIVE#finished-event` partition) until one claimer has published it; a claim is a lease on the library's
-clock (`zoho_watch.lease`), so the event of a claimer that died is published by the next check or sweep."""
+"""The events outbox: an event stays pending in the job's STATE item until it is on the bus.
+
+A finished job's "finished" event (and the job in the index's `ACTIVE#finished-event` partition) until one
+claimer has published it; a claim is a lease on the library's clock (`zoho_watch.lease`), so the event of a
+claimer that died is published by the next check or sweep. A "status changed" event, written pending by the
+check that saw the new status (`recording`), until a publisher marks it published; without a claim: two
+checkers at once may both publish it (its `event_id` is stable), none loses it."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from zoho_watch.jobs import JobKey
 from zoho_watch.lease import ItemLease
 from zoho_watch.store.index import ActiveIndex
-from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit, _serialize
+from zoho_watch.store.items import FINISHED_EVENT_PARTITION, PendingChange, _check_limit, _serialize
 
 # How long a claim on a job's "finished" event lasts (seconds, library clock): longer than one publication
 # (put_events is bounded by the events client's time-outs, see services.EVENTS_CLIENT_TIMEOUTS), short enough
@@ -17,8 +21,8 @@ from zoho_watch.store.items import FINISHED_EVENT_PARTITION, _check_limit, _seri
 FINISHED_EVENT_LEASE_SECONDS = 8.0
 
 
-class FinishedEventOutbox(ActiveIndex):
-    """The "finished" event methods of a `JobStore`: find, claim, mark published, give back, ask."""
+class EventOutbox(ActiveIndex):
+    """The pending events' methods of a `JobStore`: find, claim, mark published, give back, ask."""
 
     def pending_finished_events(self, now: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Raw STATE items of finished jobs whose "finished" event is pending and may be claimed at `now`.
@@ -79,3 +83,28 @@ class FinishedEventOutbox(ActiveIndex):
         """True when the job ended and its "finished" event has not been published yet."""
         item = self._get_raw(self._key(job))
         return bool(item and item.get("finished_event_pending"))
+
+    def changed_event_published(self, job: JobKey, status: str, change: PendingChange) -> bool:
+        """The pending "status changed" event `change` (to `status`) is on the bus: no longer pending.
+
+        False (nothing written) when the pending event is another one by now (a newer status: it stays
+        pending and tells the move from `change.previous_status`), or none is pending.
+        """
+        values: dict[str, Any] = {":true": True, ":status": status, ":one": 1}
+        condition = "changed_event_pending = :true AND #status = :status AND "
+        if change.previous_status is None:
+            condition += "attribute_not_exists(changed_previous_status)"
+        else:
+            condition += "changed_previous_status = :previous"
+            values[":previous"] = change.previous_status
+        try:
+            self._update(
+                self._key(job),
+                "SET version = version + :one REMOVE changed_event_pending, changed_previous_status",
+                values,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

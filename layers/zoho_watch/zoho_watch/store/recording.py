@@ -36,11 +36,13 @@ from zoho_watch.store.items import (
     LISTING,
     STATE_SK,
     JobView,
+    PendingChange,
     _serialize,
     epoch_of,
     iso_utc,
     job_pk,
     listing_key,
+    pending_change,
     state_view,
 )
 from zoho_watch.store.rates import RatePriors
@@ -85,6 +87,19 @@ def _overtaken(old: dict[str, Any], snapshot: Snapshot, checked_at: float) -> bo
     return False
 
 
+def _changed_event(old: dict[str, Any], status: str) -> dict[str, Any]:
+    """The pending "status changed" event a check to `status` leaves in the STATE item it writes over `old`.
+
+    A new status makes one pending; one still pending from an earlier change is kept, from its previous
+    status (the event then tells the whole move, `A -> C` for an unpublished `A -> B` and then `B -> C`).
+    """
+    if old.get("changed_event_pending"):
+        return {"changed_event_pending": True, "changed_previous_status": old.get("changed_previous_status")}
+    if old.get("status") != status:
+        return {"changed_event_pending": True, "changed_previous_status": old.get("status")}
+    return {}
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     """What `record_check` did: the state now stored, and whether this check moved it."""
@@ -96,6 +111,8 @@ class CheckOutcome:
     previous_status: str | None
     next_check_in: int
     finished_event_pending: bool = False  # the job ended and its "finished" event is still to be published
+    # The job's "status changed" event still to be published (see `JobStore.changed_event_published`).
+    pending_change: PendingChange | None = None
 
 
 class CheckRecording(ActiveIndex, RatePriors):
@@ -181,6 +198,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                     previous_status=old.get("status"),
                     next_check_in=max(0, round(float(old.get("next_check_at", checked_at)) - checked_at)),
                     finished_event_pending=bool(old.get("finished_event_pending")),
+                    pending_change=pending_change(old),
                 )
             if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
                 prior, prior_read = self.rate_prior(job.connection, job.module), True
@@ -218,6 +236,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                 previous_status=previous,
                 next_check_in=wait,
                 finished_event_pending=bool(new.get("finished_event_pending")),
+                pending_change=pending_change(new),
             )
         raise StoreConflict("too many concurrent writes on this job; try the check again")
 
@@ -291,6 +310,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             "next_check_in": wait,
             "watcher": watcher,
             "version": int(old.get("version", 0)) + 1,
+            **_changed_event(old, snapshot.status),
         }
         if snapshot.terminal:
             new["finished_at"] = iso_utc(checked_at)
