@@ -26,7 +26,7 @@ _ARTIFACT_PROPERTIES = {
 }
 _STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 # The AWS managed policies SAM attaches to the template's roles (IAM's ListPolicies, answered offline).
-_MANAGED_POLICIES = ("AWSLambdaBasicExecutionRole", "AWSXRayDaemonWriteAccess", "AWSXrayWriteOnlyAccess")
+_MANAGED_POLICIES = ("AWSLambdaBasicExecutionRole",)
 
 
 class TransformError(ValueError):

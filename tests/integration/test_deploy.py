@@ -1,6 +1,7 @@
 """The embedded deploy creates what CloudFormation would from the SAM transform's output, and refuses early.
 
-One stack with `ApiAuth=API_KEY`, so the conditional resources (usage plan, key) are deployed too. Each
+One stack with `ApiAuth=API_KEY` and an `AlarmEmail`, so the conditional resources (usage plan, key, the
+alarm topic's email subscription) are deployed too. Each
 check compares what moto holds with the transformed template (`zoho_watch_local.sam_transform`) or with
 template.yaml, never with a copy of either.
 """
@@ -25,11 +26,12 @@ from zoho_watch_local.template import REPO_ROOT, project_template
 pytestmark = pytest.mark.integration
 
 STACK = "zw-deploy"
+PARAMETERS = {"ApiAuth": "API_KEY", "AlarmEmail": "ops@example.com"}
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    stack = EmbeddedStack(stack_name=STACK, parameters={"ApiAuth": "API_KEY"}, run_schedules=False).start()
+    stack = EmbeddedStack(stack_name=STACK, parameters=PARAMETERS, run_schedules=False).start()
     try:
         yield stack
     finally:
@@ -38,9 +40,8 @@ def stack() -> Iterator[EmbeddedStack]:
 
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    values = {"ApiAuth": "API_KEY"}
     return transform(
-        project_template(), REPO_ROOT, region=REGION, account_id=ACCOUNT_ID, parameters=values
+        project_template(), REPO_ROOT, region=REGION, account_id=ACCOUNT_ID, parameters=PARAMETERS
     ).template
 
 
@@ -75,7 +76,7 @@ def test_functions_carry_the_globals_their_role_and_the_layer(stack: EmbeddedSta
             ["arm64"],
             256,
         )
-        assert config["TracingConfig"] == {"Mode": "Active"}
+        assert config.get("TracingConfig", {"Mode": "PassThrough"}) == {"Mode": "PassThrough"}  # no X-Ray
         assert [layer["Arn"] for layer in config["Layers"]] == [layer_arn]
         assert config["Role"] == stack.deployment.resources[f"{logical_id}Role"].attributes["Arn"]
         variables = config["Environment"]["Variables"]
@@ -113,7 +114,7 @@ def test_roles_keep_sams_inline_policies(stack: EmbeddedStack) -> None:
     )
 
 
-def test_the_state_machine_gets_its_substitutions_logging_and_tracing(stack: EmbeddedStack) -> None:
+def test_the_state_machine_gets_its_substitutions_and_logging_and_no_tracing(stack: EmbeddedStack) -> None:
     assert stack.deployment is not None
     machine = stack.client("stepfunctions").describe_state_machine(
         stateMachineArn=stack.deployment.ref("WatchJobStateMachine")
@@ -134,7 +135,7 @@ def test_the_state_machine_gets_its_substitutions_logging_and_tracing(stack: Emb
             }
         }
     ]
-    assert machine["tracingConfiguration"] == {"enabled": True}
+    assert machine.get("tracingConfiguration", {"enabled": False}) == {"enabled": False}
 
 
 def test_the_api_routes_are_the_api_functions_events_with_the_chosen_auth(stack: EmbeddedStack) -> None:
@@ -170,7 +171,7 @@ def test_the_rest_api_its_stage_usage_plan_and_key_exist_in_api_gateway(stack: E
     assert stack.deployment.apis["ZohoWatchApi"] == {"id": api_id, "stage": "v1"}
     assert [item["stageName"] for item in apigateway.get_stages(restApiId=api_id)["item"]] == ["v1"]
     stage = apigateway.get_stage(restApiId=api_id, stageName="v1")
-    assert stage["tracingEnabled"] is True
+    assert stage.get("tracingEnabled", False) is False
     settings = stage["methodSettings"]["*/*"]
     assert (
         settings["throttlingBurstLimit"],
@@ -299,3 +300,54 @@ def _stable(logical_id: str) -> str:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_every_alarm_notifies_the_alarm_topic_with_the_email_subscribed(
+    stack: EmbeddedStack, transformed: dict[str, Any]
+) -> None:
+    assert stack.deployment is not None
+    topic = stack.deployment.outputs["AlarmTopicArn"]
+    subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(item["Protocol"], item["Endpoint"]) for item in subscriptions] == [("email", "ops@example.com")]
+    names = [item.ref for item in stack.deployment.of_type("AWS::CloudWatch::Alarm")]
+    expected = [
+        logical_id for logical_id, spec in transformed["Resources"].items() if spec["Type"].endswith("Alarm")
+    ]
+    assert len(names) == len(expected) >= 13
+    cloudwatch = stack.client("cloudwatch")
+    alarms = {
+        alarm["AlarmName"]: alarm for alarm in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    }
+    assert set(alarms) == set(names)
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [topic], alarm["AlarmName"]
+        namespaces = {alarm.get("Namespace")} | {
+            query["MetricStat"]["Metric"]["Namespace"]
+            for query in alarm.get("Metrics", [])
+            if "MetricStat" in query
+        }
+        assert namespaces - {None} <= {
+            f"ZohoWatch/{STACK}",
+            "AWS/States",
+            "AWS/Lambda",
+            "AWS/DynamoDB",
+            "AWS/ApiGateway",
+        }
+
+
+def test_the_failed_watches_filter_reads_the_state_machine_log(stack: EmbeddedStack) -> None:
+    assert stack.deployment is not None
+    group = stack.deployment.ref("WatchJobStateMachineLogGroup")
+    [found] = stack.client("logs").describe_metric_filters(logGroupName=group)["metricFilters"]
+    assert found["metricTransformations"][0]["metricName"] == "WatchExecutionsFailed"
+    assert found["metricTransformations"][0]["metricNamespace"] == f"ZohoWatch/{STACK}"
+
+
+def test_the_dashboard_is_json_and_shows_every_alarm(stack: EmbeddedStack) -> None:
+    assert stack.deployment is not None
+    name = stack.deployment.outputs["DashboardName"]
+    body = json.loads(stack.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    [alarm_widget] = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
+    alarms = {item.attributes["Arn"] for item in stack.deployment.of_type("AWS::CloudWatch::Alarm")}
+    assert set(alarm_widget["properties"]["alarms"]) == alarms
+    assert "${" not in json.dumps(body)

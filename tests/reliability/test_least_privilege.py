@@ -44,8 +44,6 @@ STAR_RESOURCE_EXCEPTIONS: dict[tuple[str, frozenset[str]], str] = {
 MANAGED_POLICY_EXCEPTIONS: dict[str, str] = {
     "AWSLambdaBasicExecutionRole": "SAM attaches it to every function role: logs:CreateLogGroup, "
     "CreateLogStream and PutLogEvents, which Lambda needs to write the function's own logs.",
-    "AWSXrayWriteOnlyAccess": "Tracing is on: X-Ray's PutTraceSegments and PutTelemetryRecords have no "
-    "resource-level permissions, so they are granted on '*' by AWS's own policy.",
 }
 # Which of the stack's resources each role may name: its job and nothing more.
 CHECKER_KINDS = {"table", "table-index", "secrets-read", "token-secret-write", "bus"}

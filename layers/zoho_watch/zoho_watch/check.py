@@ -178,6 +178,10 @@ def check_job(
         prefetched=prefetched,
     )
     state = outcome.state
+    if outcome.became_terminal and outcome.previous_checked_at is not None:
+        # The job ended between the check before and this one: it was seen this late at most.
+        lag = max(0.0, checked_at - outcome.previous_checked_at)
+        metrics.add_metric(name="FinishDetectionLagSeconds", unit=MetricUnit.Seconds, value=lag)
     if outcome.pending_change is not None and not outcome.stale and not state["terminal"]:
         # A stale check leaves it to the check that wrote the change (or, if that one died, to the next
         # check that writes); a finished job's last change goes out with its finished event, under its claim.

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.config import Settings
@@ -29,6 +30,7 @@ from zoho_watch.token_secrets import AccessToken, ConnectionSecrets, Credentials
 from zoho_watch.zoho import ZohoClient, data_centre_urls
 
 logger = Logger(child=True)
+metrics = Metrics()
 
 # Seconds between two refreshes of one connection, at least (10 per 10 minutes is Zoho's limit).
 MIN_REFRESH_SPACING = 65.0
@@ -186,6 +188,7 @@ class TokenProvider:
             or data_centre_urls(self._settings.zoho_dc)[1]
         )
         token = AccessToken(grant.access_token, api_domain, started + grant.expires_in)
+        metrics.add_metric(name="TokenRefreshes", unit=MetricUnit.Count, value=1)
         # The token is this container's from now on, whatever AWS does next: a refresh is never thrown away.
         self._memory = token
         try:

@@ -173,7 +173,7 @@ def test_state_machine_resource_wires_every_substitution() -> None:
     # Its own ARN is built from the explicit name (a !Ref would be a circular dependency).
     own_arn = machine["DefinitionSubstitutions"]["WatchJobStateMachineArn"]["Fn::Sub"]
     assert own_arn.endswith(":stateMachine:" + machine["Name"]["Fn::Sub"])
-    assert machine["Tracing"] == {"Enabled": True}
+    assert "Tracing" not in machine  # zoho-watch traces nothing (README, Monitoring)
     assert machine["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
         "Fn::GetAtt": ["WatchJobStateMachineLogGroup", "Arn"]
     }
@@ -193,11 +193,11 @@ def test_functions_are_thin_handlers_on_the_layer_with_their_log_group(logical_i
     assert callable(load_handler(folder).lambda_handler)
 
 
-def test_globals_run_python313_with_tracing() -> None:
+def test_globals_run_python313_without_tracing() -> None:
     function_globals = project_template()["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.13"
-    assert function_globals["Tracing"] == "Active"
-    assert function_globals["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "ZohoWatch"
+    assert "Tracing" not in function_globals  # no X-Ray anywhere, so no half-traced functions
+    assert "TracingEnabled" not in resource(project_template(), "ZohoWatchApi")["Properties"]
 
 
 def statements() -> Iterator[tuple[str, dict[str, Any]]]:

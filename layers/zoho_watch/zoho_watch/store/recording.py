@@ -113,6 +113,8 @@ class CheckOutcome:
     finished_event_pending: bool = False  # the job ended and its "finished" event is still to be published
     # The job's "status changed" event still to be published (see `JobStore.changed_event_published`).
     pending_change: PendingChange | None = None
+    # When the check before this one was made (epoch seconds; None for the job's first check).
+    previous_checked_at: float | None = None
 
 
 class CheckRecording(ActiveIndex, RatePriors):
@@ -237,6 +239,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                 next_check_in=wait,
                 finished_event_pending=bool(new.get("finished_event_pending")),
                 pending_change=pending_change(new),
+                previous_checked_at=float(old["checked_ts"]) if old and "checked_ts" in old else None,
             )
         raise StoreConflict("too many concurrent writes on this job; try the check again")
 
