@@ -38,8 +38,10 @@ die too).
     "Total_Count"}]}`` (key order and int types as in the seed); counts always add up to Total_Count.
   - ``POST {"data": [{...}], "cvid": "..."}`` (or ``territory: {"id"}``) -> 200 with
     ``{"data": [{"code": "SUCCESS", "details": {"job_id"}, "message": "mass update scheduled successfully",
-    "status": "success"}]}``; a cvid with a job not yet finished -> 202 ``ALREADY_SCHEDULED``
-    (details.job_id).
+    "status": "success"}]}``; a cvid with a job not yet finished -> 202 ``ALREADY_SCHEDULED`` ("Already a
+    Mass Action scheduler is running for the given cvid", empty details: the v8 spec's; 202: the docs').
+    The body is read as JSON whatever its Content-Type (Zoho's Python SDK sends none); a body field's error
+    names it: ``details: {"api_name": "cvid", "json_path": "$.cvid"}``.
     The job covers ``define_view(module, cvid, total, profile)`` records (else ``config.cvid_default_total``).
   - ``POST {"data": [...], "ids": [...]}`` (<= 500) -> records updated at once, one result per id, no job.
   - Checks, in order, and their errors (``{"code", "details", "message", "status": "error"}``):
@@ -58,6 +60,11 @@ die too).
     details.param_name = job_id).
   - Modules: the standard ones (case-insensitive), custom-looking names (``CustomModule1``, ``Projects_X``;
     ``config.allow_custom_modules``), ``config.extra_modules``; ``config.unsupported_modules``.
+
+Metadata, as Zoho's SDKs read it (``fake_zoho.metadata``; every key the v8 spec requires):
+``GET /crm/{version}/settings/fields?module=`` (scope ``ZohoCRM.settings.fields.READ``/``.ALL`` or
+``ZohoCRM.settings.ALL``), ``GET .../settings/modules[/{api_name}]`` (``ZohoCRM.settings.modules.READ``...),
+``GET .../users?type=CurrentUser`` (``ZohoCRM.users.READ``/``.ALL``), ``GET .../org`` (``ZohoCRM.org.READ``).
 
 Python controls (``FakeZoho``)
 ------------------------------

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 from .accounts import IssuedToken, has_scope
 from .config import API_VERSIONS
 from .errors import UNSUPPORTED_MODULE_MESSAGE
+from .metadata import CURRENT_USER
 from .replies import empty_reply, fault_reply, json_reply, zoho_error
 
 if TYPE_CHECKING:
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 MAX_IDS = 500
 DIGITS = re.compile(r"^[0-9]+$")
-# The user every emulated update is attributed to.
-FAKE_USER = {"name": "Emulated User", "id": "554023000000235011"}
 
 
 def crm_blueprint(zoho: FakeZoho) -> Blueprint:
@@ -108,12 +107,13 @@ def _status(zoho: FakeZoho, module: str) -> tuple[Response, str]:
 
 
 def _create(zoho: FakeZoho, module: str) -> tuple[Response, str]:
-    payload = request.get_json(silent=True)
+    # Zoho reads the body as JSON whatever the Content-Type (its own Python SDK sends none).
+    payload = request.get_json(silent=True, force=True)
     if not isinstance(payload, dict):
-        return zoho_error("INVALID_DATA", "the request body is not a valid JSON object", {})
+        return zoho_error("INVALID_DATA", "invalid data", {})
     data = payload.get("data")
     if not isinstance(data, list) or not data or not all(isinstance(item, dict) and item for item in data):
-        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", {"api_name": "data"})
+        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", _body_field("data"))
     if "ids" in payload:
         return _update_ids(zoho, payload["ids"])
     territory = payload.get("territory")
@@ -121,16 +121,17 @@ def _create(zoho: FakeZoho, module: str) -> tuple[Response, str]:
     if cvid is None and isinstance(territory, dict) and territory.get("id"):
         cvid = f"territory:{territory['id']}"
     elif cvid is None:
-        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", {"api_name": "cvid"})
+        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", _body_field("cvid"))
     elif not isinstance(cvid, str | int) or not DIGITS.match(str(cvid)):
-        return zoho_error("INVALID_DATA", "the cvid given seems to be invalid", {"api_name": "cvid"})
+        return zoho_error("INVALID_DATA", "invalid data", _body_field("cvid"))
     cvid = str(cvid)
     busy = zoho.jobs.busy_with_cvid(module, cvid)
     if busy is not None:
+        # The v8 specification's message and details (no job id); HTTP 202 as Zoho's docs say.
         item = {
             "code": "ALREADY_SCHEDULED",
-            "details": {"job_id": busy.job_id},
-            "message": "mass update is already scheduled for the given custom view",
+            "details": {},
+            "message": "Already a Mass Action scheduler is running for the given cvid",
             "status": "error",
         }
         return json_reply({"data": [item]}, 202), "ALREADY_SCHEDULED"
@@ -145,14 +146,17 @@ def _create(zoho: FakeZoho, module: str) -> tuple[Response, str]:
     return json_reply({"data": [item]}), "SCHEDULED"
 
 
+def _body_field(name: str) -> dict[str, str]:
+    """The details of an error in a top-level body field, as the v8 specification gives them."""
+    return {"api_name": name, "json_path": f"$.{name}"}
+
+
 def _update_ids(zoho: FakeZoho, ids: Any) -> tuple[Response, str]:
     """The non-scheduler mode: records given by id are updated at once; no job."""
     if not isinstance(ids, list) or not ids:
-        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", {"api_name": "ids"})
+        return zoho_error("MANDATORY_NOT_FOUND", "required field not found", _body_field("ids"))
     if len(ids) > MAX_IDS:
-        return zoho_error(
-            "INVALID_DATA", f"at most {MAX_IDS} ids can be updated at once", {"api_name": "ids"}
-        )
+        return zoho_error("INVALID_DATA", "Record count exceeded", {**_body_field("ids"), "limit": MAX_IDS})
     now = datetime.datetime.fromtimestamp(int(zoho.clock.now()), datetime.UTC).isoformat()
     results = []
     for record_id in ids:
@@ -163,9 +167,9 @@ def _update_ids(zoho: FakeZoho, ids: Any) -> tuple[Response, str]:
         ):
             details = {
                 "Modified_Time": now,
-                "Modified_By": dict(FAKE_USER),
+                "Modified_By": dict(CURRENT_USER),
                 "Created_Time": now,
-                "Created_By": dict(FAKE_USER),
+                "Created_By": dict(CURRENT_USER),
                 "id": str(record_id),
             }
             results.append(

@@ -68,9 +68,11 @@ class FakeZoho:
         from .accounts_routes import accounts_blueprint
         from .admin import admin_blueprint
         from .crm_routes import crm_blueprint
+        from .metadata_routes import metadata_blueprint
 
         app = Flask("fake_zoho")
         app.register_blueprint(accounts_blueprint(self))
+        app.register_blueprint(metadata_blueprint(self))
         app.register_blueprint(crm_blueprint(self))
         app.register_blueprint(admin_blueprint(self))
         return app

@@ -24,6 +24,7 @@ ZOHO_ERRORS: dict[str, tuple[int, str, dict[str, Any]]] = {
     "INVALID_REQUEST_METHOD": (400, "The http request method type is not a valid one", {}),
     "INTERNAL_ERROR": (500, "Internal Server Error", {}),
     "TOO_MANY_REQUESTS": (429, "too many requests", {}),
+    "REQUIRED_PARAM_MISSING": (400, "One of the expected parameter is missing", {}),
 }
 UNSUPPORTED_MODULE_MESSAGE = "The given module is not supported in API"
 

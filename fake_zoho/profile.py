@@ -32,6 +32,9 @@ class JobProfile:
       with frozen counts; the job then resumes and ends that much later.
     - ``running_status``: the status shown while running (e.g. a value never seen before, to test that
       clients record unknown statuses as they came).
+
+    QUEUED, SUSPENDED and custom running statuses are not Zoho's behaviour for mass update (its v8
+    specification knows SCHEDULED, RUNNING, COMPLETED and FAILED): they exist for robustness tests only.
     """
 
     queue_delay: float = 2.0

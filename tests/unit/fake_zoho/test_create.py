@@ -45,7 +45,12 @@ def test_busy_cvid_is_already_scheduled_with_202(zoho: FakeZoho) -> None:
     again = create_call(zoho, token, body)
     assert again.status_code == 202
     item = again.json()["data"][0]
-    assert item["code"] == "ALREADY_SCHEDULED" and item["details"] == {"job_id": first}
+    assert item == {
+        "code": "ALREADY_SCHEDULED",
+        "details": {},
+        "message": "Already a Mass Action scheduler is running for the given cvid",  # the v8 spec's words
+        "status": "error",
+    }
     # Another module's view with the same id is independent; after the job ends the cvid is free again.
     assert create_call(zoho, token, body, module="Deals").status_code == 200
     zoho.clock.advance(10)
@@ -73,18 +78,46 @@ def test_ids_mode_updates_at_once_without_a_job(zoho: FakeZoho) -> None:
     assert zoho.jobs.all() == []
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_is_read_whatever_its_content_type(zoho: FakeZoho, content_type: str | None) -> None:
+    token = access_token(zoho)
+    headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    body = b'{"data": [{"Rating": "Hot"}], "cvid": "42"}'
+    # requests adds no Content-Type for bytes: the request goes out as Zoho's Python SDK sends it.
+    reply = requests.post(
+        f"{zoho.url}/crm/v8/Leads/actions/mass_update", data=body, headers=headers, timeout=TIMEOUT
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"][0]["code"] == "SUCCESS"
+    assert [job.cvid for job in zoho.jobs.all()] == ["42"]
+
+
 def test_bad_bodies(zoho: FakeZoho) -> None:
     token = access_token(zoho)
     headers = {"Authorization": f"Zoho-oauthtoken {token}", "Content-Type": "application/json"}
     url = f"{zoho.url}/crm/v8/Leads/actions/mass_update"
-    assert_error(requests.post(url, data="{not json", headers=headers, timeout=TIMEOUT), 400, "INVALID_DATA")
+    not_json = assert_error(
+        requests.post(url, data="{not json", headers=headers, timeout=TIMEOUT), 400, "INVALID_DATA"
+    )
+    assert not_json["message"] == "invalid data"
+    # Body fields name the field and its JSON path, with the v8 specification's messages.
     missing_data = assert_error(create_call(zoho, token, {"cvid": "1"}), 400, "MANDATORY_NOT_FOUND")
-    assert missing_data["details"] == {"api_name": "data"}
+    assert missing_data["details"] == {"api_name": "data", "json_path": "$.data"}
+    assert missing_data["message"] == "required field not found"
     missing_cvid = assert_error(create_call(zoho, token, {"data": [{"A": 1}]}), 400, "MANDATORY_NOT_FOUND")
-    assert missing_cvid["details"] == {"api_name": "cvid"}
-    assert_error(create_call(zoho, token, {"data": [{"A": 1}], "cvid": "abc"}), 400, "INVALID_DATA")
+    assert missing_cvid["details"] == {"api_name": "cvid", "json_path": "$.cvid"}
+    bad_cvid = assert_error(
+        create_call(zoho, token, {"data": [{"A": 1}], "cvid": "abc"}), 400, "INVALID_DATA"
+    )
+    assert (bad_cvid["message"], bad_cvid["details"]) == (
+        "invalid data",
+        {"api_name": "cvid", "json_path": "$.cvid"},
+    )
     too_many = {"data": [{"A": 1}], "ids": [str(i) for i in range(501)]}
-    assert_error(create_call(zoho, token, too_many), 400, "INVALID_DATA")
+    limit = assert_error(create_call(zoho, token, too_many), 400, "INVALID_DATA")
+    assert limit["message"] == "Record count exceeded" and limit["details"]["limit"] == 500
     assert zoho.jobs.all() == []
 
 
