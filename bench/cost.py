@@ -77,23 +77,43 @@ def _path_value(document: dict[str, Any], path: str) -> Any:
     return value
 
 
+def _matches(rule: dict[str, Any], output: dict[str, Any]) -> bool:
+    """Whether one Choice rule (the comparisons the watch loop uses, and `And`) holds for `output`."""
+    if "And" in rule:
+        return all(_matches(part, output) for part in rule["And"])
+    value = _path_value(output, rule["Variable"])
+    if "StringEquals" in rule:
+        return bool(value == rule["StringEquals"])
+    if "BooleanEquals" in rule:
+        return value is rule["BooleanEquals"]
+    if "IsPresent" in rule:
+        return (value is not None) is rule["IsPresent"]
+    if "IsNumeric" in rule:
+        return isinstance(value, int | float) is rule["IsNumeric"]
+    if "NumericGreaterThanEquals" in rule:
+        return isinstance(value, int | float) and value >= rule["NumericGreaterThanEquals"]
+    raise ValueError(f"the bench's walker does not know the Choice rule {sorted(rule)}")
+
+
 def _choose(state: dict[str, Any], output: dict[str, Any]) -> str:
     for rule in state.get("Choices", []):
-        value = _path_value(output, rule["Variable"])
-        if "StringEquals" in rule and value == rule["StringEquals"]:
-            return rule["Next"]
-        if "BooleanEquals" in rule and value is rule["BooleanEquals"]:
-            return rule["Next"]
-        if not {"StringEquals", "BooleanEquals"} & set(rule):
-            raise ValueError(f"the bench's walker does not know the Choice rule {sorted(rule)}")
-    return state["Default"]
+        if _matches(rule, output):
+            return str(rule["Next"])
+    return str(state["Default"])
 
 
-def count_transitions(asl: dict[str, Any], task_outputs: list[dict[str, Any]]) -> int:
-    """States entered by one execution whose Task states return `task_outputs` in turn (no retries)."""
+# The input of a watch zoho-watch starts (its first start carries a request id).
+WATCH_INPUT = {"start_request": "bench", "generation": 0}
+
+
+def count_transitions(
+    asl: dict[str, Any], task_outputs: list[dict[str, Any]], execution_input: dict[str, Any] | None = None
+) -> int:
+    """States entered by one execution of `execution_input` (default: a watch zoho-watch started) whose Task
+    states return `task_outputs` in turn (no retries)."""
     states = asl["States"]
     name, outputs, entered = asl["StartAt"], iter(task_outputs), 0
-    output: dict[str, Any] = {}
+    output: dict[str, Any] = dict(WATCH_INPUT if execution_input is None else execution_input)
     while True:
         state = states[name]
         entered += 1

@@ -39,6 +39,11 @@ upgrade fails loudly instead of quietly changing behaviour:
    node, each time over the whole subtree: quadratic in the number of actions, most of the CPU of the
    store's long updates. Checking them once at the root counts every clause of the expression (the root's
    `find_clauses` recurses into the nested ones) and so accepts and refuses exactly what moto does.
+10. A Task waiting for a task token (`.waitForTaskToken`) waits on `CallbackEndpoint.wait`, a real-time event:
+   the execution would hold the clock while nobody can answer until the clock moves (the job's end comes
+   from a watch's Wait). `_callback_wait_without_hold` lets go of the execution's hold while it waits (the
+   wait has no moment of its own: whoever answers the token works under a hold of its own), and holds again
+   once answered.
 9. moto re-parses every JSONPath and every execution's state machine, lists its own package folder and its
    response classes' methods and builds a Step Functions client again and again, and writes DynamoDB's item
    replies member by member: `zoho_watch_local.moto_shortcuts` keeps what the first five return and writes
@@ -78,6 +83,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
@@ -133,6 +139,7 @@ class _Glue:
     original_sfn_normalise: Callable[..., Any] | None = None
     original_dynamodb: dict[tuple[type, str], Callable[..., Any]] | None = None
     original_environment_endings: dict[str, Callable[..., Any]] | None = None
+    original_callback_wait: Callable[..., Any] | None = None
 
 
 _glue = _Glue()
@@ -168,6 +175,15 @@ ENVIRONMENT_ENDINGS = ("set_ended", "set_error", "set_timed_out", "set_stop")
 def in_execution() -> bool:
     """Whether this thread runs a state of a Step Functions execution (a Task's Lambda call, say)."""
     return _current_worker.get() is not None
+
+
+def current_state_machine() -> str | None:
+    """The ARN of the state machine whose execution this thread runs a state of, or None."""
+    worker = _current_worker.get()
+    env = None if worker is None else worker.env
+    if env is None:
+        return None
+    return str(env.states.context_object.context_object_data["StateMachine"]["Id"])
 
 
 def _clock() -> VirtualClock:
@@ -207,6 +223,19 @@ def _clocked_wait_interval(self: WaitFunction, env: Any, wait_seconds: float) ->
     """
     clock = _clock()
     clock.wait_until(clock.now() + wait_seconds, keep_waiting=env.is_running, topic=env)
+
+
+def _callback_wait_without_hold(self: CallbackEndpoint, timeout: float | None = None) -> Any:
+    """Replacement for `CallbackEndpoint.wait`: the execution's clock hold is let go while it waits for its
+    task token's answer (see the module docstring), and held again after."""
+    hold = current_hold.get()
+    if hold is None or not hold.held:
+        return _glue.original_callback_wait(self, timeout)  # type: ignore[misc]
+    hold.release()
+    try:
+        return _glue.original_callback_wait(self, timeout)  # type: ignore[misc]
+    finally:
+        hold.acquire()
 
 
 def _nudging(ending: Callable[..., Any]) -> Callable[..., Any]:
@@ -386,6 +415,8 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     for module in _DATED_MODULES:
         module.datetime = _SimulatedDatetimeModule()  # type: ignore[assignment]
     StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
+    _glue.original_callback_wait = CallbackEndpoint.wait
+    CallbackEndpoint.wait = _callback_wait_without_hold  # type: ignore[method-assign]
     _glue.original_environment_endings = {name: getattr(Environment, name) for name in ENVIRONMENT_ENDINGS}
     for name, ending in _glue.original_environment_endings.items():
         setattr(Environment, name, _nudging(ending))
@@ -406,6 +437,7 @@ def remove_patches() -> None:
         module.datetime = original
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
+    CallbackEndpoint.wait = _glue.original_callback_wait  # type: ignore[method-assign]
     for (owner, name), operation in (_glue.original_dynamodb or {}).items():
         setattr(owner, name, operation)
     for name, ending in (_glue.original_environment_endings or {}).items():

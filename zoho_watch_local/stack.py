@@ -42,7 +42,14 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from zoho_watch_local import loopback
-from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws, in_execution, join_executions
+from zoho_watch_local.aws import (
+    ACCOUNT_ID,
+    REGION,
+    LocalAws,
+    current_state_machine,
+    in_execution,
+    join_executions,
+)
 from zoho_watch_local.aws_calls import AwsCallLog
 from zoho_watch_local.aws_faults import AwsFaults
 from zoho_watch_local.clock import VirtualClock
@@ -105,8 +112,16 @@ class EmbeddedStack:
         self._clients: dict[str, Any] = {}
         # Faults of the functions' AWS calls and of the state machine's Lambda invocations.
         self.aws_faults = AwsFaults(in_function=in_function, in_execution=in_execution)
-        # Every AWS call of the functions and of the state machine's tasks (kept across `reset`).
-        self.aws_calls = AwsCallLog(current_function, in_execution, REGION, ACCOUNT_ID)
+        # Every AWS call of the functions and of the stack's state machine's tasks (kept across `reset`); a
+        # state machine a test creates for itself (a caller's workflow) is not the stack's.
+        self.aws_calls = AwsCallLog(current_function, self._in_own_execution, REGION, ACCOUNT_ID)
+
+    def _in_own_execution(self) -> bool:
+        """Whether this thread runs a state of an execution of the stack's own state machines."""
+        machine = current_state_machine()
+        if machine is None or self.deployment is None:
+            return False
+        return machine in {item.ref for item in self.deployment.of_type("AWS::StepFunctions::StateMachine")}
 
     # --- lifecycle ------------------------------------------------------------------------------------
 

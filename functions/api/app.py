@@ -39,6 +39,7 @@ from zoho_watch.aws_errors import classify
 from zoho_watch.errors import InvalidInput, JobNotRecorded, ZohoRateLimited, ZohoWatchError
 from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
 from zoho_watch.services import get_services
+from zoho_watch.waiters import MAX_TASK_TOKEN_LENGTH
 
 logger = Logger()
 metrics = Metrics()
@@ -118,6 +119,14 @@ class WatchRequest(BaseModel):
     poll: PollSettings | None = None
     deadline: AwareDatetime | None = Field(
         default=None, description="Stop watching at this time (stepfunctions mode; default from the stack)"
+    )
+    task_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TASK_TOKEN_LENGTH,
+        description="A Step Functions task token (`$$.Task.Token` of a `.waitForTaskToken` task) to answer"
+        " when the job ends: SendTaskSuccess with its final state, or SendTaskFailure (`MassUpdateFailed`, or"
+        " the error that ended the watch). Answered at once when the job has already finished.",
     )
 
 
@@ -380,6 +389,7 @@ def start_watch(
         mode=request.mode,
         poll=request.poll.model_dump(exclude_none=True) if request.poll else None,
         deadline=request.deadline,
+        task_token=request.task_token,
     )
     if outcome.finished:
         return _json(200, watch_answer(outcome))

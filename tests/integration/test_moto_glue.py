@@ -36,6 +36,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -95,6 +96,12 @@ def test_wait_and_retry_sleep_where_the_time_scale_is_applied() -> None:
     body = inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert "time.sleep(interval_seconds)" in body, UPGRADE_HINT
     assert local_aws._glue.original_retrier_time in (None, time), UPGRADE_HINT
+
+
+def test_a_task_token_wait_is_the_callback_endpoints_event_wait() -> None:
+    # `_callback_wait_without_hold` lets go of the execution's hold around this wait, and nothing else waits.
+    assert list(inspect.signature(CallbackEndpoint.wait).parameters) == ["self", "timeout"]
+    assert "self._notify_event.wait(timeout=timeout)" in inspect.getsource(CallbackEndpoint.wait)
 
 
 def test_an_execution_stops_running_only_through_the_environment_endings_that_nudge_the_clock() -> None:

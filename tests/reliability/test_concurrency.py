@@ -383,6 +383,7 @@ def json_input(job_id: str, now: float) -> str:
             "poll": {"min_seconds": 30, "max_seconds": 120},
             "deadline": deadline,
             "generation": 0,
+            "start_request": job_id,
             "max_polls": 500,
         }
     )

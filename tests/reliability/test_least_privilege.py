@@ -39,6 +39,19 @@ STAR_RESOURCE_EXCEPTIONS: dict[tuple[str, frozenset[str]], str] = {
         STAR_RESOURCE_ACTIONS,
     ): "CloudWatch Logs delivery for Step Functions: these actions have no resource-level permissions, "
     "AWS documents Resource '*' for them (Step Functions logging to CloudWatch Logs).",
+    **{
+        (
+            role,
+            frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
+        ): "Answering a caller's waiting task (a task token from the caller's own state machine, which "
+        "the stack cannot name): Step Functions identifies the task by its token alone."
+        for role in (
+            "CheckJobFunctionRole",
+            "ApiFunctionRole",
+            "SweepFunctionRole",
+            "WatchRequestFunctionRole",
+        )
+    },
 }
 # AWS managed policies the roles may carry (SAM attaches them), and why.
 MANAGED_POLICY_EXCEPTIONS: dict[str, str] = {
@@ -52,6 +65,8 @@ ALLOWED_KINDS: dict[str, set[str]] = {
     # The API starts and stops watches; the sweep resumes those whose execution ended before their job.
     "ApiFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
     "SweepFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
+    # A caller's task starts a watch through it, as through the API.
+    "WatchRequestFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
     "WatchJobStateMachineRole": {"check-function", "state-machine"},
 }
 

@@ -109,7 +109,14 @@ def test_a_failed_hand_over_to_the_next_generation_is_resumed(embedded_stack: Em
     wait_execution_end(stack, f"Leads-{job_id}-g1")
     assert sfn.describe_execution(executionArn=taken["executionArn"])["status"] == "FAILED"  # JobNotFound
     # A generation of one check: it hands over at once.
-    watch_input = {"module": "Leads", "job_id": job_id, "deadline": None, "generation": 0, "max_polls": 1}
+    watch_input = {
+        "module": "Leads",
+        "job_id": job_id,
+        "deadline": None,
+        "generation": 0,
+        "max_polls": 1,
+        "start_request": "test",  # as zoho-watch's own start gives it (the state machine refuses others)
+    }
     sfn.start_execution(stateMachineArn=machine, name=f"Leads-{job_id}-g0", input=json.dumps(watch_input))
     ended = wait_execution_end(stack, f"Leads-{job_id}-g0")
     # The state machine takes ExecutionAlreadyExists for a hand-over done already (a retried start): the

@@ -11,6 +11,7 @@ A permanent error is recorded on the job (`last_error`) before it is raised.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -39,6 +40,7 @@ from zoho_watch.store import (
     pending_change,
     state_view,
 )
+from zoho_watch.waiters import answer_waiters
 from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
@@ -152,9 +154,11 @@ def check_job(
         logger.warning(
             "connection not configured", extra={"job_id": job.job_id, "connection": job.connection}
         )
+        end_waits(services, job, error)
         raise
     except PERMANENT_ERRORS as error:
         store.record_error(job, error, at=services.clock())
+        end_waits(services, job, error)
         metrics.add_metric(name="PermanentErrors", unit=MetricUnit.Count, value=1)
         logger.warning(
             "permanent error recorded on the job", extra={"job_id": job.job_id, "error": error.to_dict()}
@@ -186,8 +190,8 @@ def check_job(
         # A stale check leaves it to the check that wrote the change (or, if that one died, to the next
         # check that writes); a finished job's last change goes out with its finished event, under its claim.
         publish_changed(services, state, outcome.pending_change)
-    if state["terminal"] and outcome.finished_event_pending:
-        publish_finished(services, state, outcome.previous_status, outcome.pending_change)
+    if state["terminal"] and (outcome.finished_event_pending or outcome.waiting):
+        publish_finished(services, state)
 
     return {
         "connection": state["connection"],
@@ -222,74 +226,90 @@ def publish_changed(services: Services, state: JobView, change: PendingChange) -
     services.store.changed_event_published(JobKey.of(state), state["status"], change)
 
 
-def publish_finished(
-    services: Services,
-    state: JobView,
-    previous_status: str | None = None,
-    change: PendingChange | None = None,
-) -> bool:
-    """Publish the job's "finished" event unless someone else does; True if this caller published it.
+def publish_finished(services: Services, state: JobView) -> bool:
+    """Make the finished job's announcements unless someone else does; True if this caller made them.
 
-    The claim is a lease in the store (`JobStore.claim_finished_event`), and the event stays pending until
-    `put_events` succeeded, so it is published at least once even if a container dies in between: the next
-    check re-claims it once the lease has run out. It is published exactly once unless a container dies
-    between publishing it and recording it (`JobStore.finished_event_published`): a checker that
-    finds the event claimed waits for the claimer (at most the lease, then it claims the event itself), so
-    a retry of a dead check, which may be the job's last check, still publishes it; with no retry, the next
-    sweep run does (`publish_pending_finished`). If EventBridge fails the claim is given back and
-    EventPublishError raised (the next check or sweep run publishes it). Consumers drop a duplicate by the
-    detail's `event_id`.
+    They are its pending last change, its "finished" event and the answers to its waiters
+    (`zoho_watch.waiters`). The claim is a lease in the store (`JobStore.claim_finished_event`), and each
+    stays pending until it is made, so it is made at least once even if a container dies in between: the next
+    check re-claims them once the lease has run out. The event is published exactly once unless a container
+    dies between publishing it and recording it (`JobStore.finished_event_sent`): a checker that finds the
+    claim held waits for the claimer (at most the lease, then it claims them itself), so a retry of a dead
+    check, which may be the job's last check, still makes them; with no retry, the next sweep run does
+    (`publish_pending_finished`). If EventBridge or Step Functions fails the claim is given back and the
+    error raised (the next check or sweep run tries again). Consumers drop a duplicate by the `event_id`.
     """
     store = services.store
     job = JobKey.of(state)
     # This Lambda's patience with a live claimer (real time, see CLAIM_POLL_SECONDS), then EventPublishError.
     waited_until = time.monotonic() + FINISHED_EVENT_LEASE_SECONDS + CLAIM_WAIT_MARGIN_SECONDS
     while not store.claim_finished_event(job):
-        if not store.finished_event_pending(job):
-            return False  # published by the claimer
+        if not store.announcements_pending(job):
+            return False  # made by the claimer
         if time.monotonic() >= waited_until:
             raise EventPublishError(
                 "another check holds the finished event and has not published it yet; the next check retries"
             )
         time.sleep(CLAIM_POLL_SECONDS)
-    _publish_claimed(services, state, previous_status, change)
+    _announce_claimed(services, job)
     return True
 
 
 def publish_pending_finished(services: Services, item: dict[str, Any]) -> bool:
-    """Publish a "finished" event left pending (`item`: from `JobStore.pending_finished_events`), no Zoho.
+    """Make the announcements a job left pending (`item`: from `JobStore.pending_finished_events`), no Zoho.
 
-    Claims it without waiting: False when someone else holds it (that holder publishes it, or its lease runs
-    out and the next sweep run tries again) or it was published meanwhile; True once this caller published
-    it. The event is the one the check would have published (same detail, previous status and `event_id`).
-    If EventBridge fails the claim is given back and EventPublishError raised.
+    Claims them without waiting: False when someone else holds the claim (that holder makes them, or its
+    lease runs out and the next sweep run tries again) or they were made meanwhile; True once this caller
+    made them. The event is the one the check would have published (same detail, previous status and
+    `event_id`). If EventBridge or Step Functions fails the claim is given back and the error raised.
     """
     state = state_view(item)
-    if not state["terminal"]:
-        raise InvalidInput("only a finished job has a finished event")
-    if not services.store.claim_finished_event(JobKey.of(state)):
+    if not state["terminal"] and not item.get("waiters"):
+        raise InvalidInput("only a finished job, or one with waiters, has announcements to make")
+    return announce_now(services, JobKey.of(state))
+
+
+def end_waits(services: Services, job: JobKey, error: ZohoWatchError) -> None:
+    """The job's watch ended on `error` without an end of the job: its waiters (if any) are answered with it,
+    now if this caller can, else by the sweep (the job waits in `ACTIVE#finished-event`)."""
+    if services.store.end_waits(job, type(error).__name__, error.message):
+        with contextlib.suppress(ZohoWatchError):  # the error that ended the watch is the caller's to raise
+            announce_now(services, job)
+
+
+def announce_now(services: Services, job: JobKey) -> bool:
+    """Make the job's pending announcements if nobody holds their claim; True when this caller made them."""
+    if not services.store.claim_finished_event(job):
         return False
-    _publish_claimed(services, state, item.get("finished_previous_status"), pending_change(item))
+    _announce_claimed(services, job)
     return True
 
 
-def _publish_claimed(
-    services: Services, state: JobView, previous_status: str | None, change: PendingChange | None
-) -> None:
-    """Put the claimed "finished" event on the bus, then mark it published (or give the claim back).
-
-    The pending `change` to the final status goes first, as a check that lives sends them.
-    """
+def _announce_claimed(services: Services, job: JobKey) -> None:
+    """Make the claimed announcements from the job's record as it is now, then mark them made (or give the
+    claim back): its pending change first, as a check that lives sends them, then the "finished" event, then
+    the waiters' answers."""
     store = services.store
-    job = JobKey.of(state)
+    item = store.record(job)
+    if item is None:
+        return
+    state = state_view(item)
+    published = False
     try:
+        change = pending_change(item)
         if change is not None:
             publish_changed(services, state, change)
-        services.events.finished(state, previous_status)
+        if item.get("finished_event_pending"):
+            services.events.finished(state, item.get("finished_previous_status"))
+            store.finished_event_sent(job)
+            published = True
+        with typed_aws_errors():
+            answer_waiters(services, state, item)
     except Exception as error:
         store.release_finished_event(job)
         if isinstance(error, ZohoWatchError):
             raise
         raise EventPublishError("the finished event could not be published; the next check retries") from None
     store.finished_event_published(job)
-    metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)
+    if published:
+        metrics.add_metric(name="JobsFinished", unit=MetricUnit.Count, value=1)

@@ -170,6 +170,16 @@ class WatchAbandoned(ZohoWatchError):
     api_status = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
+class DeadlineExceeded(ZohoWatchError):
+    """The watch reached its deadline before the job ended: it stops checking, and its waiters are told so.
+
+    Not raised by a check: the watch loop ends in the state machine's `DeadlineExceeded` state.
+    """
+
+    code = "DEADLINE_EXCEEDED"
+    api_status = HTTPStatus.CONFLICT
+
+
 PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (
     JobNotFound,
     ZohoAuthError,

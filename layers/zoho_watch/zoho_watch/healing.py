@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from zoho_watch.check import end_waits
 from zoho_watch.errors import WatchAbandoned
 from zoho_watch.jobs import JobKey
 from zoho_watch.services import get_services
@@ -74,6 +75,7 @@ def heal_watches(limit: int, time_left_ms: Callable[[], int], reserve_ms: int) -
                 f"{resumes} time(s) resumed already; PUT .../watch to watch it again"
             )
             store.record_error(job, error)
+            end_waits(services, job, error)
             report.abandoned += 1
             logger.warning(
                 "watch abandoned", extra={"job_id": job.job_id, "ended": watcher, "status": status}

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zoho_watch.aws_errors import typed_aws_errors
-from zoho_watch.check import CheckResult, check_job
+from zoho_watch.check import CheckResult, check_job, end_waits
 from zoho_watch.config import MAX_POLLS_LIMIT
-from zoho_watch.errors import InvalidInput
+from zoho_watch.errors import DeadlineExceeded, InvalidInput
 from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
@@ -30,8 +30,10 @@ GENERATION_MAX_SECONDS = 25 * 86400
 # Step Functions keeps at most 25,000 events in an execution's history. What statemachine/watch_job.asl.json
 # writes there, counted so that a generation hands over before it could reach the limit, retries included:
 HISTORY_EVENT_LIMIT = 25_000
-# ExecutionStarted.
-START_EVENTS = 1
+# ExecutionStarted, then the StartedByZohoWatch? Choice entered and exited: the gate that refuses a start
+# zoho-watch did not make runs once per execution, before the first check (a refused execution never reaches
+# the task that counts).
+START_EVENTS = 1 + 2
 # CheckJob entered, scheduled, started, succeeded, exited; the Choice entered and exited; the Wait entered and
 # exited.
 EVENTS_PER_CHECK = 9
@@ -183,6 +185,7 @@ def run_loop_check(
         now = datetime.fromtimestamp(services.clock(), UTC)
         step = next_step(state, settings, now, started_at, retry_count)
         if step["deadline_passed"]:
-            # The loop ends here: the job must not look watched any more.
+            # The loop ends here: the job must not look watched any more, and its waiters are told.
             services.store.unwatch(job)
+            end_waits(services, job, DeadlineExceeded("the watch reached its deadline before the job ended"))
     return LoopCheck(settings=settings, state=state, step=step)

@@ -23,11 +23,19 @@ from aws_lambda_powertools import Logger
 
 from zoho_watch.config import Settings
 from zoho_watch.connections import require_configured
-from zoho_watch.errors import ConfigError, InvalidInput, JobNotRecorded, TooManyWatches, WatchConflict
+from zoho_watch.errors import (
+    ConfigError,
+    InvalidInput,
+    JobNotRecorded,
+    TooManyWatches,
+    WatchConflict,
+    ZohoWatchError,
+)
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import JobView
+from zoho_watch.waiters import validate_task_token, waiter_id
 
 logger = Logger(child=True)
 
@@ -117,8 +125,12 @@ def start_watch(
     mode: WatchMode = "stepfunctions",
     poll: dict[str, Any] | None = None,
     deadline: datetime | None = None,
+    task_token: str | None = None,
 ) -> WatchOutcome:
     """Watch the job until it finishes; idempotent.
+
+    `task_token`: a caller's Step Functions task waits for the job's end (`zoho_watch.waiters`); it is
+    registered on the job before the watch starts, and answered at once when the job has finished already.
 
     `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
     (an aware datetime, stepfunctions mode only; default the setting DEFAULT_DEADLINE_HOURS from now) stops
@@ -131,9 +143,18 @@ def start_watch(
     if mode not in ("stepfunctions", "schedule"):
         raise InvalidInput("mode must be stepfunctions or schedule")
     poll = _poll_bounds(poll)
+    if task_token is not None:
+        validate_task_token(task_token)
     services = get_services()
     require_configured(services, job.connection)  # a watch of an unknown connection would only fail later
     stored = services.store.get(job)
+    if task_token is not None:
+        stored = services.store.add_waiter(job, waiter_id(task_token), task_token)
+        if stored.get("terminal"):
+            from zoho_watch.check import announce_now  # Zoho's client only where a waiter may be answered
+
+            with contextlib.suppress(ZohoWatchError):  # else the sweep answers it (it is due in the index)
+                announce_now(services, job)
     if stored is not None and stored.get("terminal"):
         return WatchOutcome(
             watching=False, already=True, message="the job has already finished", state=stored, finished=True

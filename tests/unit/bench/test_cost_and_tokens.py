@@ -21,11 +21,14 @@ def test_watch_job_walk_is_three_states_per_check() -> None:
     asl = json.loads(ASL_PATH.read_text(encoding="utf-8"))
     running = {"status": "RUNNING", "terminal": False, "deadline_passed": False, "continue_as_new": False}
     done = {**running, "status": "COMPLETED", "terminal": True}
-    assert count_transitions(asl, [running] * 4 + [done]) == 15
+    # One state when the execution starts (it was started by zoho-watch), then three per check.
+    assert count_transitions(asl, [running] * 4 + [done]) == 1 + 15
     failed = {**running, "status": "FAILED", "terminal": True}
-    assert count_transitions(asl, [running, failed]) == 6
+    assert count_transitions(asl, [running, failed]) == 1 + 6
     with pytest.raises(ValueError, match="more checks"):
         count_transitions(asl, [running])
+    # Started by anyone else: refused before any check.
+    assert count_transitions(asl, [], execution_input={"module": "Leads", "job_id": "1"}) == 2
 
 
 def test_usage_arithmetic() -> None:

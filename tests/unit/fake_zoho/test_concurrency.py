@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from fake_zoho import FakeZoho
 
 from .helpers import access_token, assert_error, refresh, status_call
+
+
+def hold_replies(zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch, until: Callable[[], bool]) -> None:
+    """Hold each reply at the emulator's latency step until `until()` has once been true (or a reset wakes
+    it): how many requests overlap is then set by the test, not by how fast the machine serves them."""
+    opened = threading.Event()
+
+    def held(_seconds: float) -> None:
+        wake = zoho.faults.wake  # the reset sets this one (and replaces it)
+        while not opened.is_set() and not wake.is_set():
+            if until():
+                opened.set()
+            else:
+                wake.wait(0.01)
+
+    monkeypatch.setattr(zoho, "sleep", held)
 
 
 def _burst(zoho: FakeZoho, token: str, job_id: str, count: int) -> list[int]:
@@ -33,10 +52,12 @@ def _burst(zoho: FakeZoho, token: str, job_id: str, count: int) -> list[int]:
         return list(pool.map(one, range(count)))
 
 
-def test_200_concurrent_requests_are_all_served_without_a_limit(zoho: FakeZoho) -> None:
+def test_200_concurrent_requests_are_all_served_without_a_limit(
+    zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
+) -> None:
     zoho.config.update(concurrency_limit=None)
-    zoho.set_latency(0.3)
     token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
+    hold_replies(zoho, monkeypatch, until=lambda: zoho.counters["in_flight"] >= 50)
     statuses = _burst(zoho, token, job_id, 200)
     assert statuses == [200] * 200
     counters = zoho.counters
@@ -45,10 +66,11 @@ def test_200_concurrent_requests_are_all_served_without_a_limit(zoho: FakeZoho) 
     assert counters["in_flight"] == 0
 
 
-def test_past_the_limit_comes_429_and_nothing_else(zoho: FakeZoho) -> None:
+def test_past_the_limit_comes_429_and_nothing_else(zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch) -> None:
     zoho.config.update(concurrency_limit=10)
-    zoho.set_latency(0.3)
     token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
+    # The admitted requests are held until a request past the limit was refused.
+    hold_replies(zoho, monkeypatch, until=lambda: "429" in zoho.counters["calls"].get("status", {}))
     statuses = _burst(zoho, token, job_id, 200)
     assert set(statuses) <= {200, 429}
     assert 10 <= statuses.count(200) < 200
@@ -67,12 +89,15 @@ def test_limit_is_per_org(zoho: FakeZoho) -> None:
         assert (a.result().status_code, b.result().status_code) == (200, 200)
 
 
-def test_reset_during_requests_keeps_in_flight_counts_sane(zoho: FakeZoho) -> None:
-    zoho.set_latency(0.5)
+def test_reset_during_requests_keeps_in_flight_counts_sane(
+    zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Replies held far longer than the test needs: the reset below wakes them, whatever the machine's speed.
+    zoho.set_latency(60)
     token, job_id = access_token(zoho), zoho.create_job("Leads", 10)
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(status_call, zoho, token, job_id) for _ in range(3)]
-        while zoho.counters["in_flight"] < 3:  # all three held by the latency
+        while zoho.counters["in_flight"] < 3:  # all three held
             time.sleep(0.01)
         zoho.reset()  # wakes the sleeping requests; they finish after the reset
         for future in futures:

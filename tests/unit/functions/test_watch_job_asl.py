@@ -25,7 +25,8 @@ from tests.unit.functions.conftest import REPO_ROOT
 REGION = "us-east-1"
 MACHINE = "zoho-watch-test-watch-job"
 MACHINE_ARN = f"arn:aws:states:{REGION}:123456789012:stateMachine:{MACHINE}"
-JOB = {
+# A watch's settings, as every generation's input carries them.
+SETTINGS = {
     "connection": "default",
     "module": "Leads",
     "job_id": "554023000000506003",
@@ -35,6 +36,10 @@ JOB = {
     "max_polls": 1000,
     "resumes": 0,
 }
+# zoho-watch's own first start (zoho_watch.watches) carries a start_request: the start gate lets it through.
+JOB = {**SETTINGS, "start_request": "5f0c4b7e2d8a4c1e9b3a6d2f1e0c9b8a"}
+# What a caller's own start of the watch state machine gives it: what a user would try.
+DIRECT = {"connection": "default", "module": "Leads", "job_id": "554023000000506003"}
 Step = Callable[[dict[str, Any]], Any]
 
 
@@ -187,8 +192,47 @@ def test_continue_as_new_hands_the_watch_to_the_next_generation(machine) -> None
     assert next_generation["status"] == "SUCCEEDED"
     carried = json.loads(next_generation["input"])
     assert carried == {
-        **JOB,
+        **SETTINGS,
         "generation": 1,
         "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": result["executionArn"],
     }
     assert payloads[1]["input"] == carried  # a fresh loop state: polls start again
+
+
+@pytest.mark.parametrize(
+    "watch",
+    [
+        DIRECT,
+        SETTINGS,
+        # A caller's startExecution.sync names itself as AWS suggests: still not a continue-as-new start.
+        {**DIRECT, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:aws:states:us-east-1:1:execution:m:e"},
+        {**DIRECT, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:x", "generation": 0},
+        {**DIRECT, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:x", "generation": "1"},
+        {**DIRECT, "generation": 1},
+    ],
+    ids=["bare", "no-start-request", "started-by", "generation-0", "generation-text", "no-parent"],
+)
+def test_a_start_zoho_watch_did_not_make_is_refused_before_any_check(machine, watch: dict[str, Any]) -> None:
+    result, payloads = machine(watch=watch)
+
+    assert (result["status"], result["error"]) == ("FAILED", "StartedOutsideZohoWatch")
+    assert "PUT /jobs/{module}/{job_id}/watch" in result["cause"]
+    assert ".waitForTaskToken" in result["cause"] and "startExecution.sync" in result["cause"]
+    assert payloads == []  # CheckJob never ran: nothing asked Zoho, nothing was recorded
+
+
+@pytest.mark.parametrize(
+    "watch",
+    [
+        # The sweep's resume (zoho_watch.watches.resume_watch) of an ended generation.
+        {**DIRECT, "resumes": 1, "start_request": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "generation": 3},
+        # A continue-as-new start (StartNextGeneration).
+        {**SETTINGS, "generation": 1, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:x"},
+    ],
+    ids=["resume", "continue-as-new"],
+)
+def test_the_starts_of_zoho_watch_pass_the_gate(machine, watch: dict[str, Any]) -> None:
+    result, payloads = machine(answer("COMPLETED"), watch=watch)
+
+    assert result["status"] == "SUCCEEDED"
+    assert [payload["input"] for payload in payloads] == [watch]

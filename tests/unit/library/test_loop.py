@@ -19,6 +19,7 @@ from zoho_watch.loop import (
     HANDOVER_EVENTS,
     HISTORY_EVENT_LIMIT,
     MAX_RETRIES_PER_CHECK,
+    START_EVENTS,
     loop_settings,
     next_step,
     run_loop_check,
@@ -49,7 +50,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "generation": 0,
         "polls": 0,
         "max_polls": 1000,
-        "history_events": 1,
+        "history_events": 3,
         "resumes": 0,
         **changes,
     }
@@ -65,7 +66,7 @@ def test_settings_are_validated_and_defaulted(settings_env: None) -> None:
         "generation": 0,
         "polls": 0,
         "max_polls": 700,  # MAX_POLLS_PER_EXECUTION
-        "history_events": 1,  # ExecutionStarted
+        "history_events": 3,  # ExecutionStarted, the start gate's Choice entered and exited
         "resumes": 0,
     }
     assert loop_settings(filled) == filled  # the answer is the next input: validating it changes nothing
@@ -101,7 +102,7 @@ def test_the_wait_is_capped_at_the_deadline() -> None:
 
     assert step == {
         "polls": 1,
-        "history_events": 10,  # ExecutionStarted and one check
+        "history_events": 12,  # ExecutionStarted, the start gate and one check
         "next_check_in": 3,
         "deadline_passed": False,
         "continue_as_new": False,
@@ -141,14 +142,23 @@ def test_a_generation_hands_over_on_polls_or_age() -> None:
     )
 
 
-def asl_states() -> dict[str, Any]:
-    """The watch loop's states, as statemachine/watch_job.asl.json declares them."""
+def asl() -> dict[str, Any]:
+    """The watch loop, as statemachine/watch_job.asl.json declares it."""
     path = Path(__file__).resolve().parents[3] / "statemachine" / "watch_job.asl.json"
-    return json.loads(path.read_text(encoding="utf-8"))["States"]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def asl_states() -> dict[str, Any]:
+    """The watch loop's states."""
+    return asl()["States"]
 
 
 def test_the_history_arithmetic_follows_the_state_machine() -> None:
     states = asl_states()
+    # An execution starts (1 event) and passes the start gate, a Choice (2 events), once, before its checks.
+    gate = states[asl()["StartAt"]]
+    assert gate["Type"] == "Choice" and {rule["Next"] for rule in gate["Choices"]} == {"CheckJob"}
+    assert START_EVENTS == 1 + 2
     assert sum(retrier["MaxAttempts"] for retrier in states["CheckJob"]["Retry"]) == MAX_RETRIES_PER_CHECK
     handover_retries = sum(retrier["MaxAttempts"] for retrier in states["StartNextGeneration"]["Retry"])
     assert 5 + handover_retries * EVENTS_PER_RETRY + 2 + 1 == HANDOVER_EVENTS
@@ -206,7 +216,7 @@ def test_one_run_checks_records_and_caps_the_wait_by_the_library_clock(
     assert done.state["status"] == "SCHEDULED"
     assert done.step == {
         "polls": 1,
-        "history_events": 10,  # ExecutionStarted and one check
+        "history_events": 12,  # ExecutionStarted, the start gate and one check
         "next_check_in": 3,
         "deadline_passed": False,
         "continue_as_new": False,

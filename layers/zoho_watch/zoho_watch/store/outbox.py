@@ -10,15 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoho_watch.jobs import JobKey
+from zoho_watch.jobs import TERMINAL_STATUSES, JobKey
 from zoho_watch.lease import ItemLease
 from zoho_watch.store.index import ActiveIndex
-from zoho_watch.store.items import FINISHED_EVENT_PARTITION, PendingChange, _check_limit, _serialize
+from zoho_watch.store.items import (
+    FINISHED_EVENT_PARTITION,
+    JobView,
+    PendingChange,
+    _check_limit,
+    _serialize,
+    iso_utc,
+    state_view,
+)
 
 # How long a claim on a job's "finished" event lasts (seconds, library clock): longer than one publication
 # (put_events is bounded by the events client's time-outs, see services.EVENTS_CLIENT_TIMEOUTS), short enough
 # that a retry after a claimer died publishes soon.
 FINISHED_EVENT_LEASE_SECONDS = 8.0
+
+
+# A job has announcements to make: its "finished" event, or waiters (answered once its watch has an end).
+_ANNOUNCEMENTS_PENDING = "finished_event_pending = :true OR size(waiters) > :zero"
 
 
 class EventOutbox(ActiveIndex):
@@ -40,7 +52,8 @@ class EventOutbox(ActiveIndex):
         return ItemLease(self._client, self._table, self._clock, until="finished_event_claimed_until")
 
     def claim_finished_event(self, job: JobKey, lease_seconds: float = FINISHED_EVENT_LEASE_SECONDS) -> bool:
-        """Claim the pending "finished" event for `lease_seconds`; True for one caller, who publishes it.
+        """Claim the job's announcements for `lease_seconds`: its pending "finished" event and the waiters to
+        answer (`zoho_watch.waiters`); True for one caller, who makes them.
 
         The claim is a lease (`zoho_watch.lease`, library clock), not the removal of `finished_event_pending`:
         the flag stays until `finished_event_published`, so a claimer that dies before publishing leaves the
@@ -52,30 +65,108 @@ class EventOutbox(ActiveIndex):
             self._key(job),
             lease_seconds,
             sets="active = :finished_event, next_check_at = :lease_until, version = version + :one",
-            condition="finished_event_pending = :true",
-            values=_serialize({":finished_event": FINISHED_EVENT_PARTITION, ":one": 1, ":true": True}),
+            condition=_ANNOUNCEMENTS_PENDING,
+            values=_serialize(
+                {":finished_event": FINISHED_EVENT_PARTITION, ":one": 1, ":true": True, ":zero": 0}
+            ),
         )
         return until is not None
 
-    def finished_event_published(self, job: JobKey) -> None:
-        """The claimed "finished" event is on the bus: no longer pending, the claim is over, and the job
-        leaves the index (`ACTIVE#finished-event`)."""
-        self._claims.end(
-            self._key(job),
-            sets="version = version + :one",
-            removes="finished_event_pending, active, next_check_at",
-            values=_serialize({":one": 1}),
+    def finished_event_sent(self, job: JobKey) -> None:
+        """The claimed "finished" event is on the bus: no longer pending (the claim goes on: the waiters)."""
+        self._update(
+            self._key(job), "SET version = version + :one REMOVE finished_event_pending", {":one": 1}
         )
 
+    def finished_event_published(self, job: JobKey) -> None:
+        """The claimed announcements are made: nothing pending, the claim is over, and the job leaves the
+        index (`ACTIVE#finished-event`); unless a waiter registered meanwhile: due now, for the next one."""
+        key = self._key(job)
+        try:
+            self._update(
+                key,
+                "SET version = version + :one"
+                " REMOVE finished_event_pending, finished_event_claimed_until, active, next_check_at",
+                {":one": 1, ":zero": 0},
+                ConditionExpression="size(waiters) = :zero",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            self._claims.end(
+                key,
+                sets="next_check_at = :now, version = version + :one",
+                removes="finished_event_pending",
+                values=_serialize({":one": 1, ":now": self._clock()}),
+            )
+
+    def announcements_pending(self, job: JobKey) -> bool:
+        """True while the job's "finished" event or a waiter's answer is still to be made."""
+        item = self._get_raw(self._key(job))
+        return bool(item and (item.get("finished_event_pending") or item.get("waiters")))
+
+    def add_waiter(self, job: JobKey, key: str, token: str) -> JobView:
+        """Register a waiter (`zoho_watch.waiters`) on the job, creating its record if zoho-watch had none.
+
+        A finished job goes into `ACTIVE#finished-event` due now, so that the waiter is answered even if the
+        caller's own attempt fails. (A job whose watch ended otherwise is watched again by the caller.)
+        """
+        now = self._clock()
+        sets, values, names = self._identity(job, now)
+        self._update(self._key(job), "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
+        item = self._update(
+            self._key(job),
+            "SET waiters.#waiter = :waiter, version = version + :one",
+            {":waiter": {"token": token, "registered_at": iso_utc(now)}, ":one": 1},
+            ExpressionAttributeNames={"#waiter": key},
+        )
+        if item.get("status") in TERMINAL_STATUSES:
+            item = self._update(
+                self._key(job),
+                "SET active = :finished_event, next_check_at = :now, version = version + :one",
+                {":finished_event": FINISHED_EVENT_PARTITION, ":now": now, ":one": 1},
+            )
+        return state_view(item)
+
+    def waiter_answered(self, job: JobKey, key: str) -> None:
+        """The waiter `key` was answered (or is gone): it leaves the job's record."""
+        self._update(
+            self._key(job),
+            "SET version = version + :one REMOVE waiters.#waiter",
+            {":one": 1},
+            ExpressionAttributeNames={"#waiter": key},
+        )
+
+    def end_waits(self, job: JobKey, error: str, message: str) -> bool:
+        """The job's watch ended without an end of the job (an error, its deadline): its waiters are to be
+        answered with `error` by the next claimer (due now in `ACTIVE#finished-event`); False without any."""
+        item = self._get_raw(self._key(job))
+        if not item or not item.get("waiters"):
+            return False
+        try:
+            self._update(
+                self._key(job),
+                "SET watch_ended = :ended, active = :finished_event, next_check_at = :now,"
+                " version = version + :one",
+                {
+                    ":ended": {"error": error, "message": message, "at": iso_utc(self._clock())},
+                    ":finished_event": FINISHED_EVENT_PARTITION,
+                    ":now": self._clock(),
+                    ":one": 1,
+                    ":zero": 0,
+                },
+                ConditionExpression="size(waiters) > :zero",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def release_finished_event(self, job: JobKey) -> None:
-        """Give a claimed "finished" event back, still pending (its publication failed), to the next check
-        or the next sweep run (due now in `ACTIVE#finished-event`)."""
+        """Give claimed announcements back, still pending (a publication or an answer failed), to the next
+        check or the next sweep run (due now in `ACTIVE#finished-event`)."""
         self._claims.end(
             self._key(job),
-            sets="finished_event_pending = :true, active = :finished_event, next_check_at = :now,"
-            " version = version + :one",
+            sets="active = :finished_event, next_check_at = :now, version = version + :one",
             values=_serialize(
-                {":one": 1, ":true": True, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()}
+                {":one": 1, ":finished_event": FINISHED_EVENT_PARTITION, ":now": self._clock()}
             ),
         )
 

@@ -40,6 +40,10 @@ class JobReads(StoreTable):
         item = self._get_raw(self._key(job))
         return state_view(item) if item else None
 
+    def record(self, job: JobKey) -> dict[str, Any] | None:
+        """The job's STATE item as stored (plain values, internal attributes too), read consistently."""
+        return self._get_raw(self._key(job))
+
     def history(
         self, job: JobKey, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[HistoryView], str | None]:

@@ -115,6 +115,8 @@ class CheckOutcome:
     pending_change: PendingChange | None = None
     # When the check before this one was made (epoch seconds; None for the job's first check).
     previous_checked_at: float | None = None
+    # Callers' executions wait for the job's end with a task token (`zoho_watch.waiters`).
+    waiting: bool = False
 
 
 class CheckRecording(ActiveIndex, RatePriors):
@@ -201,6 +203,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                     next_check_in=max(0, round(float(old.get("next_check_at", checked_at)) - checked_at)),
                     finished_event_pending=bool(old.get("finished_event_pending")),
                     pending_change=pending_change(old),
+                    waiting=bool(old.get("waiters")),
                 )
             if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
                 prior, prior_read = self.rate_prior(job.connection, job.module), True
@@ -240,6 +243,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                 finished_event_pending=bool(new.get("finished_event_pending")),
                 pending_change=pending_change(new),
                 previous_checked_at=float(old["checked_ts"]) if old and "checked_ts" in old else None,
+                waiting=bool(new.get("waiters")),
             )
         raise StoreConflict("too many concurrent writes on this job; try the check again")
 
@@ -295,6 +299,7 @@ class CheckRecording(ActiveIndex, RatePriors):
         new: dict[str, Any] = {
             # Attributes this write does not own are carried over (their changes bump `version`).
             **{name: old[name] for name in ("poll", "created_by") if name in old},
+            "waiters": old.get("waiters") or {},
             "pk": job_pk(job),
             "sk": STATE_SK,
             "connection": job.connection,

@@ -49,8 +49,8 @@ class StoreTable:
     def _identity(job: JobKey, at: float) -> tuple[list[str], dict[str, Any], dict[str, str]]:
         """What an update that may create the job's STATE item sets: (SET clauses, values, names).
 
-        The job's names, when it was first seen, its `version` counted up, and its `JobList` entry (an item
-        without a status yet is listed as unchecked; a check's write moves it to its status).
+        The job's names, when it was first seen, its `version` counted up, its `JobList` entry (an item
+        without a status yet is listed as unchecked; a check's write moves it to its status) and its waiters.
         """
         sets = [
             "#connection = :connection",
@@ -60,6 +60,8 @@ class StoreTable:
             "version = if_not_exists(version, :zero) + :one",
             "listing = :listing",
             "listing_key = if_not_exists(listing_key, :unchecked)",
+            # Every STATE item has the map, so that conditions can ask for its size.
+            "waiters = if_not_exists(waiters, :no_waiters)",
         ]
         values = {
             ":connection": job.connection,
@@ -70,6 +72,7 @@ class StoreTable:
             ":one": 1,
             ":listing": LISTING,
             ":unchecked": listing_key(job, None),
+            ":no_waiters": {},
         }
         return sets, values, {"#connection": "connection", "#module": "module"}
 

@@ -1,0 +1,156 @@
+"""Waiters answered by the library: what they are told, tokens Step Functions no longer knows, a claimer that
+dies while answering, and bad tokens. Step Functions is a recording stand-in here (moto drops a failure's
+cause); tests/integration/test_task_tokens.py runs callers' real state machines on the embedded stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from zoho_watch import services
+from zoho_watch.check import check_job
+from zoho_watch.errors import InvalidInput
+from zoho_watch.jobs import JobKey
+from zoho_watch.sweep import run_sweep
+from zoho_watch.waiters import validate_task_token, waiter_id
+from zoho_watch.watches import start_watch
+
+from fake_zoho import FakeZoho, JobProfile
+from tests.fixtures.aws import AwsStack
+
+
+class ContainerDied(BaseException):
+    """The Lambda container stopped mid-answer: nothing in the library gets to handle it."""
+
+
+class StepFunctions:
+    """Records SendTaskSuccess and SendTaskFailure; tokens in `gone` answer as Step Functions does for a task
+    that timed out; `die_once` stops the first answer as a dying container would."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.answers: list[tuple[str, str, dict[str, Any]]] = []
+        self.gone: set[str] = set()
+        self.die_once = False
+
+    def _answer(self, kind: str, token: str, **fields: Any) -> dict[str, Any]:
+        if self.die_once:
+            self.die_once = False
+            raise ContainerDied
+        if token in self.gone:
+            error = {"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}
+            raise ClientError(error, kind)
+        self.answers.append((kind, token, fields))
+        return {}
+
+    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:
+        return self._answer("success", taskToken, output=json.loads(output))
+
+    def send_task_failure(self, taskToken: str, error: str, cause: str) -> dict[str, Any]:
+        return self._answer("failure", taskToken, error=error, cause=cause)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def stepfunctions(library: services.Services, monkeypatch: pytest.MonkeyPatch) -> StepFunctions:
+    recorder = StepFunctions(library.stepfunctions)
+    monkeypatch.setattr(type(library), "stepfunctions", property(lambda _: recorder))
+    return recorder
+
+
+def waiting(library: services.Services, job: JobKey, *tokens: str) -> None:
+    for token in tokens:
+        library.store.add_waiter(job, waiter_id(token), token)
+
+
+def test_a_failed_job_tells_its_waiters_the_counts(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    profile = JobProfile(queue_delay=0, duration=100, final_status="FAILED", fail_at=0.5)
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=80, profile=profile))
+    check_job(job, watcher="schedule")
+    waiting(library, job, "token-a", "token-b")
+    zoho.clock.advance(100)
+    check_job(job)
+    assert sorted(token for _, token, _ in stepfunctions.answers) == ["token-a", "token-b"]
+    kind, _, fields = stepfunctions.answers[0]
+    assert (kind, fields["error"]) == ("failure", "MassUpdateFailed")
+    truth = zoho.job_truth(job.job_id)
+    assert json.loads(fields["cause"]) == {
+        "job": {"connection": "default", "module": "Leads", "job_id": job.job_id},
+        "status": "FAILED",
+        "counts": {
+            "total": 80,
+            "updated": truth["Updated_Count"],
+            "failed": truth["Failed_Count"],
+            "not_updated": truth["Not_Updated_Count"],
+        },
+    }
+    assert library.store.record(job)["waiters"] == {}
+
+
+def test_a_token_nobody_waits_on_is_dropped_and_the_others_answered(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 10)))
+    check_job(job, watcher="schedule")
+    waiting(library, job, "timed-out", "alive")
+    stepfunctions.gone.add("timed-out")
+    zoho.clock.advance(10)
+    assert check_job(job)["terminal"]
+    assert [(kind, token) for kind, token, _ in stepfunctions.answers] == [("success", "alive")]
+    assert stepfunctions.answers[0][2]["output"]["status"] == "COMPLETED"
+    assert library.store.record(job)["waiters"] == {}
+
+
+def test_a_claimer_that_dies_while_answering_leaves_the_answer_to_the_sweep(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions, aws: AwsStack
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 10)))
+    check_job(job, watcher="schedule")
+    waiting(library, job, "token-a")
+    zoho.clock.advance(10)
+    stepfunctions.die_once = True
+    with pytest.raises(ContainerDied):
+        check_job(job)
+    assert stepfunctions.answers == []
+    assert len(aws.events("Mass Update Job Finished")) == 1  # the event went out before the answer
+    zoho.clock.advance(30)  # the dead claimer's lease runs out
+    run_sweep(2, 100, time_left_ms=lambda: 60_000, reserve_ms=1_000)
+    assert [token for _, token, _ in stepfunctions.answers] == ["token-a"]
+    assert len(aws.events("Mass Update Job Finished")) == 1  # not published again
+    assert library.store.record(job)["waiters"] == {}
+    assert "active" not in library.store.record(job)
+
+
+def test_a_waiter_on_a_finished_job_is_answered_by_start_watch(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 10)))
+    zoho.clock.advance(10)
+    check_job(job)
+    outcome = start_watch(job, task_token="late")
+    assert outcome.finished and [token for _, token, _ in stepfunctions.answers] == ["late"]
+    assert library.store.record(job)["waiters"] == {}
+
+
+def test_a_permanent_error_tells_the_waiters(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    job = JobKey("default", "Leads", "554023000000999999")  # no such job on Zoho
+    waiting(library, job, "token-a")
+    with pytest.raises(Exception, match="job"):
+        check_job(job, watcher="schedule")
+    [(kind, token, fields)] = stepfunctions.answers
+    assert (kind, token, fields["error"]) == ("failure", "token-a", "JobNotFound")
+    assert "no such job" in fields["cause"]
+
+
+@pytest.mark.parametrize("token", ["", "x" * 2049, "line\nbreak", 42, None])
+def test_a_bad_token_is_refused(token: Any) -> None:
+    with pytest.raises(InvalidInput, match="task_token"):
+        validate_task_token(token)
