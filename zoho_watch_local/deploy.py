@@ -27,6 +27,7 @@ from typing import Any
 
 from zoho_watch_local.aws import ACCOUNT_ID, REGION, LocalAws
 from zoho_watch_local.deploy_monitoring import MonitoringDeployer
+from zoho_watch_local.deploy_queues import QueueDeployer
 from zoho_watch_local.intrinsics import Resolver, TemplateError, parameter_values, references
 from zoho_watch_local.lambda_runtime import FunctionCode, LambdaRuntime
 from zoho_watch_local.sam_transform import Transformed, transform
@@ -229,6 +230,7 @@ class _Deployer:
             "AWS::ApiGateway::ApiKey": self.api_key,
             "AWS::ApiGateway::UsagePlanKey": self.usage_plan_key,
             **MonitoringDeployer(self.client, self.record, self.generated_name).handlers(),
+            **QueueDeployer(self.client, self.record, self.generated_name).handlers(),
         }
 
     def client(self, service: str) -> Any:

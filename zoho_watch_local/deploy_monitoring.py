@@ -9,12 +9,10 @@ and its actions, the dashboard's body); it evaluates none of them: no alarm chan
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from zoho_watch_local.aws import ACCOUNT_ID, REGION
-
-Handler = Callable[[str, dict[str, Any]], None]
+from zoho_watch_local.deploy_handlers import Handler, ResourceHandlers
 
 # The properties of AWS::CloudWatch::Alarm that PutMetricAlarm takes under the same name.
 _ALARM_PROPERTIES = (
@@ -39,20 +37,8 @@ _ALARM_PROPERTIES = (
 )
 
 
-class MonitoringDeployer:
+class MonitoringDeployer(ResourceHandlers):
     """Creates the monitoring resources of one deployment (see the module docstring)."""
-
-    def __init__(
-        self,
-        client: Callable[[str], Any],
-        record: Callable[..., None],
-        generated_name: Callable[..., str],
-    ) -> None:
-        """The deployer's own `client(service)`, `record(logical_id, ref, **attributes)` and
-        `generated_name(logical_id, limit)`."""
-        self._client = client
-        self._record = record
-        self._generated_name = generated_name
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each resource type, by type."""

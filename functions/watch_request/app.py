@@ -1,33 +1,41 @@
-"""Watch-request function: start watching a job for a caller's Step Functions task that waits for its end.
+"""Watch-request function: start watching a job for a caller that asks without the API.
 
-A caller's state machine invokes it with `arn:aws:states:::lambda:invoke.waitForTaskToken` and a payload of
-`module`, `job_id` and `task_token: $$.Task.Token` (more in `zoho_watch.watch_requests`); the task then waits
-until zoho-watch answers the token with the job's final state (`zoho_watch.waiters`). The invocation itself
-answers at once with what was started. A bad request raises InvalidInput: the caller's task fails with it.
+Two callers:
+- a caller's state machine invokes it with `arn:aws:states:::lambda:invoke.waitForTaskToken` and a payload
+  of `module`, `job_id` and `task_token: $$.Task.Token` (more in `zoho_watch.watch_requests`); the task then
+  waits until zoho-watch answers the token with the job's final state (`zoho_watch.waiters`). The invocation
+  answers at once with what was started; a bad request raises InvalidInput, which fails the caller's task;
+- an event-driven system puts a "Watch Requested" event on zoho-watch's bus: a rule queues it (SQS) and the
+  queue's batches come here. A request that can never be served goes to the dead-letter queue with its
+  reason; one that failed in passing is retried by the queue (and dead-lettered after its last attempt).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from zoho_watch import watches
-from zoho_watch.watch_requests import parse_watch_request
+from zoho_watch.errors import ZohoWatchError
+from zoho_watch.watch_requests import (
+    WatchRequest,
+    dead_letter,
+    parse_watch_request,
+    parse_watch_requested_event,
+)
 
 logger = Logger()
 metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Start (or join) the job's watch and register the caller's task token; what was done."""
-    request = parse_watch_request(event)
-    logger.append_keys(
-        connection=request.job.connection, module=request.job.module, job_id=request.job.job_id
-    )
+def watch(request: WatchRequest) -> dict[str, Any]:
+    """Start (or join) the job's watch for `request`, registering its task token; what was done."""
     outcome = watches.start_watch(
         request.job,
         mode=request.mode,
@@ -38,7 +46,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if outcome.watching and not outcome.already:
         metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
     logger.info(
-        "watch requested", extra={"message_": outcome.message, "waiting": request.task_token is not None}
+        "watch requested",
+        extra={
+            "job_id": request.job.job_id,
+            "outcome": outcome.message,
+            "waiting": request.task_token is not None,
+        },
     )
     return {
         "watching": outcome.watching,
@@ -49,3 +62,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "execution_name": outcome.execution_name,
         "deadline": outcome.deadline,
     }
+
+
+def queued_request(record: SQSRecord) -> None:
+    """One queued "Watch Requested" event: watched, or dead-lettered with its reason when it never can be
+    (bad input, a connection without credentials, a conflict...); a passing failure raises, and the queue
+    retries the record."""
+    try:
+        watch(parse_watch_requested_event(json.loads(record.body)))
+    except ValueError as error:  # not JSON
+        reason = f"INVALID_INPUT: the message is not a JSON event ({error})"
+    except ZohoWatchError as error:
+        if error.retryable:
+            raise
+        reason = f"{error.code}: {error.message}"
+    else:
+        return
+    dead_letter(record.body, reason)
+    metrics.add_metric(name="WatchRequestsRejected", unit=MetricUnit.Count, value=1)
+    logger.warning("watch request rejected", extra={"reason": reason})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A direct request (what was started), or a batch of queued events (the records to retry)."""
+    if isinstance(event, dict) and "Records" in event:
+        failures = process_partial_response(
+            event=event, record_handler=queued_request, processor=processor, context=context
+        )
+        return dict(failures)
+    return watch(parse_watch_request(event))

@@ -260,9 +260,9 @@ def test_a_resource_type_without_a_handler_is_refused_by_name_and_nothing_is_cre
     stack: EmbeddedStack,
 ) -> None:
     template = copy.deepcopy(project_template())
-    template["Resources"]["Inbox"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    template["Resources"]["Uploads"] = {"Type": "AWS::S3::Bucket", "Properties": {}}
     before = _created(stack)
-    with pytest.raises(TemplateError, match=r"cannot deploy resource type\(s\) AWS::SQS::Queue"):
+    with pytest.raises(TemplateError, match=r"cannot deploy resource type\(s\) AWS::S3::Bucket"):
         _deploy(stack, template)
     assert _created(stack) == before
 

@@ -25,27 +25,27 @@ pytestmark = pytest.mark.integration
 FINISHED = "Mass Update Job Finished"
 
 
+def caller_role(stack: EmbeddedStack, name: str) -> str:
+    """A role a caller's state machine runs with (moto does not evaluate it)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam = stack.client("iam")
+    return str(
+        iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+
+
 def caller_machine(stack: EmbeddedStack, name: str, **payload: Any) -> str:
     """A caller's state machine (made once per name) waiting on a job through the watch-request function."""
     sfn = stack.client("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
             return str(machine["stateMachineArn"])
-    role = stack.client("iam").create_role(
-        RoleName=f"{name}-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    role = caller_role(stack, name)
     definition = {
         "StartAt": "WaitForTheJob",
         "States": {

@@ -55,6 +55,9 @@ STAR_RESOURCE_EXCEPTIONS: dict[tuple[str, frozenset[str]], str] = {
 }
 # AWS managed policies the roles may carry (SAM attaches them), and why.
 MANAGED_POLICY_EXCEPTIONS: dict[str, str] = {
+    "AWSLambdaSQSQueueExecutionRole": "SAM attaches it to a function reading an SQS queue (the watch "
+    "requests): sqs:ReceiveMessage, DeleteMessage and GetQueueAttributes, which its event source mapping "
+    "needs.",
     "AWSLambdaBasicExecutionRole": "SAM attaches it to every function role: logs:CreateLogGroup, "
     "CreateLogStream and PutLogEvents, which Lambda needs to write the function's own logs.",
 }
@@ -66,7 +69,7 @@ ALLOWED_KINDS: dict[str, set[str]] = {
     "ApiFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
     "SweepFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
     # A caller's task starts a watch through it, as through the API.
-    "WatchRequestFunctionRole": CHECKER_KINDS | {"state-machine", "executions"},
+    "WatchRequestFunctionRole": CHECKER_KINDS | {"state-machine", "executions", "dead-letter-queue"},
     "WatchJobStateMachineRole": {"check-function", "state-machine"},
 }
 
@@ -86,6 +89,7 @@ RESOURCE_KINDS: dict[str, str] = {
     arn("states", f"stateMachine:{STATE_MACHINE_NAME}"): "state-machine",
     arn("states", f"execution:{STATE_MACHINE_NAME}:*"): "executions",
     arn("lambda", "function:<CheckJobFunction>*"): "check-function",
+    arn("sqs", "<WatchRequestDeadLetterQueue.QueueName>"): "dead-letter-queue",
 }
 # Which actions each kind of resource may be granted.
 ACTIONS_BY_KIND: dict[str, set[str]] = {
@@ -107,6 +111,7 @@ ACTIONS_BY_KIND: dict[str, set[str]] = {
     "state-machine": {"states:StartExecution"},
     "executions": {"states:StopExecution", "states:DescribeExecution"},
     "check-function": {"lambda:InvokeFunction"},
+    "dead-letter-queue": {"sqs:SendMessage*"},
 }
 ACTIONS_BY_KIND["table-index"] = ACTIONS_BY_KIND["table"]
 
@@ -244,6 +249,7 @@ def test_functions_use_no_role_of_their_own_and_only_sam_policy_templates_on_own
         "EventBridgePutEventsPolicy": ("EventBusName", {"Ref": "EventBus"}),
         "StepFunctionsExecutionPolicy": ("StateMachineName", None),
         "LambdaInvokePolicy": ("FunctionName", {"Ref": "CheckJobFunction"}),
+        "SQSSendMessagePolicy": ("QueueName", {"Fn::GetAtt": ["WatchRequestDeadLetterQueue", "QueueName"]}),
     }
     checked = 0
     for name, res in resources.items():

@@ -63,6 +63,9 @@ class Settings:
     # The watch state machine (STATE_MACHINE_ARN): set on the api function only; None elsewhere, and then
     # stepfunctions mode is not available (`watches.start_watch` raises ConfigError).
     state_machine_arn: str | None = None
+    # Where the watch-request function sends a "Watch Requested" event it can never serve, with the reason
+    # (WATCH_REQUEST_DLQ_URL, that function only).
+    watch_request_dlq_url: str | None = None
     # Polls per execution (MAX_POLLS_PER_EXECUTION): the default `max_polls` of a watch's loop state.
     max_polls_per_execution: int = DEFAULT_MAX_POLLS
     # Deadline of a watch started without one, in hours from the start (DEFAULT_DEADLINE_HOURS).
@@ -141,6 +144,7 @@ class Settings:
             token_lease_seconds=int(_number("TOKEN_LEASE_SECONDS", 30, 1, 300)),
             credentials_max_age_seconds=int(_number("CREDENTIALS_MAX_AGE_SECONDS", 300, 0, 86400)),
             state_machine_arn=machine,
+            watch_request_dlq_url=os.environ.get("WATCH_REQUEST_DLQ_URL") or None,
             max_polls_per_execution=int(
                 _number("MAX_POLLS_PER_EXECUTION", DEFAULT_MAX_POLLS, 1, MAX_POLLS_LIMIT)
             ),

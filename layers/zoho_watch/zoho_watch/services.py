@@ -93,6 +93,11 @@ class Services:
         return self._client("stepfunctions")
 
     @cached_property
+    def sqs(self) -> Any:
+        """boto3 SQS client (the watch requests' dead-letter queue)."""
+        return self._client("sqs")
+
+    @cached_property
     def store(self) -> Any:
         """The JobStore on the jobs table."""
         from zoho_watch.store import JobStore

@@ -1,5 +1,7 @@
 """Watch requests that do not come through the API: a caller's Step Functions task invoking the watch-request
-function directly (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its task token in the payload).
+function directly (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its task token in the payload), or
+a "Watch Requested" event on zoho-watch's bus (the same fields in its `detail`;
+docs/watch-requested.schema.json).
 
 The payload is a JSON object: `module` and `job_id` (required), `connection` (default `default`), `mode`
 (`stepfunctions` or `schedule`), `deadline` (ISO-8601 with a time zone), `poll` (`min_seconds`,
@@ -8,13 +10,18 @@ The payload is a JSON object: `module` and `job_id` (required), `connection` (de
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from zoho_watch.errors import InvalidInput
+from zoho_watch.errors import ConfigError, InvalidInput
 from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
+from zoho_watch.services import get_services
 from zoho_watch.watches import WatchMode
+
+# The detail-type of the event that asks for a watch.
+WATCH_REQUESTED = "Watch Requested"
 
 FIELDS = frozenset({"connection", "module", "job_id", "mode", "deadline", "poll", "task_token"})
 
@@ -65,3 +72,19 @@ def _deadline(text: str | None) -> datetime | None:
     if moment.tzinfo is None:
         raise InvalidInput("deadline must carry a time zone")
     return moment
+
+
+def parse_watch_requested_event(event: Any) -> WatchRequest:
+    """The `WatchRequest` of a "Watch Requested" EventBridge event (its `detail`), else InvalidInput."""
+    if not isinstance(event, dict) or event.get("detail-type") != WATCH_REQUESTED:
+        raise InvalidInput(f"not a {WATCH_REQUESTED!r} event")
+    return parse_watch_request(event.get("detail"))
+
+
+def dead_letter(body: str, reason: str) -> None:
+    """Send a request that can never be served to the dead-letter queue, with the reason (JSON)."""
+    services = get_services()
+    url = services.settings.watch_request_dlq_url
+    if not url:
+        raise ConfigError("WATCH_REQUEST_DLQ_URL is not set: a rejected watch request has nowhere to go")
+    services.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"reason": reason, "request": body}))
