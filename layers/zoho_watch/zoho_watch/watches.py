@@ -13,6 +13,7 @@ Callers: the API's `PUT`/`DELETE .../watch` routes (and any other front end, suc
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ def start_watch(
     """Watch the job until it finishes; idempotent.
 
     `task_token`: a caller's Step Functions task waits for the job's end (`zoho_watch.waiters`); it is
-    registered on the job before the watch starts, and answered at once when the job has finished already.
+    registered on the job once the watch stands, and answered at once when the job has finished already.
 
     `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
     (an aware datetime, stepfunctions mode only; default the setting DEFAULT_DEADLINE_HOURS from now) stops
@@ -148,21 +149,31 @@ def start_watch(
     services = get_services()
     require_configured(services, job.connection)  # a watch of an unknown connection would only fail later
     stored = services.store.get(job)
-    if task_token is not None:
-        stored = services.store.add_waiter(job, waiter_id(task_token), task_token)
-        if stored.get("terminal"):
-            from zoho_watch.check import announce_now  # Zoho's client only where a waiter may be answered
-
-            with contextlib.suppress(ZohoWatchError):  # else the sweep answers it (it is due in the index)
-                announce_now(services, job)
     if stored is not None and stored.get("terminal"):
+        if task_token is not None:
+            stored = _add_waiter(services, job, task_token)
         return WatchOutcome(
             watching=False, already=True, message="the job has already finished", state=stored, finished=True
         )
     watcher = _watched_by(stored)
     if mode == "schedule":
-        return _watch_by_schedule(services, job, poll, deadline, watcher)
-    return _watch_by_state_machine(services, job, poll, deadline, watcher)
+        outcome = _watch_by_schedule(services, job, poll, deadline, watcher)
+    else:
+        outcome = _watch_by_state_machine(services, job, poll, deadline, watcher)
+    if task_token is not None:  # once the watch stands: a refused request registers nobody
+        outcome = dataclasses.replace(outcome, state=_add_waiter(services, job, task_token))
+    return outcome
+
+
+def _add_waiter(services: Services, job: JobKey, task_token: str) -> JobView:
+    """Register the waiter on the job; answer it at once if the job has finished (even meanwhile)."""
+    state = services.store.add_waiter(job, waiter_id(task_token), task_token)
+    if state.get("terminal"):
+        from zoho_watch.check import announce_now  # Zoho's client only where a waiter may be answered
+
+        with contextlib.suppress(ZohoWatchError):  # else the sweep answers it (it is due in the index)
+            announce_now(services, job)
+    return state
 
 
 def _watch_by_schedule(

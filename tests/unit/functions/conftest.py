@@ -105,3 +105,9 @@ def api_app() -> ModuleType:
 def sweep_app() -> ModuleType:
     """A fresh import of functions/sweep/app.py."""
     return load_handler("sweep")
+
+
+@pytest.fixture
+def watch_request_app() -> ModuleType:
+    """A fresh import of functions/watch_request/app.py."""
+    return load_handler("watch_request")

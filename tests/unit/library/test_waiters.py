@@ -5,13 +5,14 @@ cause); tests/integration/test_task_tokens.py runs callers' real state machines 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from zoho_watch import services
 from zoho_watch.check import check_job
-from zoho_watch.errors import InvalidInput
+from zoho_watch.errors import InvalidInput, WatchConflict
 from zoho_watch.jobs import JobKey
 from zoho_watch.sweep import run_sweep
 from zoho_watch.waiters import validate_task_token, waiter_id
@@ -154,3 +155,15 @@ def test_a_permanent_error_tells_the_waiters(
 def test_a_bad_token_is_refused(token: Any) -> None:
     with pytest.raises(InvalidInput, match="task_token"):
         validate_task_token(token)
+
+
+def test_a_refused_watch_request_registers_no_waiter(library: services.Services, zoho: FakeZoho) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 1000)))
+    start_watch(job, mode="schedule")
+    with pytest.raises(WatchConflict):
+        start_watch(job, mode="stepfunctions", task_token="token-a")  # watched by the sweep already
+    with pytest.raises(InvalidInput, match="deadline"):
+        start_watch(job, mode="schedule", deadline=datetime.now(UTC), task_token="token-b")
+    assert library.store.record(job)["waiters"] == {}
+    start_watch(job, mode="schedule", task_token="token-c")  # joins the sweep's watch
+    assert [waiter["token"] for waiter in library.store.record(job)["waiters"].values()] == ["token-c"]
