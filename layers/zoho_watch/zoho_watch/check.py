@@ -12,6 +12,7 @@ A permanent error is recorded on the job (`last_error`) before it is raised.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -23,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.errors import (
     PERMANENT_ERRORS,
+    AwsUnavailable,
     ConnectionNotConfigured,
     EventPublishError,
     InvalidInput,
@@ -40,6 +42,7 @@ from zoho_watch.store import (
     pending_change,
     state_view,
 )
+from zoho_watch.store.table import write_backoff
 from zoho_watch.waiters import answer_waiters
 from zoho_watch.zoho import INVALID_TOKEN
 
@@ -73,6 +76,9 @@ class CheckResult(TypedDict):
 # itself is on the library's clock (store.FINISHED_EVENT_LEASE_SECONDS).
 CLAIM_POLL_SECONDS = 0.05
 CLAIM_WAIT_MARGIN_SECONDS = 1.0
+# Attempts of the write that records a published event (each with the SDK's own retries).
+RECORD_PUBLISHED_ATTEMPTS = 5
+_jitter = random.Random()
 
 ZohoSlot = Callable[[], AbstractContextManager[Any]]
 """A factory of context managers, one held around each Zoho status call (e.g. a concurrency limit)."""
@@ -223,7 +229,22 @@ def publish_changed(services: Services, state: JobView, change: PendingChange) -
     except Exception:
         message = "the status changed event was not published; the next check retries"
         raise EventPublishError(message) from None
-    services.store.changed_event_published(JobKey.of(state), state["status"], change)
+    job = JobKey.of(state)
+    record_published(lambda: services.store.changed_event_published(job, state["status"], change))
+
+
+def record_published(write: Callable[[], object]) -> None:
+    """Record that an event is on the bus: the write is tried again after a passing AWS failure (jittered
+    pauses), for an event recorded as still pending would be published a second time."""
+    for attempt in range(RECORD_PUBLISHED_ATTEMPTS):
+        try:
+            with typed_aws_errors():
+                write()
+            return
+        except AwsUnavailable:
+            if attempt == RECORD_PUBLISHED_ATTEMPTS - 1:
+                raise
+            time.sleep(write_backoff(attempt, _jitter))
 
 
 def publish_finished(services: Services, state: JobView) -> bool:
@@ -301,7 +322,7 @@ def _announce_claimed(services: Services, job: JobKey) -> None:
             publish_changed(services, state, change)
         if item.get("finished_event_pending"):
             services.events.finished(state, item.get("finished_previous_status"))
-            store.finished_event_sent(job)
+            record_published(lambda: store.finished_event_sent(job))
             published = True
         with typed_aws_errors():
             answer_waiters(services, state, item)

@@ -180,6 +180,16 @@ class DeadlineExceeded(ZohoWatchError):
     api_status = HTTPStatus.CONFLICT
 
 
+class WatchStopped(ZohoWatchError):
+    """The watch was stopped (`DELETE .../watch`) before the job ended: its waiters are told so.
+
+    Not raised by a request: it is the error a waiting caller's task fails with.
+    """
+
+    code = "WATCH_STOPPED"
+    api_status = HTTPStatus.CONFLICT
+
+
 PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (
     JobNotFound,
     ZohoAuthError,

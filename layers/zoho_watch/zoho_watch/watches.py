@@ -30,6 +30,7 @@ from zoho_watch.errors import (
     JobNotRecorded,
     TooManyWatches,
     WatchConflict,
+    WatchStopped,
     ZohoWatchError,
 )
 from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
@@ -350,6 +351,10 @@ def stop_watch(job: JobKey) -> WatchOutcome:
         with contextlib.suppress(*gone):  # already ended or never started: nothing left to stop
             stepfunctions.stop_execution(executionArn=stopped, cause="stopped through the zoho-watch API")
     state = store.unwatch(job) or stored
+    if not state.get("terminal"):  # nobody will see the job's end for the callers waiting on it: tell them
+        from zoho_watch.check import end_waits  # Zoho's client only where a waiter may be answered
+
+        end_waits(services, job, WatchStopped("the watch was stopped through the zoho-watch API"))
     return WatchOutcome(
         watching=False,
         already=watcher is None,

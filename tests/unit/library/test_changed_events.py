@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from zoho_watch import services
 from zoho_watch.check import check_job
 from zoho_watch.errors import EventPublishError
@@ -132,3 +133,27 @@ def test_the_changed_event_id_is_stable_and_names_the_move() -> None:
         changed_event_id(JobKey("default", "Leads", "43"), "SCHEDULED", "RUNNING"),
     }
     assert first not in others and len(others) == 3
+
+
+def test_recording_a_published_event_is_tried_again_so_it_is_not_published_twice(
+    library: services.Services, aws: AwsStack, zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 5)))
+    check_job(job, watcher="schedule")
+    zoho.clock.advance(10)
+    throttled = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+    for name in ("finished_event_sent", "changed_event_published"):
+        real, failures = getattr(library.store, name), iter([True, True])
+
+        def flaky(*args: Any, real: Any = real, failures: Any = failures) -> Any:
+            if next(failures, False):  # the write fails twice in passing, after the SDK's own retries
+                raise ClientError(throttled, "UpdateItem")
+            return real(*args)
+
+        monkeypatch.setattr(library.store, name, flaky)
+    assert check_job(job)["terminal"]
+    assert len(aws.events(FINISHED)) == 1 and moves(aws) == [(None, "RUNNING"), ("RUNNING", "COMPLETED")]
+    zoho.clock.advance(60)
+    check_job(job)
+    run_sweep(2, 100, time_left_ms=lambda: 60_000, reserve_ms=1_000)
+    assert len(aws.events(FINISHED)) == 1 and len(aws.events(CHANGED)) == 2

@@ -16,7 +16,7 @@ from zoho_watch.errors import InvalidInput, WatchConflict
 from zoho_watch.jobs import JobKey
 from zoho_watch.sweep import run_sweep
 from zoho_watch.waiters import validate_task_token, waiter_id
-from zoho_watch.watches import start_watch
+from zoho_watch.watches import start_watch, stop_watch
 
 from fake_zoho import FakeZoho, JobProfile
 from tests.fixtures.aws import AwsStack
@@ -167,3 +167,15 @@ def test_a_refused_watch_request_registers_no_waiter(library: services.Services,
     assert library.store.record(job)["waiters"] == {}
     start_watch(job, mode="schedule", task_token="token-c")  # joins the sweep's watch
     assert [waiter["token"] for waiter in library.store.record(job)["waiters"].values()] == ["token-c"]
+
+
+def test_a_stopped_watch_tells_its_waiters(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10, profile=JobProfile(0, 1000)))
+    start_watch(job, mode="schedule", task_token="token-a")
+    stop_watch(job)
+    [(kind, token, fields)] = stepfunctions.answers
+    assert (kind, token, fields["error"]) == ("failure", "token-a", "WatchStopped")
+    record = library.store.record(job)
+    assert record["waiters"] == {} and "active" not in record  # answered, and nobody watches the job
