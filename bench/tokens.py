@@ -206,7 +206,8 @@ def _zoho_watch_day(stack: Stack, zoho: FakeZoho, workers: int, hours: float, st
     """`run_zoho_watch` on its stack: one provider and client per worker, then the simulated day."""
     from zoho_watch.errors import ZohoAuthError, ZohoWatchError
     from zoho_watch.tokens import TokenProvider
-    from zoho_watch.zoho import INVALID_TOKEN, ZohoClient
+    from zoho_watch.zoho import ZohoClient
+    from zoho_watch.zoho_errors import INVALID_TOKEN
 
     services = stack.services
     settings = services.settings

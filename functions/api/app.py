@@ -7,6 +7,8 @@ Routes:
 - `PUT /jobs/{module}/{job_id}/watch`: watch the job with a Step Functions execution (idempotent) or
   the sweep;
 - `DELETE /jobs/{module}/{job_id}/watch`: stop watching;
+- `POST /mass-updates`: schedule a mass update on Zoho with zoho-watch's tokens, then watch its job (an
+  `Idempotency-Key` header makes a retried request return the first answer and never schedule twice);
 - `GET /openapi.json`: the OpenAPI document of these routes.
 
 Every error is JSON, `{"code", "message"}` with a stable `code`, and never a stack trace. Bad input is refused
@@ -28,7 +30,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     Server,
     ServerVariable,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,8 +38,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from zoho_watch import watches
 from zoho_watch.aws_errors import classify
-from zoho_watch.errors import InvalidInput, JobNotRecorded, ZohoRateLimited, ZohoWatchError
+from zoho_watch.errors import (
+    InvalidInput,
+    JobAlreadyScheduled,
+    JobNotRecorded,
+    ZohoRateLimited,
+    ZohoWatchError,
+)
 from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
+from zoho_watch.mass_updates import ID_PATTERN, MAX_IDS
 from zoho_watch.services import get_services
 from zoho_watch.waiters import MAX_TASK_TOKEN_LENGTH
 
@@ -47,7 +56,10 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 API_TITLE = "zoho-watch"
 API_VERSION = "1.0.0"
-API_DESCRIPTION = "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches."
+API_DESCRIPTION = (
+    "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches, and mass updates"
+    " submitted and watched."
+)
 API_STAGE = "v1"  # template.yaml's ZohoWatchApi StageName (a test keeps them equal)
 # Where the API is served: the stack's REST API, at its stage.
 API_SERVERS = [
@@ -109,12 +121,11 @@ class PollSettings(BaseModel):
         return self
 
 
-class WatchRequest(BaseModel):
-    """Body of `PUT /jobs/{module}/{job_id}/watch`."""
+class WatchSettings(BaseModel):
+    """How to watch a job."""
 
     model_config = ConfigDict(extra="forbid")
 
-    connection: str | None = Field(default=None, pattern=CONNECTION_PATTERN)
     mode: Literal["stepfunctions", "schedule"] = "stepfunctions"
     poll: PollSettings | None = None
     deadline: AwareDatetime | None = Field(
@@ -128,6 +139,17 @@ class WatchRequest(BaseModel):
         " when the job ends: SendTaskSuccess with its final state, or SendTaskFailure (`MassUpdateFailed`, or"
         " the error that ended the watch). Answered at once when the job has already finished.",
     )
+
+    def options(self) -> watches.WatchOptions:
+        """The library's `WatchOptions` of these settings."""
+        poll = self.poll.model_dump(exclude_none=True) if self.poll else None
+        return watches.WatchOptions(self.mode, poll, self.deadline, self.task_token)
+
+
+class WatchRequest(WatchSettings):
+    """Body of `PUT /jobs/{module}/{job_id}/watch`."""
+
+    connection: str | None = Field(default=None, pattern=CONNECTION_PATTERN)
 
 
 class Counts(BaseModel):
@@ -203,12 +225,69 @@ class WatchAnswer(BaseModel):
     state: JobState | None = None
 
 
+IdText = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class TerritoryRecords(BaseModel):
+    """The records of a territory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: IdText
+    include_child: bool = False
+
+
+class MassUpdateRequest(BaseModel):
+    """Body of `POST /mass-updates`: Zoho's mass update body, its module and connection, and the watch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection: str | None = Field(default=None, pattern=CONNECTION_PATTERN)
+    module: str = Field(pattern=MODULE_PATTERN, description="Zoho module API name, e.g. Leads")
+    data: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1, description="One object: the field API names to set and their values"
+    )
+    cvid: IdText | None = Field(default=None, description="A custom view: Zoho schedules a job")
+    territory: TerritoryRecords | None = Field(default=None, description="A territory: Zoho schedules a job")
+    ids: list[IdText] | None = Field(
+        default=None, min_length=1, max_length=MAX_IDS, description="Record ids: updated at once, no job"
+    )
+    over_write: bool | None = None
+    watch: WatchSettings | None = Field(default=None, description="How to watch the job (cvid, territory)")
+
+
+class RecordAnswer(BaseModel):
+    """Zoho's result for one record of an update by ids."""
+
+    id: str
+    status: Literal["success", "error"]
+    code: str
+    message: str
+
+
+class MassUpdateAnswer(BaseModel):
+    """What `POST /mass-updates` did: the job Zoho scheduled and its watch, or each record's result."""
+
+    connection: str
+    module: str
+    job_id: str | None = Field(default=None, description="The job Zoho scheduled (cvid, territory)")
+    message: str = Field(description="Zoho's message")
+    watch: WatchAnswer | None = None
+    records: list[RecordAnswer] | None = Field(default=None, description="Each record's result (ids)")
+    replayed: bool = Field(description="True when this is the answer kept for an earlier request (same key)")
+
+
 class ErrorBody(BaseModel):
     """Every error answer: a stable `code` and a message for people."""
 
     code: str
     message: str
     details: list[dict[str, Any]] | None = None
+
+
+def _answer(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """An answer of the OpenAPI document: JSON of `model`."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
 
 
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
@@ -245,7 +324,8 @@ def handle_zoho_watch_error(error: ZohoWatchError) -> Response:
     if isinstance(error, ZohoRateLimited) and error.retry_after:
         headers = {"Retry-After": str(max(1, round(error.retry_after)))}
     logger.warning("request failed", extra={"code": error.code, "status": status})
-    return error_response(status, error.code, error.message, headers=headers)
+    running = error.running_job_id if isinstance(error, JobAlreadyScheduled) else None
+    return error_response(status, error.code, error.message, headers=headers, running_job_id=running)
 
 
 @app.exception_handler(RequestValidationError)
@@ -292,9 +372,12 @@ def watch_answer(outcome: watches.WatchOutcome) -> WatchAnswer:
     )
 
 
-def _json(status: int, answer: WatchAnswer) -> Response:
+def _json(status: int, answer: BaseModel, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=answer.model_dump_json()
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=answer.model_dump_json(),
+        headers=headers,
     )
 
 
@@ -384,12 +467,13 @@ def start_watch(
     if isinstance(app.current_event.json_body, list):
         raise InvalidInput("the request body must be a JSON object")
     request = request or WatchRequest()
+    options = request.options()
     outcome = watches.start_watch(
         _job_key(request.connection or connection, module, job_id),
-        mode=request.mode,
-        poll=request.poll.model_dump(exclude_none=True) if request.poll else None,
-        deadline=request.deadline,
-        task_token=request.task_token,
+        mode=options.mode,
+        poll=options.poll,
+        deadline=options.deadline,
+        task_token=options.task_token,
     )
     if outcome.finished:
         return _json(200, watch_answer(outcome))
@@ -402,6 +486,64 @@ def start_watch(
 def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
     return watch_answer(watches.stop_watch(_job_key(connection, module, job_id)))
+
+
+@app.post(
+    "/mass-updates",
+    summary="Submit a mass update and watch it",
+    responses={
+        202: _answer("Scheduled, and the job watched", MassUpdateAnswer),
+        200: _answer("Records updated (ids)", MassUpdateAnswer),
+        409: _answer("ALREADY_SCHEDULED (a job runs for this custom view), REQUEST_IN_PROGRESS", ErrorBody),
+        422: _answer("IDEMPOTENCY_KEY_REUSED: the key was used for another request", ErrorBody),
+        **ERROR_RESPONSES,
+    },
+)
+def submit_mass_update(
+    request: Annotated[MassUpdateRequest, Body(embed=False)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="A key of the caller's choice: a retried request with the same key gets the first"
+            " answer back and never schedules twice (kept 24 hours, per connection)",
+        ),
+    ] = None,
+) -> Any:  # a Response with 200 or 202 (see `responses`)
+    """Schedule a mass update on Zoho with zoho-watch's own tokens (a custom view or a territory: a job, then
+    watched like `PUT .../watch`), or update up to 500 records by id at once."""
+    from zoho_watch.mass_updates import parse_mass_update
+    from zoho_watch.submissions import submit_mass_update as submit
+
+    update = parse_mass_update(request.model_dump(exclude={"watch"}, exclude_none=True))
+    done = submit(
+        update,
+        request.watch.options() if request.watch else None,
+        idempotency_key=idempotency_key,
+        lambda_context=app.lambda_context,
+    )
+    records = [RecordAnswer.model_validate(record, from_attributes=True) for record in done.reply.records]
+    answer = MassUpdateAnswer(
+        connection=update.connection,
+        module=update.module,
+        job_id=done.reply.job_id,
+        message=done.reply.message or (f"{len(records)} record(s) answered" if records else ""),
+        watch=watch_answer(done.watch) if done.watch else None,
+        records=records if not update.scheduled else None,
+        replayed=done.replayed,
+    )
+    headers = {"Idempotent-Replayed": "true"} if done.replayed else {}
+    if done.reply.job_id is None:
+        return _json(200, answer, headers)
+    if not done.replayed and done.watch is not None and not done.watch.already:
+        metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="MassUpdatesSubmitted", unit=MetricUnit.Count, value=0 if done.replayed else 1)
+    location = f"/jobs/{update.module}/{done.reply.job_id}"
+    if update.connection != DEFAULT_CONNECTION:
+        location += f"?connection={update.connection}"
+    return _json(202, answer, headers | {"Location": location})
 
 
 @app.get("/openapi.json", include_in_schema=False)

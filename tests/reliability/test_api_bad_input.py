@@ -236,6 +236,72 @@ def bad_watch_body(draw: st.DrawFn) -> str:
     return json.dumps(body)
 
 
+VALID_SUBMIT = {"module": "Leads", "data": [{"Lead_Status": "Contacted"}], "cvid": "4150868000000087011"}
+
+
+@st.composite
+def bad_submit_body(draw: st.DrawFn) -> str:
+    """A POST /mass-updates body that must be refused: a valid one with one thing wrong."""
+    body: dict[str, Any] = dict(VALID_SUBMIT)
+    kind = draw(
+        st.sampled_from(
+            ["not_object", "module", "data", "selection", "cvid", "ids", "over_write", "extra_key", "watch"]
+        )
+    )
+    if kind == "not_object":
+        return json.dumps(
+            draw(st.one_of(st.lists(json_scalars, max_size=3), st.integers(), st.text(max_size=5)))
+        )
+    if kind == "module":
+        body["module"] = draw(st.one_of(bad_module, st.integers(), st.none()))
+    elif kind == "data":
+        body["data"] = draw(
+            st.one_of(
+                st.just([]),
+                st.just([{}]),
+                st.just([{"A": 1}, {"B": 2}]),
+                st.fixed_dictionaries({"A": st.integers()}),
+                st.just([{"bad field": 1}]),
+                json_scalars,
+            )
+        )
+    elif kind == "selection":
+        if draw(st.booleans()):
+            del body["cvid"]
+        else:
+            body["ids"] = ["1"]
+    elif kind == "cvid":
+        body["cvid"] = draw(
+            st.one_of(st.text(max_size=8).filter(lambda t: not t.isdigit() or not t), st.booleans())
+        )
+    elif kind == "ids":
+        del body["cvid"]
+        body["ids"] = draw(
+            st.one_of(
+                st.just([]),
+                st.just([str(n) for n in range(501)]),
+                st.lists(
+                    st.text(max_size=6).filter(lambda t: not t.isdigit() or not t), min_size=1, max_size=3
+                ),
+                st.text(max_size=5),
+            )
+        )
+    elif kind == "over_write":
+        body["over_write"] = draw(json_values.filter(lambda v: not isinstance(v, bool) and v is not None))
+    elif kind == "extra_key":
+        key = draw(
+            st.text(max_size=10).filter(
+                lambda k: k not in {*VALID_SUBMIT, "territory", "ids", "over_write", "watch", "connection"}
+            )
+        )
+        body[key] = draw(json_values)
+    else:
+        body.pop("cvid")
+        body["ids"] = ["1"]
+        body["watch"] = {"mode": "schedule"}  # nothing to watch in an update by ids
+    return json.dumps(body)
+
+
 @dataclass(frozen=True)
 class BadRequest:
     """A request that must be refused, and the codes it may get."""
@@ -258,7 +324,7 @@ def bad_requests(draw: st.DrawFn) -> BadRequest:
     """One invalid request of any kind, with the stable codes it may be answered with."""
     kind = draw(
         st.sampled_from(
-            ["module", "job_id", "list_query", "get_query", "history_query", "watch_body", "route"]
+            ["module", "job_id", "list_query", "get_query", "history_query", "watch_body", "submit", "route"]
         )
     )
     module, job_id = draw(valid_module), draw(valid_job_id)
@@ -312,6 +378,8 @@ def bad_requests(draw: st.DrawFn) -> BadRequest:
         return BadRequest(
             "PUT", path, None, draw(bad_watch_body()), {"module": module, "job_id": job_id}, invalid
         )
+    if kind == "submit":
+        return BadRequest("POST", "/mass-updates", None, draw(bad_submit_body()), None, invalid)
     method, path = draw(
         st.one_of(
             st.tuples(st.sampled_from(["POST", "PATCH", "PUT", "DELETE"]), st.just("/jobs")),

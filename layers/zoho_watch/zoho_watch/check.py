@@ -28,7 +28,6 @@ from zoho_watch.errors import (
     ConnectionNotConfigured,
     EventPublishError,
     InvalidInput,
-    ZohoAuthError,
     ZohoWatchError,
 )
 from zoho_watch.jobs import JobKey, Snapshot
@@ -43,8 +42,8 @@ from zoho_watch.store import (
     state_view,
 )
 from zoho_watch.store.table import write_backoff
+from zoho_watch.token_secrets import AccessToken
 from zoho_watch.waiters import answer_waiters
-from zoho_watch.zoho import INVALID_TOKEN
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -96,26 +95,17 @@ def ask_zoho_timed(
     token reads or store writes.
     """
     slot = zoho_slot or nullcontext
-    tokens = services.tokens(job.connection)
-    token = tokens.get()
-    try:
+
+    def ask(token: AccessToken) -> tuple[Snapshot, float]:
         with slot():
             sent_at = services.clock()
             snapshot = services.zoho.get_mass_update_status(
                 token.access_token, token.api_domain, job.module, job.job_id
             )
             return snapshot, sent_at
-    except ZohoAuthError as error:
-        if error.zoho_code != INVALID_TOKEN:
-            raise
-        logger.info("zoho refused the access token; getting a new one", extra={"connection": job.connection})
-    token = tokens.replace_rejected(token)
-    with slot():
-        sent_at = services.clock()
-        snapshot = services.zoho.get_mass_update_status(
-            token.access_token, token.api_domain, job.module, job.job_id
-        )
-        return snapshot, sent_at
+
+    answer: tuple[Snapshot, float] = services.tokens(job.connection).call(ask)
+    return answer
 
 
 def check_job(

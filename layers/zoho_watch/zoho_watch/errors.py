@@ -190,6 +190,38 @@ class WatchStopped(ZohoWatchError):
     api_status = HTTPStatus.CONFLICT
 
 
+class JobAlreadyScheduled(ZohoWatchError):
+    """Zoho refused a mass update because one already runs for the same custom view (ALREADY_SCHEDULED).
+
+    `running_job_id` is the running job's id when Zoho names it (its v8 specification gives no details).
+    """
+
+    code = "ALREADY_SCHEDULED"
+    api_status = HTTPStatus.CONFLICT
+
+    def __init__(
+        self, message: str, *, running_job_id: str | None = None, zoho_http_status: int | None = None
+    ) -> None:
+        super().__init__(message, zoho_http_status=zoho_http_status, zoho_code="ALREADY_SCHEDULED")
+        self.running_job_id = running_job_id
+
+
+class IdempotencyKeyReused(ZohoWatchError):
+    """An Idempotency-Key already used for a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    api_status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class RequestInProgress(ZohoWatchError):
+    """A request with the same Idempotency-Key is still being served: its caller may ask again shortly, and
+    then gets that request's answer. Not a passing fault of Zoho or AWS, so not `retryable` (that flag
+    drives the state machine's and the queue's own retries)."""
+
+    code = "REQUEST_IN_PROGRESS"
+    api_status = HTTPStatus.CONFLICT
+
+
 PERMANENT_ERRORS: tuple[type[ZohoWatchError], ...] = (
     JobNotFound,
     ZohoAuthError,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,11 +23,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from zoho_watch.aws_errors import typed_aws_errors
 from zoho_watch.config import Settings
 from zoho_watch.connections import access_token_secret_name, credentials_secret_name
-from zoho_watch.errors import AwsUnavailable, ZohoRateLimited, ZohoUnavailable
+from zoho_watch.errors import AwsUnavailable, ZohoAuthError, ZohoRateLimited, ZohoUnavailable
 from zoho_watch.jobs import validate_connection
 from zoho_watch.token_lease import RefreshLease, lease_key
 from zoho_watch.token_secrets import AccessToken, ConnectionSecrets, Credentials
 from zoho_watch.zoho import ZohoClient, data_centre_urls
+from zoho_watch.zoho_errors import INVALID_TOKEN
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -36,6 +37,8 @@ metrics = Metrics()
 MIN_REFRESH_SPACING = 65.0
 # How often a waiting container re-reads the access-token secret.
 WAIT_POLL_SECONDS = 0.05
+
+Answer = TypeVar("Answer")
 
 __all__ = [
     "AccessToken",
@@ -114,6 +117,23 @@ class TokenProvider:
                 return token
             self._memory = None
             return self._obtain_new(rejected=rejected.access_token)
+
+    def call(self, request: Callable[[AccessToken], Answer]) -> Answer:
+        """`request(token)`, a Zoho call; when Zoho answers INVALID_TOKEN, once more with a new token.
+
+        Only INVALID_TOKEN is tried again: Zoho refused the call before doing anything, so a second try cannot
+        do the work twice. Any other error is the caller's to handle.
+        """
+        token = self.get()
+        try:
+            return request(token)
+        except ZohoAuthError as error:
+            if error.zoho_code != INVALID_TOKEN:
+                raise
+            logger.info(
+                "zoho refused the access token; getting a new one", extra={"connection": self.connection}
+            )
+        return request(self.replace_rejected(token))
 
     # ---- refresh -------------------------------------------------------------------------------------------
 

@@ -51,6 +51,16 @@ MAX_START_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
+class WatchOptions:
+    """How to watch a job (see `start_watch`): the mode, the poll bounds, the deadline, a waiter's token."""
+
+    mode: WatchMode = "stepfunctions"
+    poll: dict[str, Any] | None = None
+    deadline: datetime | None = None
+    task_token: str | None = None
+
+
+@dataclass(frozen=True)
 class WatchOutcome:
     """What `start_watch` or `stop_watch` did, for the caller to shape into its answer."""
 

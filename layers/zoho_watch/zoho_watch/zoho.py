@@ -1,4 +1,5 @@
-"""Zoho client: the mass update status call and the OAuth refresh, parsed strictly into typed results.
+"""Zoho client: the mass update status call, the mass update itself and the OAuth refresh, parsed strictly
+into typed results.
 
 Every documented Zoho error and every transport fault becomes one of the typed errors of `errors.py`, with the
 HTTP status and the Zoho code kept. The access token travels only in the Authorization header and the refresh
@@ -8,24 +9,17 @@ token only in the form body; neither is logged nor put into an error message.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
 
-from zoho_watch.errors import (
-    JobNotFound,
-    ZohoAuthError,
-    ZohoRateLimited,
-    ZohoRequestError,
-    ZohoUnavailable,
-    ZohoWatchError,
-)
+from zoho_watch.errors import ZohoAuthError, ZohoRateLimited, ZohoRequestError, ZohoUnavailable
 from zoho_watch.jobs import Snapshot, is_status_word, validate_job_id, validate_module
+from zoho_watch.mass_updates import MassUpdate, MassUpdateReply, parse_mass_update_reply
+from zoho_watch.zoho_errors import error_from_reply
 
 logger = Logger(child=True)
 
@@ -42,30 +36,10 @@ DATA_CENTRES: dict[str, tuple[str, str]] = {
 }
 
 STATUS_FIELDS = ("Status", "Failed_Count", "Updated_Count", "Not_Updated_Count", "Total_Count")
-INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - a Zoho error code
-
-# Zoho error codes of the status call, and the typed error each one becomes.
-_ZOHO_CODES: dict[str, type[ZohoWatchError]] = {
-    "NOT_FOUND": JobNotFound,
-    "INVALID_DATA": ZohoRequestError,  # on `job_id` it means "no such job" (handled below)
-    "MANDATORY_NOT_FOUND": ZohoRequestError,
-    "INVALID_URL_PATTERN": ZohoRequestError,
-    "INVALID_MODULE": ZohoRequestError,
-    "INVALID_REQUEST_METHOD": ZohoRequestError,
-    "UNABLE_TO_PARSE_DATA_TYPE": ZohoRequestError,
-    "OAUTH_SCOPE_MISMATCH": ZohoAuthError,
-    INVALID_TOKEN: ZohoAuthError,
-    "NO_PERMISSION": ZohoAuthError,
-    "AUTHORIZATION_FAILED": ZohoAuthError,
-    "AUTHENTICATION_FAILURE": ZohoAuthError,
-    "INTERNAL_ERROR": ZohoUnavailable,
-    "TOO_MANY_REQUESTS": ZohoRateLimited,
-}
 # Zoho Accounts answers errors with HTTP 200 and an `error` field.
 _OAUTH_AUTH_ERRORS = frozenset(
     {"invalid_client", "invalid_code", "invalid_client_secret", "unauthorized_client"}
 )
-_MAX_RETRY_AFTER = 3600.0
 
 
 def data_centre_urls(dc: str) -> tuple[str, str]:
@@ -93,24 +67,6 @@ class TokenGrant:
         )
 
 
-def _retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP date), within [0, 1 hour]; None if absent."""
-    raw = headers.get("Retry-After") if headers is not None else None
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(raw).timestamp() - (time.time() if now is None else now)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(_MAX_RETRY_AFTER, max(0.0, seconds))
-
-
 def _json_body(response: requests.Response) -> Any:
     """The reply's JSON, or a marker string for an empty or non-JSON body."""
     if not response.content:
@@ -119,46 +75,6 @@ def _json_body(response: requests.Response) -> Any:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return "<not json>"
-
-
-def _http_status_error(status: int, what: str, retry_after: float | None) -> ZohoWatchError:
-    """Typed error for a reply that carries no Zoho error code, by HTTP status alone."""
-    if status == 429:
-        return ZohoRateLimited(
-            f"Zoho throttled the request (HTTP 429, {what})", retry_after=retry_after, zoho_http_status=429
-        )
-    return ZohoUnavailable(f"Zoho answered HTTP {status} with {what}", zoho_http_status=status)
-
-
-def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchError:
-    """Map a non-success reply of the status call to its typed error, keeping HTTP status and Zoho code."""
-    retry_after = _retry_after(headers)
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        code = body["code"][:64]
-        message = body.get("message") if isinstance(body.get("message"), str) else ""
-        details = body["details"] if isinstance(body.get("details"), dict) else {}
-        text = f"Zoho {code} (HTTP {status}){': ' + message if message else ''}"
-        if code == "INVALID_DATA" and details.get("param_name") == "job_id":
-            return JobNotFound(text, zoho_http_status=status, zoho_code=code)
-        kind = _ZOHO_CODES.get(code)
-        if kind is None:
-            # An undocumented code: decide by HTTP status.
-            if status == 429:
-                kind = ZohoRateLimited
-            elif status >= 500:
-                kind = ZohoUnavailable
-            elif status in (401, 403):
-                kind = ZohoAuthError
-            else:
-                kind = ZohoRequestError
-        if kind is ZohoRateLimited:
-            return ZohoRateLimited(text, retry_after=retry_after, zoho_http_status=status, zoho_code=code)
-        return kind(text, zoho_http_status=status, zoho_code=code)
-    if status in (204, 404) and body == "<empty>":
-        # Zoho documents NOT_FOUND as an "empty response".
-        return JobNotFound(f"Zoho has no such job (HTTP {status}, empty reply)", zoho_http_status=status)
-    what = "an empty body" if body == "<empty>" else "a body that is not a Zoho error"
-    return _http_status_error(status, what, retry_after)
 
 
 def parse_status_reply(status: int, body: Any, headers: Any = None) -> Snapshot:
@@ -299,13 +215,30 @@ class ZohoClient:
         logger.debug(
             "zoho status reply",
             extra={
-                "module": module,
+                "crm_module": module,
                 "job_id": job_id,
                 "zoho_http_status": response.status_code,
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
         return parse_status_reply(response.status_code, body, response.headers)
+
+    def submit_mass_update(self, access_token: str, api_domain: str, update: MassUpdate) -> MassUpdateReply:
+        """POST {api_domain}/crm/{version}/{module}/actions/mass_update: the job Zoho scheduled, or each
+        record's result for an update by ids; else a typed error (`JobAlreadyScheduled`...)."""
+        url = f"{api_domain.rstrip('/')}/crm/{self.api_version}/{update.module}/actions/mass_update"
+        response = self._send(
+            "POST",
+            url,
+            "mass update",
+            json=update.zoho_body(),
+            headers={"Authorization": f"Zoho-oauthtoken {access_token}", "Accept": "application/json"},
+        )
+        logger.info(
+            "zoho mass update reply",
+            extra={"crm_module": update.module, "zoho_http_status": response.status_code},
+        )
+        return parse_mass_update_reply(update, response.status_code, _json_body(response), response.headers)
 
     def refresh_access_token(
         self, accounts_url: str, client_id: str, client_secret: str, refresh_token: str

@@ -417,8 +417,14 @@ def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambd
         "/jobs/{module}/{job_id}",
         "/jobs/{module}/{job_id}/history",
         "/jobs/{module}/{job_id}/watch",
+        "/mass-updates",
     }
     assert set(served["paths"]["/jobs/{module}/{job_id}/watch"]) == {"put", "delete"}
+    submit = served["paths"]["/mass-updates"]["post"]
+    assert [(item["in"], item["name"].lower()) for item in submit["parameters"]] == [
+        ("header", "idempotency-key")
+    ]
+    assert set(submit["responses"]) >= {"200", "202", "409", "422"}
     # Where it is served (the stage) and how callers authenticate (either scheme, as the stack chooses).
     assert [server["url"] for server in served["servers"]] == [
         f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{api_app.API_STAGE}"
