@@ -68,8 +68,9 @@ gates: $(STAMP) ## the fast gates: ruff, mypy, cfn-lint, statelint, substitution
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml examples/*/template.yaml
 	$(PY) -m tools.gates all
+	for example in examples/*/template.yaml; do $(PY) -m tools.gates all --template $$example || exit 1; done
 
 lint: gates $(CHECKOV_VENV)/.installed-stamp ## every gate: the fast gates, then checkov
 	$(CHECKOV_RUN)

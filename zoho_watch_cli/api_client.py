@@ -38,7 +38,9 @@ class ZohoWatchApi:
         self.base_url = self.base_url.rstrip("/")
         self._session = requests.Session()
 
-    def _signed_headers(self, method: str, url: str, body: bytes | None) -> dict[str, str]:
+    def _signed_headers(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> dict[str, str]:
         import boto3
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -48,18 +50,25 @@ class ZohoWatchApi:
         if credentials is None:
             raise ApiError(0, "NO_CREDENTIALS", "no AWS credentials found to sign the request (IAM auth)")
         region = self.region or session.region_name or region_of_url(url)
-        request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
+        request = AWSRequest(method=method, url=url, data=body, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
         return dict(request.headers.items())
 
-    def request(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
-        """Send one request; return the JSON answer (or raise ApiError)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one request (with extra `headers`); return the JSON answer (or raise ApiError)."""
         query = {key: value for key, value in (query or {}).items() if value is not None}
         url = f"{self.base_url}{path}" + (f"?{urlencode(query)}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if self.sign:
-            headers = self._signed_headers(method, url, data)
+            headers = self._signed_headers(method, url, data, headers)
         try:
             reply = self._session.request(method, url, data=data, headers=headers, timeout=self.timeout)
         except requests.RequestException as error:
@@ -85,6 +94,12 @@ class ZohoWatchApi:
         """PUT /jobs/{module}/{job_id}/watch with mode, poll, deadline, connection (None values left out)."""
         body = {key: value for key, value in settings.items() if value is not None}
         return self.request("PUT", f"{self._job_path(module, job_id)}/watch", body=body)
+
+    def submit_mass_update(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """POST /mass-updates with an Idempotency-Key."""
+        return dict(
+            self.request("POST", "/mass-updates", body=body, headers={"Idempotency-Key": idempotency_key})
+        )
 
     def stop_watch(self, module: str, job_id: str) -> dict[str, Any]:
         """DELETE /jobs/{module}/{job_id}/watch."""

@@ -5,6 +5,7 @@
     zoho-watch watch MODULE JOB_ID      start watching a job and draw its progress until it ends
     zoho-watch check MODULE JOB_ID      check a job on Zoho now (--stored: what zoho-watch recorded)
     zoho-watch jobs                     the jobs zoho-watch knows
+    zoho-watch submit MODULE ...        run a mass update through zoho-watch (--watch: follow it to its end)
     zoho-watch connect                  exchange a Zoho self-client grant code for the credentials secret
 
 Where it talks to: the embedded stack started by `zoho-watch local up` (found through a small state file)
@@ -35,6 +36,12 @@ from zoho_watch.jobs import JOB_ID_PATTERN, MODULE_PATTERN
 from zoho_watch_cli.api_client import ApiError, ZohoWatchApi, region_of_url
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
+# What a grant code's scopes let zoho-watch do (the code is generated with them in Zoho's API console).
+SCOPE_HINT = (
+    "Generate the grant code with the scope ZohoCRM.mass_update.READ to watch jobs, and "
+    "ZohoCRM.mass_update.UPDATE as well (or ZohoCRM.mass_update.ALL) to submit mass updates through "
+    "zoho-watch."
+)
 
 
 class CliError(Exception):
@@ -304,6 +311,35 @@ def command_jobs(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def command_submit(args: argparse.Namespace, console: Console) -> int:
+    """Submit a mass update through zoho-watch; with --watch, follow its job until it ends."""
+    from zoho_watch_cli.submit import (
+        SubmitUsageError,
+        new_idempotency_key,
+        request_body,
+        show_answer,
+        submit_with_retries,
+    )
+
+    try:
+        body = request_body(args)
+    except SubmitUsageError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    if args.watch and "ids" in body:
+        raise CliError("--watch follows a job: an update by --ids runs at once and has none", EXIT_USAGE)
+    target = resolve_target(args)
+    answer = submit_with_retries(target.api, body, args.idempotency_key or new_idempotency_key(), console)
+    show_answer(answer, console)
+    if not args.watch:
+        return EXIT_OK
+    from zoho_watch_cli.progress import WatchedJob, follow, summary_table
+
+    job = WatchedJob(args.module, answer["job_id"])
+    states = follow(target.api, [job], console=console, interval=args.interval, timeout=args.timeout)
+    console.print(summary_table(states))
+    return EXIT_OK if (states[job] or {}).get("status") == "COMPLETED" else EXIT_JOB_FAILED
+
+
 def command_connect(args: argparse.Namespace, console: Console) -> int:
     """Exchange a self-client grant code for a refresh token and store the credentials secret."""
     from zoho_watch_cli.connect import ConnectError, exchange_grant_code, store_credentials
@@ -332,6 +368,7 @@ def command_connect(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"[green]Connected[/green]: credentials stored in the secret {name} (connection {args.connection})."
     )
+    console.print(SCOPE_HINT)
     return EXIT_OK
 
 
@@ -403,7 +440,43 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=50)
     jobs.set_defaults(handler=command_jobs)
 
-    connect = commands.add_parser("connect", help="store Zoho credentials from a self-client grant code")
+    submit = commands.add_parser(
+        "submit",
+        help="run a mass update through zoho-watch, with its Zoho tokens",
+        description="Schedule a Zoho CRM mass update with zoho-watch's own tokens (POST /mass-updates): a "
+        "custom view or a territory becomes a job that zoho-watch watches; up to 500 record ids are updated "
+        "at once. The connection needs the scope ZohoCRM.mass_update.UPDATE (or .ALL).",
+    )
+    submit.add_argument("module", help="module API name, e.g. Leads")
+    records = submit.add_mutually_exclusive_group(required=True)
+    records.add_argument("--cvid", help="custom view id: the records of the view (a background job)")
+    records.add_argument("--territory", help="territory id: the territory's records (a background job)")
+    records.add_argument("--ids", help="record ids separated by commas (at most 500; updated at once)")
+    submit.add_argument(
+        "--include-child", action="store_true", help="with --territory: its child territories too"
+    )
+    submit.add_argument("--set", action="append", metavar="FIELD=TEXT", help="set a field to a text")
+    submit.add_argument(
+        "--set-json", action="append", metavar="FIELD=JSON", help="set a field to a JSON value (numbers...)"
+    )
+    overwrite = submit.add_mutually_exclusive_group()
+    overwrite.add_argument("--over-write", dest="over_write", action="store_true", default=None)
+    overwrite.add_argument("--no-over-write", dest="over_write", action="store_false")
+    submit.add_argument("--connection", help="Zoho connection (default: default)")
+    submit.add_argument("--mode", choices=("stepfunctions", "schedule"), default="stepfunctions")
+    submit.add_argument(
+        "--idempotency-key", help="sending the same key again never schedules twice (default: one per run)"
+    )
+    submit.add_argument("--watch", action="store_true", help="follow the job until it ends")
+    submit.add_argument("--interval", type=float, default=1.0, help="seconds between two reads of the API")
+    submit.add_argument("--timeout", type=float, help="give up showing progress after this many seconds")
+    submit.set_defaults(handler=command_submit)
+
+    connect = commands.add_parser(
+        "connect",
+        help="store Zoho credentials from a self-client grant code",
+        description="Exchange a Zoho self-client grant code for the credentials secret. " + SCOPE_HINT,
+    )
     connect.add_argument("--client-id", required=True)
     connect.add_argument(
         "--client-secret", help="the client secret (default: $ZOHO_CLIENT_SECRET, else asked without echo)"

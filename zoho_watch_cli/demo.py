@@ -3,7 +3,9 @@
 It starts the embedded stack (Zoho emulator, moto, the real template, state machine and handlers), schedules
 mass update jobs of different lengths on the emulator (one of them ends FAILED, one is watched by the
 scheduled sweep instead of Step Functions), asks the API to watch them, draws their progress from the API
-until they end, then prints what DynamoDB holds and the events that were published. The stack's clock is
+until they end, then prints what DynamoDB holds and the events that were published. Last, a caller's own
+workflow (`examples/caller-workflow`) submits a mass update through zoho-watch and waits for its end with a
+task token. The stack's clock is
 virtual (see `zoho_watch_local.clock`): it stands still while anything works and skips ahead when everything
 waits, so an hour-long job ends in the CPU time of its checks, and each job gets exactly the checks the
 polling policy plans for it, on any machine. `--time-scale` runs the clock with real time instead, to watch it
@@ -26,11 +28,15 @@ from zoho_watch_cli.progress import WatchedJob, follow, summary_table
 from zoho_watch_local.replay import planned_checks
 from zoho_watch_local.scheduler import rate_seconds
 from zoho_watch_local.stack import EmbeddedStack
+from zoho_watch_local.template import REPO_ROOT
 
 FIXED_INTERVAL = 30.0  # seconds between checks of a naive fixed-interval poller, for comparison
 # The emulator's job ids, drawn from one seed: the policy's jitter is seeded by the job, so every run of the
 # demo makes the same checks (and prints the same ids).
 DEMO_JOB_ID_SEED = 2026
+# The caller's workflow of examples/ and the mass update it submits (a custom view of the emulator).
+CALLER_WORKFLOW = REPO_ROOT / "examples" / "caller-workflow" / "template.yaml"
+CALLER_VIEW = ("Contacts", "4150868000000087011", 2_500)
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,49 @@ def checks_explained(
     )
 
 
+def run_caller_workflow(stack: EmbeddedStack, console: Console) -> bool:
+    """Deploy the caller's workflow of examples/ and run it once: it submits a mass update through zoho-watch
+    and waits for its end with a task token. True when it succeeded with the job COMPLETED."""
+    import json
+
+    from fake_zoho import JobProfile
+
+    if not CALLER_WORKFLOW.is_file():  # an installed CLI without the repository's examples
+        console.print(f"(no caller workflow shown: {CALLER_WORKFLOW} is not here)")
+        return True
+    module, cvid, total = CALLER_VIEW
+    stack.zoho.define_view(module, cvid, total, JobProfile(queue_delay=30, duration=15 * 60))
+    deployed = stack.deploy_example(
+        CALLER_WORKFLOW, {"WatchRequestFunctionArn": stack.outputs["WatchRequestFunctionArn"]}
+    )
+    request = {"module": module, "data": [{"Lead_Source": "Trade Show"}], "cvid": cvid}
+    workflow = deployed.outputs["MassUpdateWorkflowArn"]
+    console.print(
+        f"Your workflow ({workflow.rsplit(':', 1)[-1]}): submit a mass update of the {module} view {cvid} "
+        "through zoho-watch, then wait for its end with a task token..."
+    )
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=workflow,
+        name="demo-nightly-update",
+        input=json.dumps(request),
+    )["executionArn"]
+    ended = stack.wait_for(
+        lambda: (found := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and found,
+        timeout=300,
+        interval=0.05,
+    )
+    job = json.loads(ended.get("output") or "{}")
+    counts = job.get("counts") or {}
+    console.print(
+        f"  {ended['status']} after {(ended['stopDate'] - ended['startDate']).total_seconds() / 60:.1f} "
+        f"simulated minutes: job "
+        f"{job.get('job_id')} {job.get('status')}, {counts.get('updated')}/{counts.get('total')} records "
+        "updated; the outcome published to the workflow's SNS topic"
+    )
+    return bool(ended["status"] == "SUCCEEDED" and job.get("status") == "COMPLETED")
+
+
 def run_demo(console: Console | None = None, time_scale: float | None = None) -> int:
     """Run the demo; return the exit status (0 when every job ended as planned)."""
     console = console or Console(width=None if sys.stdout.isatty() else 130)
@@ -227,13 +276,15 @@ def run_demo(console: Console | None = None, time_scale: float | None = None) ->
             for job, status in expected.items()
             if (states[job] or {}).get("status") != status
         ]
+        if not run_caller_workflow(stack, console):
+            wrong.append("the caller's workflow did not succeed")
         if wrong:
             console.print("[red]Not as planned:[/red] " + "; ".join(wrong))
             return 1
         finished_events = sum(1 for event in events if event.get("detail-type") == "Mass Update Job Finished")
         console.print(
             f"[green]Done[/green] in {time.monotonic() - began:.1f} s: {len(watched)} jobs followed to their "
-            f"end, {finished_events} finished events."
+            f"end, {finished_events} finished events, and a workflow that waited for its own job."
         )
         return 0
     finally:

@@ -188,6 +188,15 @@ class EmbeddedStack:
         if self.run_schedules:
             self.scheduler.start()
 
+    def deploy_example(self, template_path: Path, parameters: dict[str, Any]) -> Deployment:
+        """Deploy another SAM template next to the stack, on the same embedded AWS (a caller's workflow or
+        rule, such as those of `examples/`); its stack name is the stack's and its folder's."""
+        assert self.aws is not None and self.runtime is not None, "the stack is not started"
+        name = f"{self.stack_name}-{template_path.parent.name}"
+        return deploy(
+            self.aws, self.runtime, load_template(template_path), name, parameters, template_path.parent
+        )
+
     def _before_aws_answers(self, request: Any) -> Any:
         """The loopback's hook: the call is recorded, then a fault may answer it."""
         self.aws_calls.record(request)

@@ -535,11 +535,12 @@ def submit_mass_update(
         replayed=done.replayed,
     )
     headers = {"Idempotent-Replayed": "true"} if done.replayed else {}
+    if not done.replayed:
+        metrics.add_metric(name="MassUpdatesSubmitted", unit=MetricUnit.Count, value=1)
     if done.reply.job_id is None:
         return _json(200, answer, headers)
     if not done.replayed and done.watch is not None and not done.watch.already:
         metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="MassUpdatesSubmitted", unit=MetricUnit.Count, value=0 if done.replayed else 1)
     location = f"/jobs/{update.module}/{done.reply.job_id}"
     if update.connection != DEFAULT_CONNECTION:
         location += f"?connection={update.connection}"

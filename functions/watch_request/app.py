@@ -1,10 +1,13 @@
-"""Watch-request function: start watching a job for a caller that asks without the API.
+"""Watch-request function: start watching a job, or submit a mass update and watch it, for a caller that asks
+without the API.
 
 Two callers:
 - a caller's state machine invokes it with `arn:aws:states:::lambda:invoke.waitForTaskToken` and a payload
   of `module`, `job_id` and `task_token: $$.Task.Token` (more in `zoho_watch.watch_requests`); the task then
-  waits until zoho-watch answers the token with the job's final state (`zoho_watch.waiters`). The invocation
-  answers at once with what was started; a bad request raises InvalidInput, which fails the caller's task;
+  waits until zoho-watch answers the token with the job's final state (`zoho_watch.waiters`). With `submit`
+  (the body of `POST /mass-updates`) and an `idempotency_key`, zoho-watch first schedules the mass update.
+  The invocation answers at once with what was started; a bad request raises InvalidInput, which fails the
+  caller's task (as does any refusal: `JobAlreadyScheduled`...);
 - an event-driven system puts a "Watch Requested" event on zoho-watch's bus: a rule queues it (SQS) and the
   queue's batches come here. A request that can never be served goes to the dead-letter queue with its
   reason; one that failed in passing is retried by the queue (and dead-lettered after its last attempt).
@@ -13,6 +16,7 @@ Two callers:
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,8 +27,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from zoho_watch import watches
 from zoho_watch.errors import ZohoWatchError
 from zoho_watch.watch_requests import (
+    SubmitRequest,
     WatchRequest,
     dead_letter,
+    parse_submit_request,
     parse_watch_request,
     parse_watch_requested_event,
 )
@@ -53,6 +59,10 @@ def watch(request: WatchRequest) -> dict[str, Any]:
             "waiting": request.task_token is not None,
         },
     )
+    return _watch_answer(outcome)
+
+
+def _watch_answer(outcome: watches.WatchOutcome) -> dict[str, Any]:
     return {
         "watching": outcome.watching,
         "already": outcome.already,
@@ -61,6 +71,29 @@ def watch(request: WatchRequest) -> dict[str, Any]:
         "message": outcome.message,
         "execution_name": outcome.execution_name,
         "deadline": outcome.deadline,
+    }
+
+
+def submit(request: SubmitRequest, context: LambdaContext) -> dict[str, Any]:
+    """Schedule the mass update (once per idempotency key), then watch its job; what was done."""
+    from zoho_watch.submissions import submit_mass_update
+
+    done = submit_mass_update(
+        request.update, request.watch, idempotency_key=request.idempotency_key, lambda_context=context
+    )
+    if not done.replayed:
+        metrics.add_metric(name="MassUpdatesSubmitted", unit=MetricUnit.Count, value=1)
+    if done.watch is not None and done.watch.watching and not done.watch.already:
+        metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
+    logger.info("mass update submitted", extra={"job_id": done.reply.job_id, "replayed": done.replayed})
+    return {
+        "connection": done.update.connection,
+        "module": done.update.module,
+        "job_id": done.reply.job_id,
+        "message": done.reply.message,
+        "records": [asdict(record) for record in done.reply.records] if not done.update.scheduled else None,
+        "watch": _watch_answer(done.watch) if done.watch is not None else None,
+        "replayed": done.replayed,
     }
 
 
@@ -86,7 +119,9 @@ def queued_request(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """A direct request (what was started), or a batch of queued events (the records to retry)."""
+    """A direct request (what was started or submitted), or a batch of queued events (those to retry)."""
+    if isinstance(event, dict) and "submit" in event:
+        return submit(parse_submit_request(event), context)
     if isinstance(event, dict) and "Records" in event:
         failures = process_partial_response(
             event=event, record_handler=queued_request, processor=processor, context=context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,7 +70,9 @@ def test_watch_of_a_failed_job_exits_3_and_api_url_mode_signs_requests(
     assert "FAILED" in capsys.readouterr().out
     # The request was signed with SigV4 (the local gateway accepts it without checking the signature).
     api = cli.ZohoWatchApi(embedded_stack.api_url, sign=True)
-    headers = api._signed_headers("GET", f"{embedded_stack.api_url}/jobs", None)
+    headers = api._signed_headers(
+        "GET", f"{embedded_stack.api_url}/jobs", None, {"Accept": "application/json"}
+    )
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert "/execute-api/aws4_request" in headers["Authorization"]
 
@@ -230,3 +233,71 @@ def test_local_up_stops_cleanly_on_a_signal(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def zoho_posts(stack: EmbeddedStack) -> int:
+    """Mass update calls (POST) that reached the emulator."""
+    return sum(1 for entry in stack.zoho.request_log if entry["route"] == "create")
+
+
+def test_submit_by_view_follows_the_job_to_its_end(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cvid = "4150868000000087011"
+    embedded_stack.zoho.define_view("Leads", cvid, 650, JobProfile(queue_delay=20, duration=600))
+    argv = ["submit", "Leads", "--cvid", cvid, "--set", "Lead_Status=Contacted", "--set-json", "Rating=null"]
+    with embedded_stack.clock_running():
+        status = cli.main([*argv, "--over-write", "--watch", "--interval", "0.1", "--timeout", "60"])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK, out
+    job_id = re.search(r"Zoho scheduled job (\d+)", out).group(1)  # type: ignore[union-attr]
+    assert embedded_stack.job_state("Leads", job_id)["status"] == "COMPLETED"
+    assert "COMPLETED" in out and "650" in out
+    assert zoho_posts(embedded_stack) == 1
+
+
+def test_submit_by_ids_prints_each_record_and_resends_after_a_passing_failure(
+    embedded_stack: EmbeddedStack,
+    local_state: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zoho_watch_cli import submit
+
+    monkeypatch.setattr(submit, "FIRST_PAUSE_SECONDS", 0.0)
+    embedded_stack.zoho.faults.script(["500"], routes=["create"])  # Zoho fails the first call: a 503
+    argv = ["submit", "Deals", "--ids", "5001,5002", "--set", "Stage=Closed Won", "--idempotency-key", "k-9"]
+    with embedded_stack.clock_running():
+        status = cli.main(argv)
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK, out
+    assert "ZOHO_UNAVAILABLE" in out and "sending the request again (2/4)" in out
+    assert "2 record(s) updated at once" in out and "5001" in out and "5002" in out
+    assert zoho_posts(embedded_stack) == 2  # the failed call, then the one that did it
+    with embedded_stack.clock_running():
+        assert cli.main(argv) == cli.EXIT_OK  # the same key again: the kept answer, no call
+    assert "the answer kept for this idempotency key" in capsys.readouterr().out
+    assert zoho_posts(embedded_stack) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["submit", "Leads", "--cvid", "1"], "say what to set"),
+        (["submit", "Leads", "--ids", "1,x", "--set", "A=1"], "--ids takes record ids"),
+        (["submit", "Leads", "--cvid", "1", "--set-json", "A={"], "is not JSON"),
+        (["submit", "Leads", "--cvid", "1", "--set", "bad name=1"], "field API name"),
+        (["submit", "Leads", "--ids", "1", "--set", "A=1", "--watch"], "has none"),
+        (["submit", "Le ads", "--cvid", "1", "--set", "A=1"], "invalid module"),
+    ],
+)
+def test_submit_refuses_bad_input_before_any_call(
+    embedded_stack: EmbeddedStack,
+    local_state: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    words: str,
+) -> None:
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert words in capsys.readouterr().out
+    assert zoho_posts(embedded_stack) == 0

@@ -33,6 +33,8 @@ def test_the_demo_follows_every_job_to_its_planned_end() -> None:
         assert job.module in text
     assert text.count("Finished ") >= len(DEMO_JOBS)  # one finished event per job in the events table
     assert "Not as planned" not in text
+    # A caller's workflow (examples/caller-workflow) submitted its own mass update and waited for its end.
+    assert re.search(r"SUCCEEDED after [\d.]+ simulated minutes: job \d+ COMPLETED, 2500/2500 records", text)
     assert "policy's plan: the checks the policy alone makes" in text  # the numbers are explained
     # The clock stands still while a check runs and each wait's jitter is seeded by the job and the check:
     # every job gets exactly the checks the policy plans, on any machine under any load.

@@ -3,9 +3,14 @@ function directly (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its task t
 a "Watch Requested" event on zoho-watch's bus (the same fields in its `detail`;
 docs/watch-requested.schema.json).
 
-The payload is a JSON object: `module` and `job_id` (required), `connection` (default `default`), `mode`
+A watch request is a JSON object: `module` and `job_id` (required), `connection` (default `default`), `mode`
 (`stepfunctions` or `schedule`), `deadline` (ISO-8601 with a time zone), `poll` (`min_seconds`,
 `max_seconds`) and `task_token`. Anything else, or a value of the wrong kind, is InvalidInput before any call.
+
+A submit request (direct invocations only) asks zoho-watch to run a mass update, then watch it: `submit` holds
+the body of `POST /mass-updates` (module, data, cvid, territory or ids, over_write, connection, and `watch`
+with mode, deadline, poll), beside `task_token` and `idempotency_key` (e.g. `$$.Execution.Name`, so a retried
+task never schedules twice).
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ from typing import Any
 
 from zoho_watch.errors import ConfigError, InvalidInput
 from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
+from zoho_watch.mass_updates import MassUpdate, parse_mass_update
 from zoho_watch.services import get_services
-from zoho_watch.watches import WatchMode
+from zoho_watch.submissions import validate_idempotency_key
+from zoho_watch.watches import WatchMode, WatchOptions
 
 # The detail-type of the event that asks for a watch.
 WATCH_REQUESTED = "Watch Requested"
 
-FIELDS = frozenset({"connection", "module", "job_id", "mode", "deadline", "poll", "task_token"})
+WATCH_FIELDS = frozenset({"mode", "deadline", "poll", "task_token"})
+FIELDS = WATCH_FIELDS | {"connection", "module", "job_id"}
+SUBMIT_FIELDS = frozenset({"submit", "task_token", "idempotency_key"})
 
 
 @dataclass(frozen=True)
@@ -44,21 +53,61 @@ def parse_watch_request(payload: Any) -> WatchRequest:
     unknown = sorted(set(payload) - FIELDS)
     if unknown:
         raise InvalidInput(f"unknown fields in the watch request: {', '.join(unknown)}")
-    for name in ("connection", "module", "job_id", "mode", "deadline", "task_token"):
+    for name in ("connection", "module", "job_id"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             raise InvalidInput(f"{name} must be a string")
     if not payload.get("module") or not payload.get("job_id"):
         raise InvalidInput("module and job_id are required")
     job = JobKey(payload.get("connection") or DEFAULT_CONNECTION, payload["module"], payload["job_id"])
+    options = watch_options(payload)
+    return WatchRequest(job, options.mode, options.deadline, options.poll, options.task_token)
+
+
+def watch_options(fields: dict[str, Any]) -> WatchOptions:
+    """The `WatchOptions` of a request's `mode`, `deadline`, `poll` and `task_token` (each optional)."""
+    for name in ("mode", "deadline", "task_token"):
+        if fields.get(name) is not None and not isinstance(fields[name], str):
+            raise InvalidInput(f"{name} must be a string")
     mode: WatchMode = "stepfunctions"
-    if payload.get("mode") == "schedule":
+    if fields.get("mode") == "schedule":
         mode = "schedule"
-    elif payload.get("mode") not in (None, "stepfunctions"):
+    elif fields.get("mode") not in (None, "stepfunctions"):
         raise InvalidInput("mode must be stepfunctions or schedule")
-    poll = payload.get("poll")
+    poll = fields.get("poll")
     if poll is not None and not isinstance(poll, dict):
         raise InvalidInput("poll must be an object with min_seconds and max_seconds")
-    return WatchRequest(job, mode, _deadline(payload.get("deadline")), poll, payload.get("task_token"))
+    return WatchOptions(mode, poll, _deadline(fields.get("deadline")), fields.get("task_token"))
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One request to submit a mass update, then watch its job (`watch` None: the defaults, or nothing to
+    watch for an update by ids)."""
+
+    update: MassUpdate
+    watch: WatchOptions | None = None
+    idempotency_key: str | None = None
+
+
+def parse_submit_request(payload: Any) -> SubmitRequest:
+    """The `SubmitRequest` a direct invocation asks for (see the module docstring), else InvalidInput."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("submit"), dict):
+        raise InvalidInput("a submit request is a JSON object whose `submit` is the mass update request")
+    unknown = sorted(set(payload) - SUBMIT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown fields in the submit request: {', '.join(unknown)}")
+    body = dict(payload["submit"])
+    watch = body.pop("watch", None)
+    if watch is not None and (not isinstance(watch, dict) or set(watch) - (WATCH_FIELDS - {"task_token"})):
+        raise InvalidInput("watch must be an object with mode, deadline and poll")
+    update = parse_mass_update(body)
+    key = payload.get("idempotency_key")
+    if key is not None:
+        validate_idempotency_key(key)
+    if watch is None and payload.get("task_token") is None:
+        return SubmitRequest(update, None, key)
+    options = watch_options({**(watch or {}), "task_token": payload.get("task_token")})
+    return SubmitRequest(update, options, key)
 
 
 def _deadline(text: str | None) -> datetime | None:

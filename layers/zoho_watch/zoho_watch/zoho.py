@@ -234,7 +234,7 @@ class ZohoClient:
             json=update.zoho_body(),
             headers={"Authorization": f"Zoho-oauthtoken {access_token}", "Accept": "application/json"},
         )
-        logger.info(
+        logger.debug(
             "zoho mass update reply",
             extra={"crm_module": update.module, "zoho_http_status": response.status_code},
         )

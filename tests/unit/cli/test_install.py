@@ -59,7 +59,7 @@ def test_the_package_declares_the_cli_s_dependencies_and_the_local_extra() -> No
 def test_help_works_without_the_embedded_stack(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "--help")
     assert result.returncode == 0, result.stderr
-    assert "{local,demo,watch,check,jobs,connect}" in result.stdout
+    assert "{local,demo,watch,check,jobs,submit,connect}" in result.stdout
 
 
 def test_the_demo_without_the_local_extra_says_what_to_install(tmp_path: Path) -> None:

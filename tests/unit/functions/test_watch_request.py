@@ -86,3 +86,46 @@ def test_a_batch_serves_each_event_dead_letters_the_bad_and_retries_the_passing_
         watch_request_app.lambda_handler({"Records": [record(good, "6")]}, lambda_context)
     [letter] = aws.sqs.receive_message(QueueUrl=dead_letter_queue).get("Messages", [])  # the bad one only
     assert json.loads(letter["Body"])["request"] == json.dumps(bad)
+
+
+def test_a_submit_request_schedules_once_then_watches_with_its_waiter(
+    watch_request_app: ModuleType, lambda_context: FakeLambdaContext, zoho: FakeZoho, zoho_connection: str
+) -> None:
+    event = load_event("watch_request_submit")
+    first = watch_request_app.lambda_handler(event, lambda_context)
+    again = watch_request_app.lambda_handler(event, lambda_context)
+    assert first["job_id"] == again["job_id"] and (first["replayed"], again["replayed"]) == (False, True)
+    assert first["watch"]["watching"] is True and first["watch"]["mode"] == "schedule"
+    assert first["records"] is None
+    posts = [entry for entry in zoho.request_log if entry["route"] == "create"]
+    assert len(posts) == 1
+    stored = services.get_services().store.record(JobKey("default", "Leads", first["job_id"]))
+    assert stored is not None and stored["watcher"] == "schedule"
+    assert [waiter["token"] for waiter in stored["waiters"].values()] == [event["task_token"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"extra": 1}, "unknown fields"),
+        ({"submit": "Leads"}, "submit request"),
+        ({"idempotency_key": "has space"}, "idempotency key"),
+        (
+            {"submit": {"module": "Leads", "data": [{"A": 1}], "cvid": "1", "watch": {"task_token": "t"}}},
+            "watch",
+        ),
+        ({"submit": {"module": "Leads", "data": [{"A": 1}], "ids": ["1"]}}, "no job to watch"),
+    ],
+)
+def test_a_bad_submit_request_is_refused_before_zoho(
+    watch_request_app: ModuleType,
+    lambda_context: FakeLambdaContext,
+    zoho: FakeZoho,
+    zoho_connection: str,
+    change: dict[str, Any],
+    words: str,
+) -> None:
+    event = {**load_event("watch_request_submit"), **change}
+    with pytest.raises(InvalidInput, match=words):
+        watch_request_app.lambda_handler(event, lambda_context)
+    assert [entry for entry in zoho.request_log if entry["route"] == "create"] == []
