@@ -43,7 +43,9 @@ upgrade fails loudly instead of quietly changing behaviour:
    the execution would hold the clock while nobody can answer until the clock moves (the job's end comes
    from a watch's Wait). `_callback_wait_without_hold` lets go of the execution's hold while it waits (the
    wait has no moment of its own: whoever answers the token works under a hold of its own), and holds again
-   once answered.
+   once answered. With `HeartbeatSeconds`, the task waits on `HeartbeatEndpoint.clear_and_wait` instead, a
+   real-time wait of that many seconds: `_clocked_heartbeat_wait` waits that long on the stack's clock, its
+   hold let go, and ends early when a heartbeat or the answer comes (`HeartbeatEndpoint.notify` nudges it).
 9. moto re-parses every JSONPath and every execution's state machine, lists its own package folder and its
    response classes' methods and builds a Step Functions client again and again, and writes DynamoDB's item
    replies member by member: `zoho_watch_local.moto_shortcuts` keeps what the first five return and writes
@@ -83,7 +85,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
@@ -140,6 +142,8 @@ class _Glue:
     original_dynamodb: dict[tuple[type, str], Callable[..., Any]] | None = None
     original_environment_endings: dict[str, Callable[..., Any]] | None = None
     original_callback_wait: Callable[..., Any] | None = None
+    original_heartbeat_wait: Callable[..., Any] | None = None
+    original_heartbeat_notify: Callable[..., Any] | None = None
 
 
 _glue = _Glue()
@@ -236,6 +240,34 @@ def _callback_wait_without_hold(self: CallbackEndpoint, timeout: float | None = 
         return _glue.original_callback_wait(self, timeout)  # type: ignore[misc]
     finally:
         hold.acquire()
+
+
+def _clocked_heartbeat_wait(self: HeartbeatEndpoint) -> bool:
+    """Replacement for `HeartbeatEndpoint.clear_and_wait`: True when a heartbeat (or the answer) came within
+    the task's `HeartbeatSeconds` on the stack's clock, False when that time passed without one. The
+    execution's hold is let go meanwhile (see the module docstring)."""
+    with self._mutex:
+        if self._next_heartbeat_event.is_set():
+            self._next_heartbeat_event.clear()
+            return True
+    clock = _clock()
+    timed_out = clock.wait_until(
+        clock.now() + self._heartbeat_seconds,
+        keep_waiting=lambda: not self._next_heartbeat_event.is_set(),
+        topic=self,
+    )
+    with self._mutex:
+        came = self._next_heartbeat_event.is_set()
+        self._next_heartbeat_event.clear()
+    return came or not timed_out
+
+
+def _nudging_notify(self: HeartbeatEndpoint) -> None:
+    """Replacement for `HeartbeatEndpoint.notify`: the heartbeat, then a nudge of the task's clocked wait."""
+    assert _glue.original_heartbeat_notify is not None
+    _glue.original_heartbeat_notify(self)
+    if _glue.clock is not None:
+        _glue.clock.nudge(self)
 
 
 def _nudging(ending: Callable[..., Any]) -> Callable[..., Any]:
@@ -417,6 +449,10 @@ def install_patches(invoker: Invoker | None, clock: VirtualClock) -> None:
     StepFunctionsParserBackend.start_execution = _atomic_start_execution  # type: ignore[method-assign]
     _glue.original_callback_wait = CallbackEndpoint.wait
     CallbackEndpoint.wait = _callback_wait_without_hold  # type: ignore[method-assign]
+    _glue.original_heartbeat_wait = HeartbeatEndpoint.clear_and_wait
+    _glue.original_heartbeat_notify = HeartbeatEndpoint.notify
+    HeartbeatEndpoint.clear_and_wait = _clocked_heartbeat_wait  # type: ignore[method-assign]
+    HeartbeatEndpoint.notify = _nudging_notify  # type: ignore[method-assign]
     _glue.original_environment_endings = {name: getattr(Environment, name) for name in ENVIRONMENT_ENDINGS}
     for name, ending in _glue.original_environment_endings.items():
         setattr(Environment, name, _nudging(ending))
@@ -438,6 +474,8 @@ def remove_patches() -> None:
     StepFunctionsParserBackend.start_execution = _glue.original_start_execution  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_parameters = _glue.original_sfn_normalise  # type: ignore[method-assign]
     CallbackEndpoint.wait = _glue.original_callback_wait  # type: ignore[method-assign]
+    HeartbeatEndpoint.clear_and_wait = _glue.original_heartbeat_wait  # type: ignore[method-assign]
+    HeartbeatEndpoint.notify = _glue.original_heartbeat_notify  # type: ignore[method-assign]
     for (owner, name), operation in (_glue.original_dynamodb or {}).items():
         setattr(owner, name, operation)
     for name, ending in (_glue.original_environment_endings or {}).items():

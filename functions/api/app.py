@@ -48,7 +48,7 @@ from zoho_watch.errors import (
 from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
 from zoho_watch.mass_updates import ID_PATTERN, MAX_IDS
 from zoho_watch.services import get_services
-from zoho_watch.waiters import MAX_TASK_TOKEN_LENGTH
+from zoho_watch.waiters import MAX_HEARTBEAT_SECONDS, MAX_TASK_TOKEN_LENGTH, MIN_HEARTBEAT_SECONDS
 
 logger = Logger()
 metrics = Metrics()
@@ -140,10 +140,18 @@ class WatchSettings(BaseModel):
         " the error that ended the watch). Answered at once when the job has already finished.",
     )
 
+    heartbeat_seconds: int | None = Field(
+        default=None,
+        ge=MIN_HEARTBEAT_SECONDS,
+        le=MAX_HEARTBEAT_SECONDS,
+        description="With task_token: its task's HeartbeatSeconds. The job is then checked at least twice"
+        " that often, each check sending the task a heartbeat (SendTaskHeartbeat).",
+    )
+
     def options(self) -> watches.WatchOptions:
         """The library's `WatchOptions` of these settings."""
         poll = self.poll.model_dump(exclude_none=True) if self.poll else None
-        return watches.WatchOptions(self.mode, poll, self.deadline, self.task_token)
+        return watches.WatchOptions(self.mode, poll, self.deadline, self.task_token, self.heartbeat_seconds)
 
 
 class WatchRequest(WatchSettings):
@@ -474,6 +482,7 @@ def start_watch(
         poll=options.poll,
         deadline=options.deadline,
         task_token=options.task_token,
+        heartbeat_seconds=options.heartbeat_seconds,
     )
     if outcome.finished:
         return _json(200, watch_answer(outcome))

@@ -48,6 +48,7 @@ def watch(request: WatchRequest) -> dict[str, Any]:
         poll=request.poll,
         deadline=request.deadline,
         task_token=request.task_token,
+        heartbeat_seconds=request.heartbeat_seconds,
     )
     if outcome.watching and not outcome.already:
         metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)

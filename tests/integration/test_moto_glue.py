@@ -36,7 +36,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -102,6 +102,17 @@ def test_a_task_token_wait_is_the_callback_endpoints_event_wait() -> None:
     # `_callback_wait_without_hold` lets go of the execution's hold around this wait, and nothing else waits.
     assert list(inspect.signature(CallbackEndpoint.wait).parameters) == ["self", "timeout"]
     assert "self._notify_event.wait(timeout=timeout)" in inspect.getsource(CallbackEndpoint.wait)
+
+
+def test_a_heartbeat_wait_is_the_heartbeat_endpoints_event_wait() -> None:
+    # `_clocked_heartbeat_wait` replaces this real-time wait with one on the stack's clock; `notify` sets the
+    # event it reads, and the answers to a token notify the endpoint too.
+    assert list(inspect.signature(HeartbeatEndpoint.clear_and_wait).parameters) == ["self"]
+    wait = inspect.getsource(local_aws._glue.original_heartbeat_wait or HeartbeatEndpoint.clear_and_wait)
+    assert "self._next_heartbeat_event.wait(timeout=self._heartbeat_seconds)" in wait, UPGRADE_HINT
+    notify = inspect.getsource(local_aws._glue.original_heartbeat_notify or HeartbeatEndpoint.notify)
+    assert "self._next_heartbeat_event.set()" in notify, UPGRADE_HINT
+    assert "heartbeat_endpoint.notify()" in inspect.getsource(CallbackEndpoint), UPGRADE_HINT
 
 
 def test_an_execution_stops_running_only_through_the_environment_endings_that_nudge_the_clock() -> None:

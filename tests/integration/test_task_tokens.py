@@ -39,8 +39,9 @@ def caller_role(stack: EmbeddedStack, name: str) -> str:
     )
 
 
-def caller_machine(stack: EmbeddedStack, name: str, **payload: Any) -> str:
-    """A caller's state machine (made once per name) waiting on a job through the watch-request function."""
+def caller_machine(stack: EmbeddedStack, name: str, heartbeat_task: int | None = None, **payload: Any) -> str:
+    """A caller's state machine (made once per name) waiting on a job through the watch-request function
+    (its task with HeartbeatSeconds `heartbeat_task`, when given)."""
     sfn = stack.client("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
@@ -62,6 +63,7 @@ def caller_machine(stack: EmbeddedStack, name: str, **payload: Any) -> str:
                     },
                 },
                 "End": True,
+                **({"HeartbeatSeconds": heartbeat_task} if heartbeat_task else {}),
             }
         },
     }
@@ -160,3 +162,21 @@ def test_a_bad_request_fails_the_caller_at_once(embedded_stack: EmbeddedStack) -
     [outcome] = ended(stack, [caller])
     assert (outcome["status"], outcome["error"]) == ("FAILED", "InvalidInput")
     assert stack.job_state("Leads", "123") is None
+
+
+def test_a_caller_with_heartbeats_is_kept_alive_through_a_long_job(embedded_stack: EmbeddedStack) -> None:
+    # The caller's task times out after 300 s without a heartbeat (HeartbeatSeconds, on the stack's clock);
+    # the policy alone would wait up to 15 minutes between two checks of this two-hour job.
+    stack = embedded_stack
+    job_id = stack.zoho.create_job("Leads", total=3000, profile=JobProfile(queue_delay=60, duration=7200))
+    beating = caller_machine(stack, "caller-heartbeats", heartbeat_seconds=300, heartbeat_task=300)
+    silent = caller_machine(stack, "caller-no-heartbeats", heartbeat_task=300)
+    [kept, lost] = ended(
+        stack, start_callers(stack, beating, job_id, 1) + start_callers(stack, silent, job_id, 1)
+    )
+    assert kept["status"] == "SUCCEEDED", kept
+    assert json.loads(kept["output"])["status"] == "COMPLETED"
+    # moto 5.2.5 names a heartbeat time-out States.Timeout (AWS: States.HeartbeatTimeout); it came after the
+    # task's 300 simulated seconds without a heartbeat.
+    assert (lost["status"], lost.get("error")) == ("FAILED", "States.Timeout")
+    assert 300 <= (lost["stopDate"] - lost["startDate"]).total_seconds() < 400

@@ -42,8 +42,9 @@ STAR_RESOURCE_EXCEPTIONS: dict[tuple[str, frozenset[str]], str] = {
     **{
         (
             role,
-            frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
-        ): "Answering a caller's waiting task (a task token from the caller's own state machine, which "
+            frozenset({"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}),
+        ): "Answering a caller's waiting task, or telling it the job still runs (a task token from the "
+        "caller's own state machine, which "
         "the stack cannot name): Step Functions identifies the task by its token alone."
         for role in (
             "CheckJobFunctionRole",

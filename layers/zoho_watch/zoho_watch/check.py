@@ -43,7 +43,7 @@ from zoho_watch.store import (
 )
 from zoho_watch.store.table import write_backoff
 from zoho_watch.token_secrets import AccessToken
-from zoho_watch.waiters import answer_waiters
+from zoho_watch.waiters import answer_waiters, send_heartbeats
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -188,6 +188,8 @@ def check_job(
         publish_changed(services, state, outcome.pending_change)
     if state["terminal"] and (outcome.finished_event_pending or outcome.waiting):
         publish_finished(services, state)
+    elif outcome.heartbeats:
+        send_heartbeats(services, job, outcome.heartbeats)
 
     return {
         "connection": state["connection"],

@@ -95,6 +95,7 @@ def submit_mass_update(
         poll=options.poll,
         deadline=options.deadline,
         task_token=options.task_token,
+        heartbeat_seconds=options.heartbeat_seconds,
     )
     return Submitted(update, reply, outcome, replayed)
 

@@ -33,6 +33,9 @@ MAX_TASK_TOKEN_LENGTH = 2048
 _MAX_ERROR, _MAX_CAUSE = 256, 32768
 # Step Functions' answers that mean the waiter is gone: nobody waits on the token any more.
 GONE_WAITER_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+# A waiter's heartbeat interval (its task's HeartbeatSeconds), when it asks for heartbeats: the job is then
+# checked at least twice per interval (`zoho_watch.store.items.heartbeat_wait`), each check sending one.
+MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 60, 172800
 # The error a waiter gets when its watch reached its deadline before the job ended.
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 
@@ -54,6 +57,45 @@ def validate_task_token(token: Any) -> str:
             f"task_token must be a Step Functions task token (1 to {MAX_TASK_TOKEN_LENGTH} characters)"
         )
     return token
+
+
+def validate_heartbeat(seconds: Any) -> int:
+    """The heartbeat interval if it is a whole number of seconds within the bounds, else InvalidInput."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_HEARTBEAT_SECONDS <= seconds <= MAX_HEARTBEAT_SECONDS
+    ):
+        raise InvalidInput(
+            f"heartbeat_seconds must be {MIN_HEARTBEAT_SECONDS} to {MAX_HEARTBEAT_SECONDS} (the task's"
+            " HeartbeatSeconds)"
+        )
+    return seconds
+
+
+def send_heartbeats(services: Services, job: JobKey, tokens: dict[str, str]) -> int:
+    """Tell each waiter in `tokens` (waiter key to task token) that the job still runs; how many were told.
+
+    A token Step Functions no longer knows is dropped; any other failure is logged and left to the next
+    check (a heartbeat is no answer: nothing is lost, and the check itself must not fail for it).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError  # loaded with the client already
+
+    told = 0
+    for key, token in sorted(tokens.items()):
+        try:
+            services.stepfunctions.send_task_heartbeat(taskToken=token)
+            told += 1
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in GONE_WAITER_CODES:
+                logger.info("waiter gone: its token dropped", extra={"job_id": job.job_id, "code": code})
+                services.store.waiter_answered(job, key)
+            else:
+                logger.warning("heartbeat not sent", extra={"job_id": job.job_id, "code": code})
+        except BotoCoreError as error:
+            logger.warning("heartbeat not sent", extra={"job_id": job.job_id, "code": type(error).__name__})
+    return told
 
 
 def waiter_id(token: str) -> str:

@@ -5,7 +5,8 @@ docs/watch-requested.schema.json).
 
 A watch request is a JSON object: `module` and `job_id` (required), `connection` (default `default`), `mode`
 (`stepfunctions` or `schedule`), `deadline` (ISO-8601 with a time zone), `poll` (`min_seconds`,
-`max_seconds`) and `task_token`. Anything else, or a value of the wrong kind, is InvalidInput before any call.
+`max_seconds`), `task_token` and `heartbeat_seconds` (its task's HeartbeatSeconds). Anything else, or a
+value of the wrong kind, is InvalidInput before any call.
 
 A submit request (direct invocations only) asks zoho-watch to run a mass update, then watch it: `submit` holds
 the body of `POST /mass-updates` (module, data, cvid, territory or ids, over_write, connection, and `watch`
@@ -25,12 +26,13 @@ from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
 from zoho_watch.mass_updates import MassUpdate, parse_mass_update
 from zoho_watch.services import get_services
 from zoho_watch.submissions import validate_idempotency_key
+from zoho_watch.waiters import validate_heartbeat
 from zoho_watch.watches import WatchMode, WatchOptions
 
 # The detail-type of the event that asks for a watch.
 WATCH_REQUESTED = "Watch Requested"
 
-WATCH_FIELDS = frozenset({"mode", "deadline", "poll", "task_token"})
+WATCH_FIELDS = frozenset({"mode", "deadline", "poll", "task_token", "heartbeat_seconds"})
 FIELDS = WATCH_FIELDS | {"connection", "module", "job_id"}
 SUBMIT_FIELDS = frozenset({"submit", "task_token", "idempotency_key"})
 
@@ -44,6 +46,7 @@ class WatchRequest:
     deadline: datetime | None = None
     poll: dict[str, Any] | None = None
     task_token: str | None = None
+    heartbeat_seconds: int | None = None
 
 
 def parse_watch_request(payload: Any) -> WatchRequest:
@@ -60,7 +63,9 @@ def parse_watch_request(payload: Any) -> WatchRequest:
         raise InvalidInput("module and job_id are required")
     job = JobKey(payload.get("connection") or DEFAULT_CONNECTION, payload["module"], payload["job_id"])
     options = watch_options(payload)
-    return WatchRequest(job, options.mode, options.deadline, options.poll, options.task_token)
+    return WatchRequest(
+        job, options.mode, options.deadline, options.poll, options.task_token, options.heartbeat_seconds
+    )
 
 
 def watch_options(fields: dict[str, Any]) -> WatchOptions:
@@ -76,7 +81,10 @@ def watch_options(fields: dict[str, Any]) -> WatchOptions:
     poll = fields.get("poll")
     if poll is not None and not isinstance(poll, dict):
         raise InvalidInput("poll must be an object with min_seconds and max_seconds")
-    return WatchOptions(mode, poll, _deadline(fields.get("deadline")), fields.get("task_token"))
+    heartbeat = fields.get("heartbeat_seconds")
+    if heartbeat is not None:
+        validate_heartbeat(heartbeat)
+    return WatchOptions(mode, poll, _deadline(fields.get("deadline")), fields.get("task_token"), heartbeat)
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     body = dict(payload["submit"])
     watch = body.pop("watch", None)
     if watch is not None and (not isinstance(watch, dict) or set(watch) - (WATCH_FIELDS - {"task_token"})):
-        raise InvalidInput("watch must be an object with mode, deadline and poll")
+        raise InvalidInput("watch must be an object with mode, deadline, poll and heartbeat_seconds")
     update = parse_mass_update(body)
     key = payload.get("idempotency_key")
     if key is not None:

@@ -37,7 +37,7 @@ from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import JobView
-from zoho_watch.waiters import validate_task_token, waiter_id
+from zoho_watch.waiters import validate_heartbeat, validate_task_token, waiter_id
 
 logger = Logger(child=True)
 
@@ -52,12 +52,14 @@ MAX_START_ATTEMPTS = 50
 
 @dataclass(frozen=True)
 class WatchOptions:
-    """How to watch a job (see `start_watch`): the mode, the poll bounds, the deadline, a waiter's token."""
+    """How to watch a job (see `start_watch`): the mode, the poll bounds, the deadline, a waiter's token and
+    its heartbeat interval."""
 
     mode: WatchMode = "stepfunctions"
     poll: dict[str, Any] | None = None
     deadline: datetime | None = None
     task_token: str | None = None
+    heartbeat_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,14 @@ def start_watch(
     poll: dict[str, Any] | None = None,
     deadline: datetime | None = None,
     task_token: str | None = None,
+    heartbeat_seconds: int | None = None,
 ) -> WatchOutcome:
     """Watch the job until it finishes; idempotent.
 
     `task_token`: a caller's Step Functions task waits for the job's end (`zoho_watch.waiters`); it is
     registered on the job once the watch stands, and answered at once when the job has finished already.
+    `heartbeat_seconds` (its task's HeartbeatSeconds): the job is checked at least twice that often from
+    its next check on, each check sending the task a heartbeat.
 
     `poll` ({"min_seconds", "max_seconds"}, either optional) bounds the waits between checks; `deadline`
     (an aware datetime, stepfunctions mode only; default the setting DEFAULT_DEADLINE_HOURS from now) stops
@@ -157,12 +162,16 @@ def start_watch(
     poll = _poll_bounds(poll)
     if task_token is not None:
         validate_task_token(task_token)
+    if heartbeat_seconds is not None:
+        if task_token is None:
+            raise InvalidInput("heartbeat_seconds goes with a task_token: the heartbeats are its task's")
+        validate_heartbeat(heartbeat_seconds)
     services = get_services()
     require_configured(services, job.connection)  # a watch of an unknown connection would only fail later
     stored = services.store.get(job)
     if stored is not None and stored.get("terminal"):
         if task_token is not None:
-            stored = _add_waiter(services, job, task_token)
+            stored = _add_waiter(services, job, task_token, heartbeat_seconds)
         return WatchOutcome(
             watching=False, already=True, message="the job has already finished", state=stored, finished=True
         )
@@ -172,13 +181,16 @@ def start_watch(
     else:
         outcome = _watch_by_state_machine(services, job, poll, deadline, watcher)
     if task_token is not None:  # once the watch stands: a refused request registers nobody
-        outcome = dataclasses.replace(outcome, state=_add_waiter(services, job, task_token))
+        waiting = _add_waiter(services, job, task_token, heartbeat_seconds)
+        outcome = dataclasses.replace(outcome, state=waiting)
     return outcome
 
 
-def _add_waiter(services: Services, job: JobKey, task_token: str) -> JobView:
+def _add_waiter(
+    services: Services, job: JobKey, task_token: str, heartbeat_seconds: int | None = None
+) -> JobView:
     """Register the waiter on the job; answer it at once if the job has finished (even meanwhile)."""
-    state = services.store.add_waiter(job, waiter_id(task_token), task_token)
+    state = services.store.add_waiter(job, waiter_id(task_token), task_token, heartbeat_seconds)
     if state.get("terminal"):
         from zoho_watch.check import announce_now  # Zoho's client only where a waiter may be answered
 

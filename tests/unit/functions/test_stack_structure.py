@@ -238,7 +238,9 @@ def as_list(value: Any) -> list[Any]:
 
 # Answering a caller's waiting task: the token comes from the caller's own state machine, which the stack
 # cannot name, so the functions that answer waiters hold these on "*".
-TASK_CALLBACK_ACTIONS = frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"})
+TASK_CALLBACK_ACTIONS = frozenset(
+    {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+)
 
 
 def test_no_statement_grants_star_actions_or_needless_star_resources() -> None:

@@ -52,6 +52,8 @@ def test_the_schema_uses_the_librarys_patterns() -> None:
         {"deadline": "tomorrow"},
         {"surprise": True},
         {"job_id": 42},
+        {"heartbeat_seconds": 30},
+        {"heartbeat_seconds": "300"},
     ],
 )
 def test_what_the_schema_refuses_the_parser_refuses(change: dict[str, Any]) -> None:

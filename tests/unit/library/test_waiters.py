@@ -52,6 +52,9 @@ class StepFunctions:
     def send_task_failure(self, taskToken: str, error: str, cause: str) -> dict[str, Any]:
         return self._answer("failure", taskToken, error=error, cause=cause)
 
+    def send_task_heartbeat(self, taskToken: str) -> dict[str, Any]:
+        return self._answer("heartbeat", taskToken)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
@@ -179,3 +182,61 @@ def test_a_stopped_watch_tells_its_waiters(
     assert (kind, token, fields["error"]) == ("failure", "token-a", "WatchStopped")
     record = library.store.record(job)
     assert record["waiters"] == {} and "active" not in record  # answered, and nobody watches the job
+
+
+def test_a_waiter_with_heartbeats_gets_one_at_each_check_and_the_job_is_checked_often_enough(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=900, profile=JobProfile(60, 3600)))
+    check_job(job, watcher="schedule")
+    library.store.add_waiter(job, waiter_id("beating"), "beating", 300)
+    waiting(library, job, "quiet")
+    zoho.clock.advance(1)  # a check at the very moment of the last one would change nothing (stale)
+    checks = 0
+    while not (result := check_job(job))["terminal"]:
+        checks += 1
+        assert 0 < result["next_check_in"] <= 150  # half the heartbeat interval, whatever the policy wanted
+        zoho.clock.advance(result["next_check_in"])
+    beats = [token for kind, token, _ in stepfunctions.answers if kind == "heartbeat"]
+    assert beats == ["beating"] * checks and checks >= 3600 // 150
+    # The end: an answer to each waiter, no heartbeat.
+    assert sorted((kind, token) for kind, token, _ in stepfunctions.answers if kind != "heartbeat") == [
+        ("success", "beating"),
+        ("success", "quiet"),
+    ]
+
+
+def test_a_heartbeat_to_a_gone_task_drops_it_and_a_failing_one_never_fails_the_check(
+    library: services.Services, zoho: FakeZoho, stepfunctions: StepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=900, profile=JobProfile(0, 3600)))
+    check_job(job, watcher="schedule")
+    library.store.add_waiter(job, waiter_id("gone"), "gone", 120)
+    library.store.add_waiter(job, waiter_id("flaky"), "flaky", 120)
+    stepfunctions.gone.add("gone")
+    real = stepfunctions.send_task_heartbeat
+
+    def throttled(taskToken: str) -> dict[str, Any]:
+        if taskToken == "flaky":
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "SendTaskHeartbeat"
+            )
+        return real(taskToken=taskToken)
+
+    monkeypatch.setattr(stepfunctions, "send_task_heartbeat", throttled)
+    zoho.clock.advance(60)
+    assert check_job(job)["next_check_in"] <= 60
+    assert list(library.store.record(job)["waiters"]) == [waiter_id("flaky")]
+
+
+@pytest.mark.parametrize(
+    ("token", "heartbeat", "words"),
+    [(None, 300, "goes with a task_token"), ("t", 30, "heartbeat_seconds must be"), ("t", True, "must be")],
+)
+def test_a_bad_heartbeat_is_refused_before_anything_is_written(
+    library: services.Services, zoho: FakeZoho, token: str | None, heartbeat: Any, words: str
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=10))
+    with pytest.raises(InvalidInput, match=words):
+        start_watch(job, mode="schedule", task_token=token, heartbeat_seconds=heartbeat)
+    assert library.store.record(job) is None

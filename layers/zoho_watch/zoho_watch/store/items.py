@@ -245,3 +245,16 @@ def history_view(item: dict[str, Any]) -> HistoryView:
         "counts": _counts(item),
         "progress": item.get("progress"),
     }
+
+
+def heartbeat_wait(waiters: dict[str, Any]) -> int | None:
+    """The longest wait between two checks that keeps every waiter's heartbeat (`heartbeat_seconds`, its
+    task's HeartbeatSeconds): half the shortest, so a check that is itself late still beats in time. None
+    when no waiter asked for heartbeats."""
+    intervals = [int(w["heartbeat_seconds"]) for w in waiters.values() if w.get("heartbeat_seconds")]
+    return max(1, min(intervals) // 2) if intervals else None
+
+
+def heartbeat_tokens(waiters: dict[str, Any]) -> dict[str, str]:
+    """The task tokens (by waiter key) of the waiters that asked for heartbeats."""
+    return {key: str(w["token"]) for key, w in waiters.items() if w.get("heartbeat_seconds")}

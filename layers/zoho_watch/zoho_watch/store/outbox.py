@@ -103,8 +103,9 @@ class EventOutbox(ActiveIndex):
         item = self._get_raw(self._key(job))
         return bool(item and (item.get("finished_event_pending") or item.get("waiters")))
 
-    def add_waiter(self, job: JobKey, key: str, token: str) -> JobView:
-        """Register a waiter (`zoho_watch.waiters`) on the job, creating its record if zoho-watch had none.
+    def add_waiter(self, job: JobKey, key: str, token: str, heartbeat_seconds: int | None = None) -> JobView:
+        """Register a waiter (`zoho_watch.waiters`) on the job, creating its record if zoho-watch had none;
+        with `heartbeat_seconds`, the job's checks send it heartbeats at least that often from the next on.
 
         A finished job goes into `ACTIVE#finished-event` due now, so that the waiter is answered even if the
         caller's own attempt fails. (A job whose watch ended otherwise is watched again by the caller.)
@@ -112,10 +113,13 @@ class EventOutbox(ActiveIndex):
         now = self._clock()
         sets, values, names = self._identity(job, now)
         self._update(self._key(job), "SET " + ", ".join(sets), values, ExpressionAttributeNames=names)
+        waiter: dict[str, Any] = {"token": token, "registered_at": iso_utc(now)}
+        if heartbeat_seconds is not None:
+            waiter["heartbeat_seconds"] = heartbeat_seconds
         item = self._update(
             self._key(job),
             "SET waiters.#waiter = :waiter, version = version + :one",
-            {":waiter": {"token": token, "registered_at": iso_utc(now)}, ":one": 1},
+            {":waiter": waiter, ":one": 1},
             ExpressionAttributeNames={"#waiter": key},
         )
         if item.get("status") in TERMINAL_STATUSES:

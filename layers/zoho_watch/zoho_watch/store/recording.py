@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -39,6 +39,8 @@ from zoho_watch.store.items import (
     PendingChange,
     _serialize,
     epoch_of,
+    heartbeat_tokens,
+    heartbeat_wait,
     iso_utc,
     job_pk,
     listing_key,
@@ -117,6 +119,8 @@ class CheckOutcome:
     previous_checked_at: float | None = None
     # Callers' executions wait for the job's end with a task token (`zoho_watch.waiters`).
     waiting: bool = False
+    # The task tokens (by waiter key) that get a heartbeat at this check: the job still runs.
+    heartbeats: dict[str, str] = field(default_factory=dict)
 
 
 class CheckRecording(ActiveIndex, RatePriors):
@@ -244,6 +248,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                 pending_change=pending_change(new),
                 previous_checked_at=float(old["checked_ts"]) if old and "checked_ts" in old else None,
                 waiting=bool(new.get("waiters")),
+                heartbeats={} if snapshot.terminal else heartbeat_tokens(new.get("waiters") or {}),
             )
         raise StoreConflict("too many concurrent writes on this job; try the check again")
 
@@ -295,6 +300,9 @@ class CheckRecording(ActiveIndex, RatePriors):
         seen = Observation(checked_at, snapshot.status, snapshot.done, snapshot.total)
         step = poll_step(state, seen, policy, rng, prior)
         wait = step.wait
+        beat = heartbeat_wait(old.get("waiters") or {})
+        if beat is not None:
+            wait = min(wait, beat)  # waiters' heartbeats go out at checks: check at least that often
         watcher = watcher or old.get("watcher")
         new: dict[str, Any] = {
             # Attributes this write does not own are carried over (their changes bump `version`).
