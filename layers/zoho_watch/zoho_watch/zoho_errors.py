@@ -23,6 +23,8 @@ INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - a Zoho error code
 # Zoho error codes, and the typed error each one becomes.
 _ZOHO_CODES: dict[str, type[ZohoWatchError]] = {
     "NOT_FOUND": JobNotFound,
+    "RESOURCE_NOT_FOUND": JobNotFound,  # bulk read and write: no such job
+    "NO_CONTENT": JobNotFound,  # audit log export (docs, v7): no such export
     "INVALID_DATA": ZohoRequestError,  # on `job_id` it means "no such job" (handled below)
     "MANDATORY_NOT_FOUND": ZohoRequestError,
     "INVALID_URL_PATTERN": ZohoRequestError,
