@@ -121,7 +121,7 @@ HTTP controls under ``/__admin/`` (JSON in and out; bad input -> 400 ``{"error"}
 {scopes, dc, org_id, permission}, ``POST /clients/{client_id}/permission`` {permission},
 ``POST /refresh-tokens`` {client_id, scopes}, ``POST /refresh-tokens/revoke`` {refresh_token},
 ``POST /grant-codes`` {client_id, scopes, ttl}, ``POST /access-tokens/expire``,
-``POST /access-tokens/foreign`` {dc, scopes}, ``GET|POST /jobs`` {module, total, profile, cvid},
+``POST /access-tokens/foreign`` {dc, scopes}, ``GET|POST /jobs`` {module, total, profile, cvid, kind},
 ``GET /jobs/{job_id}`` ({job_id, module, total, cvid, profile, created_at, truth, finished_at}),
 ``POST /views`` {module, cvid, total, profile}, ``GET|POST /clock`` {scale, freeze, resume, set, advance},
 ``GET|POST|DELETE /faults`` {kind, share, routes}, ``POST /faults/script`` {kinds, routes},

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
+from .kinds import MASS_UPDATE
 from .profile import JobProfile
 from .replies import json_reply
 
@@ -56,6 +57,7 @@ def _job_view(zoho: FakeZoho, job_id: str) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "module": job.module,
+        "kind": job.kind,
         "total": job.total,
         "cvid": job.cvid,
         "profile": job.profile.to_dict(),
@@ -143,10 +145,14 @@ def admin_blueprint(zoho: FakeZoho) -> Blueprint:
     @bp.post("/jobs")
     @_admin
     def create_job() -> dict[str, Any]:
-        payload = _only(_body(), "module", "total", "profile", "cvid")
+        payload = _only(_body(), "module", "total", "profile", "cvid", "kind")
         profile = JobProfile.from_dict(payload.get("profile"))
         job_id = zoho.create_job(
-            payload.get("module", ""), payload.get("total", 50), profile, cvid=payload.get("cvid")
+            payload.get("module", ""),
+            payload.get("total", 50),
+            profile,
+            cvid=payload.get("cvid"),
+            kind=payload.get("kind", MASS_UPDATE),
         )
         return _job_view(zoho, job_id)
 

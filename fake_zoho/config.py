@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NOT_FOUND_MODES = ("empty", "json", "invalid_data")
+# Inventory mass convert's status reply: the specification's flat object, or the docs' data[] wrapper.
+INVENTORY_REPLY_SHAPES = ("flat", "data")
 DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 STANDARD_MODULES = (
@@ -43,6 +45,8 @@ class ZohoConfig:
     - ``legacy_token_reply``: token replies give ``expires_in`` in milliseconds plus ``expires_in_sec``.
     - ``not_found_mode``: unknown job_id gives 404 with an empty body (``empty``, Zoho's docs), 404 with
       a JSON NOT_FOUND body (``json``), or 400 INVALID_DATA with ``param_name: job_id`` (``invalid_data``).
+    - ``inventory_reply_shape``: inventory mass convert's status reply flat (``flat``, the v8 specification)
+      or wrapped in ``data[]`` (``data``, Zoho's docs).
     - ``concurrency_limit``: concurrent CRM calls per org before 429 TOO_MANY_REQUESTS (None: no limit).
     - ``access_token_ttl``, ``refresh_limit`` per ``refresh_window``, ``max_live_tokens``, ``grant_code_ttl``:
       Zoho Accounts' limits, in emulated seconds.
@@ -59,6 +63,7 @@ class ZohoConfig:
 
     legacy_token_reply: bool = False
     not_found_mode: str = "empty"
+    inventory_reply_shape: str = "flat"
     concurrency_limit: int | None = 10
     access_token_ttl: float = 3600.0
     refresh_limit: int = 10
@@ -94,6 +99,10 @@ class ZohoConfig:
         """Raise ValueError naming the first setting that is not acceptable."""
         _require(isinstance(self.legacy_token_reply, bool), "legacy_token_reply must be true or false")
         _require(self.not_found_mode in NOT_FOUND_MODES, f"not_found_mode must be one of {NOT_FOUND_MODES}")
+        _require(
+            self.inventory_reply_shape in INVENTORY_REPLY_SHAPES,
+            f"inventory_reply_shape must be one of {INVENTORY_REPLY_SHAPES}",
+        )
         _require(
             self.concurrency_limit is None or _is_int(self.concurrency_limit, 1),
             "concurrency_limit must be an integer >= 1 or null",

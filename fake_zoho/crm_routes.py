@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 from .accounts import IssuedToken, has_scope
 from .config import API_VERSIONS
 from .errors import UNSUPPORTED_MODULE_MESSAGE
+from .kinds import MASS_UPDATE, kind_of_action, shapes
 from .metadata import CURRENT_USER
 from .replies import empty_reply, fault_reply, json_reply, zoho_error
 
@@ -32,6 +33,19 @@ def crm_blueprint(zoho: FakeZoho) -> Blueprint:
         route = {"GET": "status", "POST": "create"}.get(request.method, "crm")
         return zoho.serve(route, lambda: _mass_update(zoho, route, version, module))
 
+    @blueprint.route("/crm/<version>/<module>/actions/<action>", methods=METHODS)
+    def mass_action(version: str, module: str, action: str) -> Response:
+        kind = kind_of_action(action, module)
+        if kind is None:
+            return zoho.serve("crm", lambda: zoho_error("INVALID_URL_PATTERN"))
+        route = "status" if request.method == "GET" else "crm"
+        return zoho.serve(route, lambda: _mass_update(zoho, route, version, module, kind))
+
+    @blueprint.route("/crm/<version>/settings/tags/actions/mass_delete", methods=METHODS)
+    def mass_delete_tags(version: str) -> Response:
+        route = "status" if request.method == "GET" else "crm"
+        return zoho.serve(route, lambda: _mass_update(zoho, route, version, ORG_MODULE, "mass_delete_tags"))
+
     @blueprint.route("/crm/", methods=METHODS)
     @blueprint.route("/crm/<path:rest>", methods=METHODS)
     def other(rest: str = "") -> Response:
@@ -44,7 +58,13 @@ def crm_blueprint(zoho: FakeZoho) -> Blueprint:
     return blueprint
 
 
-def _mass_update(zoho: FakeZoho, route: str, version: str, module: str) -> tuple[Response, str]:
+# The module of a kind whose path names none (tags): the organisation.
+ORG_MODULE = "org"
+
+
+def _mass_update(
+    zoho: FakeZoho, route: str, version: str, module: str, kind: str = MASS_UPDATE
+) -> tuple[Response, str]:
     """Checks in Zoho's order: URL, method, token, concurrency, (latency, fault), module, scope, user."""
     if version not in API_VERSIONS:
         return zoho_error("INVALID_URL_PATTERN")
@@ -63,6 +83,8 @@ def _mass_update(zoho: FakeZoho, route: str, version: str, module: str) -> tuple
             zoho.sleep(zoho.config.fault_timeout_seconds)
         elif fault is not None:
             return fault_reply(fault, zoho.config.retry_after_seconds)
+        if kind != MASS_UPDATE:
+            return _kind_authorised(zoho, kind, module, token)
         return _authorised(zoho, route, module, token)
     finally:
         zoho.tallies.leave_org(token.org_id)
@@ -90,11 +112,34 @@ def _authorised(zoho: FakeZoho, route: str, module: str, token: IssuedToken) -> 
     return _create(zoho, module)
 
 
+def _kind_authorised(zoho: FakeZoho, kind: str, module: str, token: IssuedToken) -> tuple[Response, str]:
+    """The status call of another kind: its module, its scopes, the user, then the job in its own words."""
+    if module != ORG_MODULE and zoho.config.module_verdict(module) != "ok":
+        return zoho_error("INVALID_MODULE")
+    if kind == "mass_convert" and module.lower() != "leads":
+        return zoho_error("INVALID_MODULE")
+    shape = shapes(zoho.config.inventory_reply_shape)[kind]
+    if not {scope.strip().lower() for scope in token.scopes} & shape.scopes(module):
+        return zoho_error("OAUTH_SCOPE_MISMATCH")
+    if zoho.accounts.permission_of(token) != "ok":
+        return zoho_error("NO_PERMISSION", "Permission denied to read records")
+    job_id = request.args.get("job_id")
+    if job_id is None or not job_id.strip():
+        return zoho_error("REQUIRED_PARAM_MISSING", details={"param_name": "job_id"})
+    job = zoho.jobs.find(module, job_id, kind) if DIGITS.match(job_id) else None
+    if job is None:
+        if shape.not_found == "no_content":
+            return empty_reply(204), "NO_CONTENT"
+        return zoho_error("INVALID_DATA")
+    body = job.body(zoho.clock.now())
+    return json_reply(shape.reply(body, job.job_id)), body["Status"]
+
+
 def _status(zoho: FakeZoho, module: str) -> tuple[Response, str]:
     job_id = request.args.get("job_id")
     if job_id is None or not job_id.strip():
         return zoho_error("MANDATORY_NOT_FOUND")
-    job = zoho.jobs.find(module, job_id) if DIGITS.match(job_id) else None
+    job = zoho.jobs.find(module, job_id, MASS_UPDATE) if DIGITS.match(job_id) else None
     if job is None:
         mode = zoho.config.not_found_mode
         if mode == "invalid_data":

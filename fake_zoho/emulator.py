@@ -18,6 +18,7 @@ from .counters import Counters
 from .errors import error_body
 from .faults import FaultInjector
 from .jobs import Job, JobBook
+from .kinds import MASS_UPDATE, shapes
 from .profile import JobProfile
 from .replies import RESET_KIND, json_reply, reset_connection
 from .server import ServerThread
@@ -180,10 +181,19 @@ class FakeZoho:
     # ----- jobs -----
 
     def create_job(
-        self, module: str, total: int = 50, profile: JobProfile | None = None, *, cvid: str | None = None
+        self,
+        module: str,
+        total: int = 50,
+        profile: JobProfile | None = None,
+        *,
+        cvid: str | None = None,
+        kind: str = MASS_UPDATE,
     ) -> str:
-        """Schedule a mass update job now (no HTTP, no token); return its job_id."""
-        return self.jobs.create(module, total, profile, cvid).job_id
+        """Schedule a job now (no HTTP, no token): a mass update, or another mass action (`fake_zoho.kinds`;
+        `module` "org" for the kinds that name none); return its job_id."""
+        if kind != MASS_UPDATE and kind not in shapes(self.config.inventory_reply_shape):
+            raise ValueError(f"unknown job kind {kind!r}")
+        return self.jobs.create(module, total, profile, cvid, kind).job_id
 
     def define_view(self, module: str, cvid: str, total: int, profile: JobProfile | None = None) -> None:
         """Say how many records custom view ``cvid`` holds and how its jobs behave (HTTP job creation)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import Clock
 from .config import MODULE_NAME
+from .kinds import MASS_UPDATE
 from .profile import JobProfile, JobTimeline
 
 MAX_SCHEDULED_RECORDS = 50_000
@@ -27,6 +28,7 @@ class Job:
     created_at: float
     timeline: JobTimeline
     cvid: str | None = None
+    kind: str = MASS_UPDATE  # or another mass action (fake_zoho.kinds)
 
     def body(self, now: float) -> dict[str, Any]:
         """The status body's data[0] at emulated time ``now``."""
@@ -65,9 +67,15 @@ class JobBook:
         return f"{self._prefix}{self._sequence:09d}"
 
     def create(
-        self, module: str, total: int, profile: JobProfile | None = None, cvid: str | None = None
+        self,
+        module: str,
+        total: int,
+        profile: JobProfile | None = None,
+        cvid: str | None = None,
+        kind: str = MASS_UPDATE,
     ) -> Job:
-        """Schedule a job over ``total`` records of ``module``, starting now; it follows ``profile``."""
+        """Schedule a job of ``kind`` over ``total`` records of ``module``, starting now, following
+        ``profile``."""
         if not isinstance(module, str) or not MODULE_NAME.match(module):
             raise ValueError(
                 f"module must be a module API name (letters, digits, underscores), got {module!r}"
@@ -82,7 +90,7 @@ class JobBook:
             job_id = self._next_id()
             # The seed only shapes irregular progress; deriving it from the id keeps a job reproducible.
             timeline = JobTimeline(total, profile, seed=random.Random(job_id).getrandbits(32))
-            job = Job(job_id, module, total, profile, self._clock.now(), timeline, cvid)
+            job = Job(job_id, module, total, profile, self._clock.now(), timeline, cvid, kind)
             self._jobs[job_id] = job
         return job
 
@@ -93,11 +101,11 @@ class JobBook:
                 raise KeyError(f"unknown job_id {job_id!r}")
             return self._jobs[job_id]
 
-    def find(self, module: str, job_id: str) -> Job | None:
-        """The job if it exists in ``module`` (module names compare case-insensitively)."""
+    def find(self, module: str, job_id: str, kind: str = MASS_UPDATE) -> Job | None:
+        """The job of ``kind`` if it exists in ``module`` (module names compare case-insensitively)."""
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is None or job.module.lower() != module.lower():
+        if job is None or job.module.lower() != module.lower() or job.kind != kind:
             return None
         return job
 
@@ -107,7 +115,7 @@ class JobBook:
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
-            same_view = job.cvid == cvid and job.module.lower() == module.lower()
+            same_view = job.cvid == cvid and job.module.lower() == module.lower() and job.kind == MASS_UPDATE
             if same_view and job.body(now)["Status"] not in ("COMPLETED", "FAILED"):
                 return job
         return None

@@ -17,6 +17,7 @@ import requests
 from aws_lambda_powertools import Logger
 
 from zoho_watch.errors import ZohoAuthError, ZohoRateLimited, ZohoRequestError, ZohoUnavailable
+from zoho_watch.job_kinds import JobKind, KindReply
 from zoho_watch.jobs import Snapshot, is_status_word, validate_job_id, validate_module
 from zoho_watch.mass_updates import MassUpdate, MassUpdateReply, parse_mass_update_reply
 from zoho_watch.zoho_errors import error_from_reply
@@ -222,6 +223,20 @@ class ZohoClient:
             },
         )
         return parse_status_reply(response.status_code, body, response.headers)
+
+    def get_job_status(
+        self, access_token: str, api_domain: str, kind: JobKind, module: str, job_id: str
+    ) -> KindReply:
+        """The status call of a job of any kind (`zoho_watch.job_kinds`): its KindReply or a typed error."""
+        request = kind.request(self.api_version, validate_module(module), validate_job_id(job_id))
+        response = self._send(
+            "GET",
+            f"{api_domain.rstrip('/')}{request.path}",
+            f"{kind.name} status",
+            params=dict(request.params),
+            headers={"Authorization": f"Zoho-oauthtoken {access_token}", "Accept": "application/json"},
+        )
+        return kind.parse(response.status_code, _json_body(response), response.headers)
 
     def submit_mass_update(self, access_token: str, api_domain: str, update: MassUpdate) -> MassUpdateReply:
         """POST {api_domain}/crm/{version}/{module}/actions/mass_update: the job Zoho scheduled, or each
