@@ -303,15 +303,20 @@ class EmbeddedStack:
             events.put_targets(Rule=rule, EventBusName=bus.ref, Targets=[{"Id": "capture", "Arn": target}])
 
     def connect_emulator(self, connection: str = "default") -> dict[str, str]:
-        """Fill the connection's secrets as a running deployment has them: new emulator credentials in
-        `{prefix}/{connection}/credentials`, and a valid access token in `.../access-token`."""
+        """Fill the connection's secrets as a running deployment has them: new emulator credentials (allowed
+        every kind's status call and mass updates) in `{prefix}/{connection}/credentials`, and a valid access
+        token in `.../access-token`."""
         assert self.zoho is not None
         # The library's own refresh; the layer is on sys.path since the deployment registered it.
         from zoho_watch.errors import ZohoWatchError
+        from zoho_watch.job_kinds import KINDS
         from zoho_watch.zoho import ZohoClient
 
         prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
-        credentials = self.zoho.credentials()
+        # What a deployment's grant would allow: every kind's status call (the scopes that name no module)
+        # and mass updates themselves.
+        reads = {scope for kind in KINDS.values() for scope in kind.read_scopes if "{" not in scope}
+        credentials = self.zoho.credentials(scopes=sorted({"ZohoCRM.mass_update.ALL", *reads}))
         client = ZohoClient()
         try:
             grant = client.refresh_access_token(

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,7 +30,8 @@ from zoho_watch.errors import (
     InvalidInput,
     ZohoWatchError,
 )
-from zoho_watch.jobs import JobKey, Snapshot
+from zoho_watch.job_kinds import KINDS, snapshot_of
+from zoho_watch.jobs import DEFAULT_KIND, JobKey, Snapshot
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import (
@@ -67,6 +68,9 @@ class CheckResult(TypedDict):
     changed: bool  # this check changed the job's status
     checked_at: str | None  # when the stored state was checked (this check's time unless it was overtaken)
     next_check_in: int  # seconds, from the polling policy (0 once the job has finished)
+    # Jobs of kinds other than mass update only: Zoho's own status word and the result's links.
+    zoho_status: NotRequired[str | None]
+    results: NotRequired[dict[str, Any]]
 
 
 # A checker that finds the finished event claimed looks again this often (real seconds), for at most the
@@ -99,10 +103,16 @@ def ask_zoho_timed(
     def ask(token: AccessToken) -> tuple[Snapshot, float]:
         with slot():
             sent_at = services.clock()
-            snapshot = services.zoho.get_mass_update_status(
-                token.access_token, token.api_domain, job.module, job.job_id
+            if job.kind == DEFAULT_KIND:
+                snapshot = services.zoho.get_mass_update_status(
+                    token.access_token, token.api_domain, job.module, job.job_id
+                )
+                return snapshot, sent_at
+            kind = KINDS[job.kind]
+            reply = services.zoho.get_job_status(
+                token.access_token, token.api_domain, kind, job.module, job.job_id
             )
-            return snapshot, sent_at
+            return snapshot_of(reply), sent_at
 
     answer: tuple[Snapshot, float] = services.tokens(job.connection).call(ask)
     return answer
@@ -191,7 +201,7 @@ def check_job(
     elif outcome.heartbeats:
         send_heartbeats(services, job, outcome.heartbeats)
 
-    return {
+    result: CheckResult = {
         "connection": state["connection"],
         "module": state["module"],
         "job_id": state["job_id"],
@@ -208,6 +218,10 @@ def check_job(
         "checked_at": state["last_checked_at"],
         "next_check_in": 0 if state["terminal"] else outcome.next_check_in,
     }
+    if "kind" in state:
+        result["zoho_status"] = state.get("zoho_status")
+        result["results"] = state.get("results") or {}
+    return result
 
 
 def publish_changed(services: Services, state: JobView, change: PendingChange) -> None:

@@ -19,6 +19,9 @@ logger = Logger(child=True)
 SOURCE = "zoho-watch"
 STATUS_CHANGED = "Mass Update Job Status Changed"
 FINISHED = "Mass Update Job Finished"
+# The events of the other kinds of job (their detail names the kind): mass update consumers see none of them.
+JOB_STATUS_CHANGED = "Zoho CRM Job Status Changed"
+JOB_FINISHED = "Zoho CRM Job Finished"
 # Namespace of the events' stable ids (uuid5 of the job's key and the event's kind).
 _EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://zoho-watch/events")
 
@@ -29,7 +32,7 @@ def finished_event_id(job: JobKey) -> str:
     The event is published at least once (a check that dies while publishing is repeated), so a consumer
     that must act once drops an event whose `event_id` it has seen.
     """
-    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{job.connection}#{job.module}#{job.job_id}#finished"))
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"JOB#{job.ref}#finished"))
 
 
 def changed_event_id(job: JobKey, previous_status: str | None, status: str | None) -> str:
@@ -37,7 +40,7 @@ def changed_event_id(job: JobKey, previous_status: str | None, status: str | Non
 
     Published at least once as well (see `zoho_watch.store.outbox`): a consumer drops an id it has seen.
     """
-    key = f"JOB#{job.connection}#{job.module}#{job.job_id}#changed#{previous_status or ''}#{status or ''}"
+    key = f"JOB#{job.ref}#changed#{previous_status or ''}#{status or ''}"
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
 
 
@@ -56,6 +59,12 @@ def event_detail(state: JobView, previous_status: str | None = None) -> dict[str
     }
     if state.get("finished_at"):
         detail["finished_at"] = state["finished_at"]
+    if "kind" in state:  # another kind than mass update: which, Zoho's own status word, the result's links
+        detail |= {
+            "kind": state["kind"],
+            "zoho_status": state.get("zoho_status"),
+            "results": state.get("results"),
+        }
     return detail
 
 
@@ -89,10 +98,10 @@ class EventPublisher:
         """Announce that a job's status changed (including to a terminal status), with a stable `event_id`."""
         detail = event_detail(state, previous_status)
         detail["event_id"] = changed_event_id(JobKey.of(state), previous_status, state["status"])
-        self._put(STATUS_CHANGED, detail)
+        self._put(JOB_STATUS_CHANGED if "kind" in state else STATUS_CHANGED, detail)
 
     def finished(self, state: JobView, previous_status: str | None = None) -> None:
         """Announce that a job reached COMPLETED or FAILED (at least once, with a stable `event_id`)."""
         detail = event_detail(state, previous_status)
         detail["event_id"] = finished_event_id(JobKey.of(state))
-        self._put(FINISHED, detail)
+        self._put(JOB_FINISHED if "kind" in state else FINISHED, detail)

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from zoho_watch.errors import ZohoUnavailable
-from zoho_watch.jobs import is_status_word
+from zoho_watch.jobs import COMPLETED, DEFAULT_KIND, FAILED, RUNNING, SCHEDULED, Snapshot, is_status_word
 from zoho_watch.zoho_errors import error_from_reply
 
 Phase = Literal["queued", "running", "completed", "failed"]
@@ -309,4 +309,27 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
         )
     }
 )
-DEFAULT_KIND = "mass_update"
+__all__ = ["DEFAULT_KIND", "KINDS", "ORG_MODULE", "JobKind", "KindReply", "snapshot_of"]
+
+# zoho-watch's word for each phase: the mass update statuses every other part of zoho-watch knows.
+PHASE_STATUS: Mapping[Phase, str] = MappingProxyType(
+    {"queued": SCHEDULED, "running": RUNNING, "completed": COMPLETED, "failed": FAILED}
+)
+
+
+def snapshot_of(reply: KindReply) -> Snapshot:
+    """The `Snapshot` of another kind's reply: zoho-watch's status for its phase (Zoho's own kept), its counts
+    as total, done, failed and not done (0 where the kind reports none), its result fields."""
+    total = reply.total or 0
+    done = reply.done or 0
+    failed = reply.failed or 0
+    not_done = reply.skipped if reply.skipped is not None else max(0, total - done - failed)
+    return Snapshot(
+        PHASE_STATUS[reply.phase],
+        total,
+        done,
+        failed,
+        not_done,
+        zoho_status=reply.status,
+        results=dict(reply.results),
+    )

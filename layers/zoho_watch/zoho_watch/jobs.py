@@ -28,6 +28,8 @@ JOB_ID_PATTERN = r"^[0-9]{1,30}$"
 CONNECTION_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 # The connection a request or a watch names when it names none.
 DEFAULT_CONNECTION = "default"
+# The kind of job a request names when it names none (every kind: `zoho_watch.job_kinds`).
+DEFAULT_KIND = "mass_update"
 # The watcher of a job the scheduled sweep checks (a state machine's is "stepfunctions:<execution arn>").
 SCHEDULE_WATCHER = "schedule"
 _MODULE = re.compile(MODULE_PATTERN)
@@ -61,6 +63,18 @@ def validate_job_id(job_id: object) -> str:
     return job_id
 
 
+def validate_kind(kind: object, module: str) -> str:
+    """Return `kind` if zoho-watch knows that kind of job and it exists in `module`, else InvalidInput."""
+    from zoho_watch.job_kinds import KINDS  # the declarations use this module's helpers
+
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(sorted(KINDS))}, got {_shown(kind)}")
+    modules = KINDS[kind].modules
+    if modules is not None and module.lower() not in {name.lower() for name in modules}:
+        raise InvalidInput(f"{kind} jobs exist in {', '.join(sorted(modules))} only, not in {_shown(module)}")
+    return kind
+
+
 def validate_connection(connection: object) -> str:
     """Return `connection` if it matches CONNECTION_PATTERN, else raise InvalidInput."""
     if not isinstance(connection, str) or not _CONNECTION.fullmatch(connection):
@@ -72,33 +86,46 @@ def validate_connection(connection: object) -> str:
 
 @dataclass(frozen=True)
 class JobKey:
-    """Which job: the connection (whose Zoho credentials), the module and the job's id.
+    """Which job: the connection (whose Zoho credentials), the module, the job's id and its kind.
 
     Valid by construction: each part is checked against its pattern when the key is made (a job id given as
-    a non-negative int becomes its digits), so code that holds a key never checks it again.
+    a non-negative int becomes its digits), so code that holds a key never checks it again. The kind is a mass
+    update unless named (records and requests without one are mass updates).
     """
 
     connection: str
     module: str
     job_id: str
+    kind: str = DEFAULT_KIND
 
     def __post_init__(self) -> None:
         validate_connection(self.connection)
         validate_module(self.module)
         object.__setattr__(self, "job_id", validate_job_id(self.job_id))
+        if self.kind != DEFAULT_KIND:
+            validate_kind(self.kind, self.module)
 
     @classmethod
-    def parse(cls, connection: object, module: object, job_id: object) -> JobKey:
+    def parse(cls, connection: object, module: object, job_id: object, kind: object = DEFAULT_KIND) -> JobKey:
         """A key from untrusted values; InvalidInput names the first part that is not valid."""
-        return cls(connection, module, job_id)  # type: ignore[arg-type]  # __post_init__ checks each part
+        return cls(connection, module, job_id, kind)  # type: ignore[arg-type]  # __post_init__ checks each
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> JobKey:
-        """The key of a stored job state, an event's detail or any mapping with the three fields."""
-        return cls.parse(record.get("connection"), record.get("module"), record.get("job_id"))
+        """The key of a stored job state, an event's detail or any mapping of its fields (`kind` optional)."""
+        kind = record.get("kind") or DEFAULT_KIND
+        return cls.parse(record.get("connection"), record.get("module"), record.get("job_id"), kind)
+
+    @property
+    def ref(self) -> str:
+        """`{connection}#{module}#{job_id}`, then `#{kind}` for kinds other than mass update: the job's part
+        of its item keys and event ids (a mass update's are what they were before there were kinds)."""
+        base = f"{self.connection}#{self.module}#{self.job_id}"
+        return base if self.kind == DEFAULT_KIND else f"{base}#{self.kind}"
 
     def __str__(self) -> str:
-        return f"{self.connection}/{self.module}/{self.job_id}"
+        base = f"{self.connection}/{self.module}/{self.job_id}"
+        return base if self.kind == DEFAULT_KIND else f"{base} ({self.kind})"
 
 
 def is_status_word(status: object) -> bool:
@@ -108,13 +135,20 @@ def is_status_word(status: object) -> bool:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One answer of Zoho about a job: its status and the four counts."""
+    """One answer of Zoho about a job: its status and the four counts.
+
+    For kinds other than mass update, `status` is zoho-watch's word for where the job is (SCHEDULED,
+    RUNNING, COMPLETED, FAILED), `zoho_status` Zoho's own, and `results` what the kind links to its result;
+    `updated` counts the records done (converted, deleted...), `not_updated` those not done (yet).
+    """
 
     status: str
     total: int
     updated: int
     failed: int
     not_updated: int
+    zoho_status: str | None = None
+    results: Mapping[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:

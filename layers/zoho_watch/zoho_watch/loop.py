@@ -74,7 +74,7 @@ def _count(value: Any, name: str, default: int, low: int, high: int) -> int:
 def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str, Any]:
     """Validate the loop state's watch settings and fill the defaults; raise InvalidInput on bad input.
 
-    Returns `connection, module, job_id, poll, deadline, generation, polls, max_polls, history_events,
+    Returns `connection, module, job_id, kind, poll, deadline, generation, polls, max_polls, history_events,
     resumes`, the keys the loop carries from one check to the next (`history_events`: the generation's
     history so far; `resumes`: how often the sweep resumed this watch, see `zoho_watch.healing`).
     """
@@ -92,6 +92,7 @@ def loop_settings(loop_state: Any, services: Services | None = None) -> dict[str
         "connection": job.connection,
         "module": job.module,
         "job_id": job.job_id,
+        "kind": job.kind,
         "poll": poll,
         "deadline": iso_z(deadline) if deadline else None,
         "generation": _count(loop_state.get("generation"), "generation", 0, 0, 1_000_000),

@@ -36,6 +36,8 @@ GONE_WAITER_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist
 # A waiter's heartbeat interval (its task's HeartbeatSeconds), when it asks for heartbeats: the job is then
 # checked at least twice per interval (`zoho_watch.store.items.heartbeat_wait`), each check sending one.
 MIN_HEARTBEAT_SECONDS, MAX_HEARTBEAT_SECONDS = 60, 172800
+# The error a waiter gets when Zoho reports a job of another kind than mass update failed.
+JOB_FAILED = "JobFailed"
 # The error a waiter gets when its watch reached its deadline before the job ended.
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 
@@ -111,7 +113,11 @@ def answer_for(item: dict[str, Any]) -> WaiterAnswer | None:
     if state_status == "FAILED":
         counts = {name: item.get(name) for name in ("total", "updated", "failed", "not_updated")}
         job = {name: item.get(name) for name in ("connection", "module", "job_id")}
-        cause = {"job": job, "status": "FAILED", "counts": counts}
+        cause: dict[str, Any] = {"job": job, "status": "FAILED", "counts": counts}
+        if item.get("kind"):  # another kind than mass update: its own error name, its kind and Zoho's word
+            job["kind"] = item["kind"]
+            cause["zoho_status"] = item.get("zoho_status")
+            return WaiterAnswer(error=JOB_FAILED, cause=json.dumps(cause))
         return WaiterAnswer(error="MassUpdateFailed", cause=json.dumps(cause))
     ended = item.get("watch_ended") or item.get("last_error")
     if isinstance(ended, dict) and ended.get("error"):

@@ -3,7 +3,9 @@ function directly (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its task t
 a "Watch Requested" event on zoho-watch's bus (the same fields in its `detail`;
 docs/watch-requested.schema.json).
 
-A watch request is a JSON object: `module` and `job_id` (required), `connection` (default `default`), `mode`
+A watch request is a JSON object: `module` and `job_id` (required), `kind` (default `mass_update`; every
+kind of `zoho_watch.job_kinds`, with the module `org` for those that name none), `connection` (default
+`default`), `mode`
 (`stepfunctions` or `schedule`), `deadline` (ISO-8601 with a time zone), `poll` (`min_seconds`,
 `max_seconds`), `task_token` and `heartbeat_seconds` (its task's HeartbeatSeconds). Anything else, or a
 value of the wrong kind, is InvalidInput before any call.
@@ -22,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from zoho_watch.errors import ConfigError, InvalidInput
-from zoho_watch.jobs import DEFAULT_CONNECTION, JobKey
+from zoho_watch.jobs import DEFAULT_CONNECTION, DEFAULT_KIND, JobKey
 from zoho_watch.mass_updates import MassUpdate, parse_mass_update
 from zoho_watch.services import get_services
 from zoho_watch.submissions import validate_idempotency_key
@@ -33,7 +35,7 @@ from zoho_watch.watches import WatchMode, WatchOptions
 WATCH_REQUESTED = "Watch Requested"
 
 WATCH_FIELDS = frozenset({"mode", "deadline", "poll", "task_token", "heartbeat_seconds"})
-FIELDS = WATCH_FIELDS | {"connection", "module", "job_id"}
+FIELDS = WATCH_FIELDS | {"connection", "module", "job_id", "kind"}
 SUBMIT_FIELDS = frozenset({"submit", "task_token", "idempotency_key"})
 
 
@@ -56,12 +58,13 @@ def parse_watch_request(payload: Any) -> WatchRequest:
     unknown = sorted(set(payload) - FIELDS)
     if unknown:
         raise InvalidInput(f"unknown fields in the watch request: {', '.join(unknown)}")
-    for name in ("connection", "module", "job_id"):
+    for name in ("connection", "module", "job_id", "kind"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             raise InvalidInput(f"{name} must be a string")
     if not payload.get("module") or not payload.get("job_id"):
         raise InvalidInput("module and job_id are required")
-    job = JobKey(payload.get("connection") or DEFAULT_CONNECTION, payload["module"], payload["job_id"])
+    connection = payload.get("connection") or DEFAULT_CONNECTION
+    job = JobKey(connection, payload["module"], payload["job_id"], payload.get("kind") or DEFAULT_KIND)
     options = watch_options(payload)
     return WatchRequest(
         job, options.mode, options.deadline, options.poll, options.task_token, options.heartbeat_seconds

@@ -33,7 +33,7 @@ from zoho_watch.errors import (
     WatchStopped,
     ZohoWatchError,
 )
-from zoho_watch.jobs import SCHEDULE_WATCHER, JobKey
+from zoho_watch.jobs import DEFAULT_KIND, SCHEDULE_WATCHER, JobKey
 from zoho_watch.polling import PollPolicy
 from zoho_watch.services import Services, get_services
 from zoho_watch.store import JobView
@@ -247,9 +247,7 @@ def _watch_by_state_machine(
     machine = state_machine_arn(settings)
     deadline_text = iso_z(deadline)
     watch_input = {
-        "connection": job.connection,
-        "module": job.module,
-        "job_id": job.job_id,
+        **_job_input(job),
         "poll": poll,
         "deadline": deadline_text,
         "generation": 0,
@@ -277,6 +275,12 @@ def _watch_by_state_machine(
 _RESUMED_SETTINGS = ("poll", "deadline", "max_polls")
 
 
+def _job_input(job: JobKey) -> dict[str, Any]:
+    """The job in a watch execution's input (its kind named when it is not a mass update)."""
+    named = {"connection": job.connection, "module": job.module, "job_id": job.job_id}
+    return named if job.kind == DEFAULT_KIND else {**named, "kind": job.kind}
+
+
 def resumes_of(execution_input: str | None) -> int:
     """How many times the watch of an execution (its input, as JSON text) was resumed before it."""
     try:
@@ -297,7 +301,7 @@ def resume_watch(job: JobKey, ended_watcher: str, ended: dict[str, Any]) -> str 
     """
     stepfunctions = get_services().stepfunctions
     previous = json.loads(ended.get("input") or "{}")
-    watch_input: dict[str, Any] = {"connection": job.connection, "module": job.module, "job_id": job.job_id}
+    watch_input: dict[str, Any] = _job_input(job)
     watch_input |= {name: previous[name] for name in _RESUMED_SETTINGS if previous.get(name) is not None}
     watch_input["resumes"] = resumes_of(ended.get("input")) + 1
     watch_input["start_request"] = uuid.uuid4().hex

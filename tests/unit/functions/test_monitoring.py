@@ -156,6 +156,7 @@ def step_functions_log(event_type: str, error: str | None = None) -> dict[str, A
         (step_functions_log("ExecutionFailed", "ContinueAsNewFailed"), True),
         (step_functions_log("ExecutionFailed", "States.Runtime"), True),
         (step_functions_log("ExecutionFailed", "MassUpdateFailed"), False),  # Zoho's own FAILED job
+        (step_functions_log("ExecutionFailed", "JobFailed"), False),  # another kind's, FAILED by Zoho
         (step_functions_log("TaskFailed", "ZohoUnavailable"), False),  # a retried task
         (step_functions_log("ExecutionAborted"), False),
     ],

@@ -146,8 +146,17 @@ def test_outcomes_end_where_they_should(asl: dict[str, Any]) -> None:
     choice = states(asl)[states(asl)["CheckJob"]["Next"]]
     by_status = {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c}
     assert states(asl)[by_status["COMPLETED"]]["Type"] == "Succeed"
-    failed = states(asl)[by_status["FAILED"]]
-    assert (failed["Type"], failed["Error"]) == ("Fail", "MassUpdateFailed")
+    # Zoho's FAILED: MassUpdateFailed for a mass update (the rule before), JobFailed for any other kind.
+    [mass_update] = [c for c in choice["Choices"] if "And" in c]
+    assert mass_update["And"] == [
+        {"Variable": "$.status", "StringEquals": "FAILED"},
+        {"Variable": "$.kind", "StringEquals": "mass_update"},
+    ]
+    assert choice["Choices"].index(mass_update) < [c.get("Next") for c in choice["Choices"]].index(
+        by_status["FAILED"]
+    )
+    for target, error in ((mass_update["Next"], "MassUpdateFailed"), (by_status["FAILED"], "JobFailed")):
+        assert (states(asl)[target]["Type"], states(asl)[target]["Error"]) == ("Fail", error)
     by_flag = {c["Variable"]: c["Next"] for c in choice["Choices"] if "BooleanEquals" in c}
     assert states(asl)[by_flag["$.deadline_passed"]]["Error"] == "DeadlineExceeded"
     wait = states(asl)[choice["Default"]]
@@ -160,7 +169,7 @@ def test_outcomes_end_where_they_should(asl: dict[str, Any]) -> None:
 
 def test_continue_as_new_starts_the_next_named_generation(asl: dict[str, Any]) -> None:
     choice = states(asl)[states(asl)["CheckJob"]["Next"]]
-    target = next(c["Next"] for c in choice["Choices"] if c["Variable"] == "$.continue_as_new")
+    target = next(c["Next"] for c in choice["Choices"] if c.get("Variable") == "$.continue_as_new")
     task = states(asl)[target]
     assert task["Resource"] == "arn:aws:states:::states:startExecution"
     params = task["Parameters"]
@@ -173,6 +182,7 @@ def test_continue_as_new_starts_the_next_named_generation(asl: dict[str, Any]) -
         "connection",
         "module",
         "job_id",
+        "kind",
         "poll",
         "deadline",
         "generation",

@@ -30,6 +30,7 @@ SETTINGS = {
     "connection": "default",
     "module": "Leads",
     "job_id": "554023000000506003",
+    "kind": "mass_update",  # the loop state always names the kind (zoho_watch.loop.loop_settings)
     "poll": {"min_seconds": 5, "max_seconds": 300},
     "deadline": "2030-01-01T00:00:00Z",
     "generation": 0,
@@ -162,6 +163,14 @@ def test_failed_job_fails_with_mass_update_failed(machine) -> None:
 
     assert (result["status"], result["error"]) == ("FAILED", "MassUpdateFailed")
     assert "3 of 10 records failed" in result["cause"]
+
+
+def test_a_failed_job_of_another_kind_fails_with_job_failed(machine) -> None:
+    failed = answer("FAILED", kind="bulk_read", zoho_status="FAILURE")
+    result, _ = machine(answer("RUNNING", kind="bulk_read", zoho_status="IN PROGRESS"), failed)
+
+    assert (result["status"], result["error"]) == ("FAILED", "JobFailed")
+    assert "Zoho bulk_read job 554023000000506003 on Leads ended FAILURE: 3 of 10" in result["cause"]
 
 
 def test_passed_deadline_fails_with_deadline_exceeded(machine) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 from zoho_watch.errors import InvalidInput
+from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import CONNECTION_PATTERN, JOB_ID_PATTERN, MODULE_PATTERN
 from zoho_watch.watch_requests import WATCH_REQUESTED, parse_watch_requested_event
 
@@ -41,6 +42,7 @@ def test_the_schema_uses_the_librarys_patterns() -> None:
         JOB_ID_PATTERN,
         CONNECTION_PATTERN,
     )
+    assert sorted(detail["kind"]["enum"]) == sorted(KINDS)  # every kind the library declares, no other
 
 
 @pytest.mark.parametrize(
@@ -53,6 +55,7 @@ def test_the_schema_uses_the_librarys_patterns() -> None:
         {"surprise": True},
         {"job_id": 42},
         {"heartbeat_seconds": 30},
+        {"kind": "mass_explode"},
         {"heartbeat_seconds": "300"},
     ],
 )

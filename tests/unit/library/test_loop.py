@@ -63,6 +63,7 @@ def test_settings_are_validated_and_defaulted(settings_env: None) -> None:
         **BASE,
         "poll": {"min_seconds": 30, "max_seconds": 900},
         "deadline": "2030-01-01T00:00:00Z",
+        "kind": "mass_update",  # carried to every next generation (the state machine passes it on)
         "generation": 0,
         "polls": 0,
         "max_polls": 700,  # MAX_POLLS_PER_EXECUTION
@@ -81,6 +82,8 @@ def test_settings_are_validated_and_defaulted(settings_env: None) -> None:
         {**BASE, "module": "Leads/../x"},
         {**BASE, "job_id": "12ab"},
         {**BASE, "connection": "Not Valid"},
+        {**BASE, "kind": "mass_explode"},
+        {**BASE, "kind": "mass_convert", "module": "Deals"},
         {**BASE, "poll": {"min_seconds": 600, "max_seconds": 60}},
         {**BASE, "deadline": "tomorrow"},
         {**BASE, "deadline": "2030-01-01T00:00:00"},

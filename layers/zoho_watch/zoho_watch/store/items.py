@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -45,16 +45,18 @@ def epoch_of(iso: str) -> float:
 
 
 def job_pk(key: JobKey) -> str:
-    """Partition key of a job: `JOB#{connection}#{module}#{job_id}`."""
-    return f"JOB#{key.connection}#{key.module}#{key.job_id}"
+    """Partition key of a job: `JOB#{connection}#{module}#{job_id}`, then `#{kind}` for kinds other than mass
+    update (a mass update's key is what it was before there were kinds: old records read back as they are)."""
+    return f"JOB#{key.ref}"
 
 
 def listing_key(key: JobKey, status: str | None) -> str:
-    """The job's sort key in the `JobList` index: `{status}#{connection}#{module}#{job_id}`.
+    """The job's sort key in the `JobList` index: `{status}#{connection}#{module}#{job_id}` (`#{kind}` after
+    it for kinds other than mass update).
 
     The status comes first so that a page of one status is one key range; `unchecked` before the first check.
     """
-    return f"{status or UNCHECKED}#{key.connection}#{key.module}#{key.job_id}"
+    return f"{status or UNCHECKED}#{key.ref}"
 
 
 def listing_prefix(status: str | None, connection: str | None) -> str | None:
@@ -192,6 +194,10 @@ class JobView(TypedDict):
     poll: dict[str, int] | None
     next_check_at: float | None
     version: int
+    # Jobs of kinds other than mass update only: the kind, Zoho's own status word and the result's links.
+    kind: NotRequired[str]
+    zoho_status: NotRequired[str | None]
+    results: NotRequired[dict[str, Any]]
 
 
 class HistoryView(TypedDict):
@@ -216,7 +222,7 @@ def _counts(item: dict[str, Any]) -> Counts:
 def state_view(item: dict[str, Any]) -> JobView:
     """The public, JSON-ready shape of a job's STATE item."""
     status = item.get("status")
-    return {
+    view: JobView = {
         "connection": item["connection"],
         "module": item["module"],
         "job_id": item["job_id"],
@@ -235,6 +241,11 @@ def state_view(item: dict[str, Any]) -> JobView:
         "next_check_at": item.get("next_check_at"),
         "version": item.get("version", 0),
     }
+    if item.get("kind"):
+        view["kind"] = item["kind"]
+        view["zoho_status"] = item.get("zoho_status")
+        view["results"] = item.get("results") or {}
+    return view
 
 
 def history_view(item: dict[str, Any]) -> HistoryView:

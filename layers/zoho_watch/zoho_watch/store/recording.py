@@ -11,6 +11,7 @@ from typing import Any
 from zoho_watch.errors import InvalidInput, ZohoWatchError
 from zoho_watch.jobs import (
     COMPLETED,
+    DEFAULT_KIND,
     FAILED,
     QUEUED,
     RUNNING,
@@ -100,6 +101,13 @@ def _changed_event(old: dict[str, Any], status: str) -> dict[str, Any]:
     if old.get("status") != status:
         return {"changed_event_pending": True, "changed_previous_status": old.get("status")}
     return {}
+
+
+def _kind_fields(job: JobKey, snapshot: Snapshot) -> dict[str, Any]:
+    """What a check writes of another kind than mass update: the kind, Zoho's status word, its results."""
+    if job.kind == DEFAULT_KIND:
+        return {}
+    return {"kind": job.kind, "zoho_status": snapshot.zoho_status, "results": dict(snapshot.results or {})}
 
 
 @dataclass(frozen=True)
@@ -318,6 +326,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             "progress": snapshot.progress,
             "listing": LISTING,
             "listing_key": listing_key(job, snapshot.status),
+            **_kind_fields(job, snapshot),
             "first_seen_at": first_seen_iso,
             "last_checked_at": iso_utc(checked_at),
             "checked_ts": checked_at,

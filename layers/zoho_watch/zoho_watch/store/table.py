@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from zoho_watch.jobs import JobKey
+from zoho_watch.jobs import DEFAULT_KIND, JobKey
 from zoho_watch.store.items import LISTING, STATE_SK, _deserialize, _serialize, iso_utc, job_pk, listing_key
 
 # After a lost conditional write (or a batch DynamoDB served only in part), the request is made again after a
@@ -74,6 +74,9 @@ class StoreTable:
             ":unchecked": listing_key(job, None),
             ":no_waiters": {},
         }
+        if job.kind != DEFAULT_KIND:
+            sets.append("kind = :kind")
+            values[":kind"] = job.kind
         return sets, values, {"#connection": "connection", "#module": "module"}
 
     def _get_raw(self, key: dict[str, Any]) -> dict[str, Any] | None:
