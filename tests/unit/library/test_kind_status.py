@@ -4,6 +4,8 @@ refusals (no such job, no scope, another module)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from zoho_watch.errors import JobNotFound, ZohoAuthError, ZohoRequestError
 from zoho_watch.job_kinds import KINDS, ORG_MODULE
@@ -99,3 +101,16 @@ def test_each_kinds_refusals_are_typed(zoho: FakeZoho) -> None:
     with pytest.raises(ZohoRequestError, match="INVALID_MODULE"):
         client.get_job_status(token, zoho.url, KINDS["mass_convert"], "Contacts", lead_job)
     assert client.get_job_status(token, zoho.url, KINDS["mass_convert"], "leads", lead_job).total == 10
+
+
+def test_each_kind_learns_its_own_pace(library: Any, zoho: FakeZoho, aws: Any) -> None:
+    from zoho_watch.check import check_job
+    from zoho_watch.jobs import JobKey
+
+    aws.write_credentials("kinds", zoho.credentials(scopes=ALL_SCOPES))
+    job_id = zoho.create_job("Contacts", total=600, profile=JobProfile(0, 600), kind="mass_delete")
+    job = JobKey("kinds", "Contacts", job_id, "mass_delete")
+    while not (result := check_job(job, watcher="schedule"))["terminal"]:
+        zoho.clock.advance(result["next_check_in"])
+    assert library.store.rate_prior("kinds", "Contacts") is None  # a mass update's pace: untouched
+    assert library.store.rate_prior("kinds", "Contacts", "mass_delete") is not None

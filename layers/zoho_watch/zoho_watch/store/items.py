@@ -17,7 +17,7 @@ from typing import Any, NotRequired, TypedDict
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import TERMINAL_STATUSES, JobKey
+from zoho_watch.jobs import DEFAULT_KIND, TERMINAL_STATUSES, JobKey
 
 STATE_SK = "STATE"
 CHECK_PREFIX = "CHECK#"
@@ -64,6 +64,11 @@ def listing_prefix(status: str | None, connection: str | None) -> str | None:
     if status is None:
         return None
     return f"{status}#" + (f"{connection}#" if connection is not None else "")
+
+
+def rate_scope(module: str, kind: str) -> str:
+    """What a pace is learnt under: the module, then `#{kind}` for kinds other than mass update."""
+    return module if kind == DEFAULT_KIND else f"{module}#{kind}"
 
 
 def rate_pk(connection: str, module: str) -> str:

@@ -1,5 +1,6 @@
 """The rate prior of each (connection, module): the throughput learnt from its jobs seen finishing, one item
-`pk = RATE#{connection}#{module}`, `sk = RATE`, kept for a while in each container (see `rate_prior`)."""
+`pk = RATE#{connection}#{module}` (`#{kind}` after it for the jobs of a kind other than mass update), `sk =
+RATE`, kept for a while in each container (see `rate_prior`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import validate_connection, validate_module
+from zoho_watch.jobs import DEFAULT_KIND, validate_connection, validate_kind, validate_module
 from zoho_watch.polling import RatePrior
-from zoho_watch.store.items import RATE_SK, _deserialize, _serialize, iso_utc, rate_pk
+from zoho_watch.store.items import RATE_SK, _deserialize, _serialize, iso_utc, rate_pk, rate_scope
 from zoho_watch.store.table import StoreTable
 
 logger = Logger(child=True)
@@ -37,20 +38,24 @@ class RatePriors(StoreTable):
         self._rate_cache_lock = threading.Lock()
         self._rate_reads: dict[tuple[str, str], threading.Lock] = {}  # one read of a prior at a time
 
-    def _rate_key(self, connection: str, module: str) -> dict[str, Any]:
-        """The key of the (connection, module)'s rate prior item, after validating both."""
+    def _rate_key(self, connection: str, module: str, kind: str) -> dict[str, Any]:
+        """The key of the (connection, module)'s rate prior item of jobs of `kind`, after validating each."""
         validate_connection(connection)
         validate_module(module)
-        return {"pk": {"S": rate_pk(connection, module)}, "sk": {"S": RATE_SK}}
+        if kind != DEFAULT_KIND:
+            validate_kind(kind, module)
+        return {"pk": {"S": rate_pk(connection, rate_scope(module, kind))}, "sk": {"S": RATE_SK}}
 
-    def rate_prior(self, connection: str, module: str) -> RatePrior | None:
-        """The throughput learnt from this (connection, module)'s finished jobs, or None before the first.
+    def rate_prior(self, connection: str, module: str, kind: str = DEFAULT_KIND) -> RatePrior | None:
+        """The throughput learnt from this (connection, module)'s finished jobs of `kind`, or None before the
+        first (each kind its own: a bulk read does not move at a mass update's pace).
 
         Kept in this container for `rate_prior_cache_seconds` (library clock) after it was read or learnt
         here, so a sweep of many jobs of one module reads it once; another container's lessons show after
         that.
         """
-        key = self._rate_key(connection, module)
+        key = self._rate_key(connection, module, kind)
+        module = rate_scope(module, kind)
         cached = self._rate_cache.get((connection, module))
         if cached is not None and self._clock() < cached[0]:
             return cached[1]
@@ -76,14 +81,18 @@ class RatePriors(StoreTable):
         with self._rate_cache_lock:
             self._rate_cache.pop((connection, module), None)
 
-    def learn_rate(self, connection: str, module: str, rate: float) -> RatePrior | None:
-        """Teach the (connection, module)'s rate prior one finished job's `rate` (records per second).
+    def learn_rate(
+        self, connection: str, module: str, rate: float, kind: str = DEFAULT_KIND
+    ) -> RatePrior | None:
+        """Teach the (connection, module)'s rate prior of `kind` one finished job's `rate` (records per
+        second).
 
         A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
         cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.
         The container's cached prior becomes the one written (or is dropped when none was).
         """
-        key = self._rate_key(connection, module)
+        key = self._rate_key(connection, module, kind)
+        scope = rate_scope(module, kind)  # the cache's key
         if (
             isinstance(rate, bool)
             or not isinstance(rate, int | float)
@@ -103,6 +112,7 @@ class RatePriors(StoreTable):
                     "sk": RATE_SK,
                     "connection": connection,
                     "module": module,
+                    **({"kind": kind} if kind != DEFAULT_KIND else {}),
                     "prior": prior.to_item(),
                     "version": version + 1,
                     "updated_at": iso_utc(self._clock()),
@@ -118,15 +128,15 @@ class RatePriors(StoreTable):
                 except self._client.exceptions.ConditionalCheckFailedException:
                     continue
                 # Cached as stored (rounded), so a cached read equals a read from the table.
-                self._cache_rate(connection, module, RatePrior.from_item(item["prior"]))
+                self._cache_rate(connection, scope, RatePrior.from_item(item["prior"]))
                 return prior
         except (ClientError, BotoCoreError) as error:
-            self._forget_rate(connection, module)
+            self._forget_rate(connection, scope)
             logger.warning(
                 "rate prior not updated", extra={"connection": connection, "error": type(error).__name__}
             )
             return None
-        self._forget_rate(connection, module)
+        self._forget_rate(connection, scope)
         logger.warning(
             "rate prior not updated: too many concurrent writers", extra={"connection": connection}
         )

@@ -218,7 +218,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                     waiting=bool(old.get("waiters")),
                 )
             if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
-                prior, prior_read = self.rate_prior(job.connection, job.module), True
+                prior, prior_read = self.rate_prior(job.connection, job.module, job.kind), True
             new, wait = self._next_state(
                 old,
                 job,
@@ -244,7 +244,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             if snapshot.terminal:
                 sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])
                 if sample is not None:
-                    self.learn_rate(job.connection, job.module, sample)
+                    self.learn_rate(job.connection, job.module, sample, job.kind)
             return CheckOutcome(
                 state=state_view(new),
                 changed=previous != snapshot.status,
