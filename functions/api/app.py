@@ -475,14 +475,8 @@ def start_watch(
     if isinstance(app.current_event.json_body, list):
         raise InvalidInput("the request body must be a JSON object")
     request = request or WatchRequest()
-    options = request.options()
-    outcome = watches.start_watch(
-        _job_key(request.connection or connection, module, job_id),
-        mode=options.mode,
-        poll=options.poll,
-        deadline=options.deadline,
-        task_token=options.task_token,
-        heartbeat_seconds=options.heartbeat_seconds,
+    outcome = watches.start_watch_with(
+        _job_key(request.connection or connection, module, job_id), request.options()
     )
     if outcome.finished:
         return _json(200, watch_answer(outcome))

@@ -42,14 +42,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def watch(request: WatchRequest) -> dict[str, Any]:
     """Start (or join) the job's watch for `request`, registering its task token; what was done."""
-    outcome = watches.start_watch(
-        request.job,
-        mode=request.mode,
-        poll=request.poll,
-        deadline=request.deadline,
-        task_token=request.task_token,
-        heartbeat_seconds=request.heartbeat_seconds,
-    )
+    outcome = watches.start_watch_with(request.job, request.options)
     if outcome.watching and not outcome.already:
         metrics.add_metric(name="WatchesStarted", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -57,7 +50,7 @@ def watch(request: WatchRequest) -> dict[str, Any]:
         extra={
             "job_id": request.job.job_id,
             "outcome": outcome.message,
-            "waiting": request.task_token is not None,
+            "waiting": request.options.task_token is not None,
         },
     )
     return _watch_answer(outcome)

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from zoho_watch.errors import ZohoUnavailable
-from zoho_watch.jobs import COMPLETED, DEFAULT_KIND, FAILED, RUNNING, SCHEDULED, Snapshot, is_status_word
+from zoho_watch.jobs import COMPLETED, FAILED, RUNNING, SCHEDULED, Snapshot, is_status_word
 from zoho_watch.zoho_errors import error_from_reply
 
 Phase = Literal["queued", "running", "completed", "failed"]
@@ -309,8 +309,6 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
         )
     }
 )
-__all__ = ["DEFAULT_KIND", "KINDS", "ORG_MODULE", "JobKind", "KindReply", "snapshot_of"]
-
 # zoho-watch's word for each phase: the mass update statuses every other part of zoho-watch knows.
 PHASE_STATUS: Mapping[Phase, str] = MappingProxyType(
     {"queued": SCHEDULED, "running": RUNNING, "completed": COMPLETED, "failed": FAILED}

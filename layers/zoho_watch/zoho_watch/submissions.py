@@ -33,7 +33,7 @@ from zoho_watch.errors import (
 from zoho_watch.mass_updates import MassUpdate, MassUpdateReply, RecordResult, job_of
 from zoho_watch.services import Services, get_services
 from zoho_watch.token_secrets import AccessToken
-from zoho_watch.watches import WatchOptions, WatchOutcome, start_watch
+from zoho_watch.watches import WatchOptions, WatchOutcome, start_watch_with
 
 logger = Logger(child=True)
 
@@ -88,15 +88,7 @@ def submit_mass_update(
         reply, replayed = _submit_once(services, update, idempotency_key, lambda_context)
     if not update.scheduled:
         return Submitted(update, reply, replayed=replayed)
-    options = watch or WatchOptions()
-    outcome = start_watch(
-        job_of(update, reply),
-        mode=options.mode,
-        poll=options.poll,
-        deadline=options.deadline,
-        task_token=options.task_token,
-        heartbeat_seconds=options.heartbeat_seconds,
-    )
+    outcome = start_watch_with(job_of(update, reply), watch or WatchOptions())
     return Submitted(update, reply, outcome, replayed)
 
 
@@ -136,7 +128,7 @@ def _submit_once(
 
     def submit(request: dict[str, Any]) -> dict[str, Any]:
         ran.append(True)
-        return _reply_json(_submit(services, update))
+        return dataclasses.asdict(_submit(services, update))
 
     config = IdempotencyConfig(
         event_key_jmespath="[connection, key]",
@@ -172,10 +164,6 @@ def _submit_once(
         typed = classify(error)
         raise typed or AwsUnavailable(f"the idempotency record could not be kept ({error.message})") from None
     return _reply_of(answer), not ran
-
-
-def _reply_json(reply: MassUpdateReply) -> dict[str, Any]:
-    return dataclasses.asdict(reply)
 
 
 def _reply_of(answer: dict[str, Any]) -> MassUpdateReply:

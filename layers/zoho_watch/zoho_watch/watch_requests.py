@@ -27,7 +27,6 @@ from zoho_watch.errors import ConfigError, InvalidInput
 from zoho_watch.jobs import DEFAULT_CONNECTION, DEFAULT_KIND, JobKey
 from zoho_watch.mass_updates import MassUpdate, parse_mass_update
 from zoho_watch.services import get_services
-from zoho_watch.submissions import validate_idempotency_key
 from zoho_watch.waiters import validate_heartbeat
 from zoho_watch.watches import WatchMode, WatchOptions
 
@@ -41,14 +40,10 @@ SUBMIT_FIELDS = frozenset({"submit", "task_token", "idempotency_key"})
 
 @dataclass(frozen=True)
 class WatchRequest:
-    """One request to watch a job, checked."""
+    """One request to watch a job, checked: the job and how to watch it."""
 
     job: JobKey
-    mode: WatchMode = "stepfunctions"
-    deadline: datetime | None = None
-    poll: dict[str, Any] | None = None
-    task_token: str | None = None
-    heartbeat_seconds: int | None = None
+    options: WatchOptions
 
 
 def parse_watch_request(payload: Any) -> WatchRequest:
@@ -65,14 +60,12 @@ def parse_watch_request(payload: Any) -> WatchRequest:
         raise InvalidInput("module and job_id are required")
     connection = payload.get("connection") or DEFAULT_CONNECTION
     job = JobKey(connection, payload["module"], payload["job_id"], payload.get("kind") or DEFAULT_KIND)
-    options = watch_options(payload)
-    return WatchRequest(
-        job, options.mode, options.deadline, options.poll, options.task_token, options.heartbeat_seconds
-    )
+    return WatchRequest(job, watch_options(payload))
 
 
 def watch_options(fields: dict[str, Any]) -> WatchOptions:
-    """The `WatchOptions` of a request's `mode`, `deadline`, `poll` and `task_token` (each optional)."""
+    """The `WatchOptions` of a request's `mode`, `deadline`, `poll`, `task_token` and `heartbeat_seconds`
+    (each optional)."""
     for name in ("mode", "deadline", "task_token"):
         if fields.get(name) is not None and not isinstance(fields[name], str):
             raise InvalidInput(f"{name} must be a string")
@@ -112,9 +105,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     if watch is not None and (not isinstance(watch, dict) or set(watch) - (WATCH_FIELDS - {"task_token"})):
         raise InvalidInput("watch must be an object with mode, deadline, poll and heartbeat_seconds")
     update = parse_mass_update(body)
-    key = payload.get("idempotency_key")
-    if key is not None:
-        validate_idempotency_key(key)
+    key = payload.get("idempotency_key")  # checked by the submission, before any call
     if watch is None and payload.get("task_token") is None:
         return SubmitRequest(update, None, key)
     options = watch_options({**(watch or {}), "task_token": payload.get("task_token")})

@@ -186,6 +186,18 @@ def start_watch(
     return outcome
 
 
+def start_watch_with(job: JobKey, options: WatchOptions) -> WatchOutcome:
+    """`start_watch` with the settings of `options` (as the API, watch requests and submissions hold them)."""
+    return start_watch(
+        job,
+        mode=options.mode,
+        poll=options.poll,
+        deadline=options.deadline,
+        task_token=options.task_token,
+        heartbeat_seconds=options.heartbeat_seconds,
+    )
+
+
 def _add_waiter(
     services: Services, job: JobKey, task_token: str, heartbeat_seconds: int | None = None
 ) -> JobView:

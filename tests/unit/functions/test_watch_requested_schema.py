@@ -31,7 +31,7 @@ def test_each_sample_is_valid_and_parsed(path: Any) -> None:
     validator().validate(event)
     request = parse_watch_requested_event(event)
     assert (request.job.module, request.job.job_id) == (event["detail"]["module"], event["detail"]["job_id"])
-    assert request.task_token == event["detail"].get("task_token")
+    assert request.options.task_token == event["detail"].get("task_token")
 
 
 def test_the_schema_uses_the_librarys_patterns() -> None:

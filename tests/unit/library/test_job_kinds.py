@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from zoho_watch.errors import JobNotFound, ZohoAuthError, ZohoRequestError, ZohoUnavailable
-from zoho_watch.job_kinds import DEFAULT_KIND, KINDS, ORG_MODULE, KindReply
+from zoho_watch.job_kinds import KINDS, ORG_MODULE, KindReply
+from zoho_watch.jobs import DEFAULT_KIND
 
 BULK_READ_DONE = {
     "data": [
