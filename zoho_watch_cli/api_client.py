@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
+from zoho_watch.jobs import DEFAULT_KIND
 
 
 class ApiError(Exception):
@@ -87,13 +88,18 @@ class ZohoWatchApi:
         return document
 
     @staticmethod
-    def _job_path(module: str, job_id: str) -> str:
-        return f"/jobs/{quote(module, safe='')}/{quote(job_id, safe='')}"
+    def _job_path(module: str, job_id: str, kind: str) -> str:
+        """A job's path: `/jobs/{module}/{job_id}` for a mass update (any zoho-watch stack serves it),
+        `/jobs/{kind}/{module}/{job_id}` for another kind."""
+        path = f"{quote(module, safe='')}/{quote(job_id, safe='')}"
+        return f"/jobs/{path}" if kind == DEFAULT_KIND else f"/jobs/{quote(kind, safe='')}/{path}"
 
-    def start_watch(self, module: str, job_id: str, **settings: Any) -> dict[str, Any]:
-        """PUT /jobs/{module}/{job_id}/watch with mode, poll, deadline, connection (None values left out)."""
+    def start_watch(
+        self, module: str, job_id: str, kind: str = DEFAULT_KIND, **settings: Any
+    ) -> dict[str, Any]:
+        """PUT .../watch of the job with mode, poll, deadline, connection (None values left out)."""
         body = {key: value for key, value in settings.items() if value is not None}
-        return self.request("PUT", f"{self._job_path(module, job_id)}/watch", body=body)
+        return self.request("PUT", f"{self._job_path(module, job_id, kind)}/watch", body=body)
 
     def submit_mass_update(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         """POST /mass-updates with an Idempotency-Key."""
@@ -101,19 +107,33 @@ class ZohoWatchApi:
             self.request("POST", "/mass-updates", body=body, headers={"Idempotency-Key": idempotency_key})
         )
 
-    def stop_watch(self, module: str, job_id: str) -> dict[str, Any]:
-        """DELETE /jobs/{module}/{job_id}/watch."""
-        return self.request("DELETE", f"{self._job_path(module, job_id)}/watch")
+    def stop_watch(self, module: str, job_id: str, kind: str = DEFAULT_KIND) -> dict[str, Any]:
+        """DELETE .../watch of the job."""
+        return self.request("DELETE", f"{self._job_path(module, job_id, kind)}/watch")
 
-    def job(self, module: str, job_id: str, live: bool = False) -> dict[str, Any]:
-        """GET /jobs/{module}/{job_id} (stored state, or a check of Zoho now with live)."""
-        return self.request("GET", self._job_path(module, job_id), query={"live": "true" if live else None})
+    def job(
+        self,
+        module: str,
+        job_id: str,
+        live: bool = False,
+        kind: str = DEFAULT_KIND,
+        connection: str | None = None,
+    ) -> dict[str, Any]:
+        """GET the job (stored state, or a check of Zoho now with live)."""
+        query = {"live": "true" if live else None, "connection": connection}
+        return self.request("GET", self._job_path(module, job_id, kind), query=query)
 
-    def history(self, module: str, job_id: str, limit: int = 50) -> dict[str, Any]:
-        """GET /jobs/{module}/{job_id}/history."""
-        return self.request("GET", f"{self._job_path(module, job_id)}/history", query={"limit": limit})
+    def history(self, module: str, job_id: str, limit: int = 50, kind: str = DEFAULT_KIND) -> dict[str, Any]:
+        """GET .../history of the job."""
+        return self.request("GET", f"{self._job_path(module, job_id, kind)}/history", query={"limit": limit})
 
-    def jobs(self, status: str | None = None, connection: str | None = None, limit: int = 50) -> list[dict]:
+    def jobs(
+        self,
+        status: str | None = None,
+        connection: str | None = None,
+        limit: int = 50,
+        kind: str | None = None,
+    ) -> list[dict]:
         """GET /jobs, following next_cursor until `limit` jobs are collected."""
         items: list[dict[str, Any]] = []
         cursor = None
@@ -121,7 +141,12 @@ class ZohoWatchApi:
             page = self.request(
                 "GET",
                 "/jobs",
-                query={"status": status, "connection": connection, "limit": min(limit - len(items), 100)}
+                query={
+                    "status": status,
+                    "connection": connection,
+                    "kind": kind,
+                    "limit": min(limit - len(items), 100),
+                }
                 | ({"cursor": cursor} if cursor else {}),
             )
             items.extend(page.get("items") or [])

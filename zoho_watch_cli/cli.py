@@ -5,6 +5,8 @@
     zoho-watch watch MODULE JOB_ID      start watching a job and draw its progress until it ends
     zoho-watch check MODULE JOB_ID      check a job on Zoho now (--stored: what zoho-watch recorded)
     zoho-watch jobs                     the jobs zoho-watch knows
+    (watch, check and jobs take --kind: mass_update by default, or bulk_read, mass_delete...; module `org`
+    for the kinds whose job belongs to no module; `jobs --kind all` lists every kind)
     zoho-watch submit MODULE ...        run a mass update through zoho-watch (--watch: follow it to its end)
     zoho-watch connect                  exchange a Zoho self-client grant code for the credentials secret
 
@@ -31,7 +33,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from zoho_watch.jobs import JOB_ID_PATTERN, MODULE_PATTERN
+from zoho_watch.errors import InvalidInput
+from zoho_watch.job_kinds import KINDS, ORG_MODULE
+from zoho_watch.jobs import DEFAULT_KIND, JOB_ID_PATTERN, MODULE_PATTERN, validate_kind
 
 from zoho_watch_cli.api_client import ApiError, ZohoWatchApi, region_of_url
 
@@ -158,11 +162,15 @@ def resolve_target(args: argparse.Namespace) -> Target:
 # --- commands ------------------------------------------------------------------------------------------
 
 
-def _validate_job(module: str, job_id: str) -> None:
+def _validate_job(module: str, job_id: str, kind: str = DEFAULT_KIND) -> None:
     if not re.fullmatch(MODULE_PATTERN, module):
         raise CliError(f"invalid module {module[:40]!r}: letters, digits and _ (e.g. Leads)", EXIT_USAGE)
     if not re.fullmatch(JOB_ID_PATTERN, job_id):
         raise CliError(f"invalid job id {job_id[:40]!r}: digits only", EXIT_USAGE)
+    try:
+        validate_kind(kind, module)
+    except InvalidInput as error:
+        raise CliError(str(error), EXIT_USAGE) from None
 
 
 @contextlib.contextmanager
@@ -259,20 +267,21 @@ def command_watch(args: argparse.Namespace, console: Console) -> int:
     """Start watching a job, then draw its progress until it ends."""
     from zoho_watch_cli.progress import WatchedJob, follow, summary_table
 
-    _validate_job(args.module, args.job_id)
+    _validate_job(args.module, args.job_id, args.kind)
     target = resolve_target(args)
     bounds = {"min_seconds": args.poll_min, "max_seconds": args.poll_max}
     poll = {key: value for key, value in bounds.items() if value is not None} or None
     answer = target.api.start_watch(
         args.module,
         args.job_id,
+        args.kind,
         mode=args.mode,
         deadline=args.deadline,
         poll=poll,
         connection=args.connection,
     )
     console.print(f"{answer.get('message')}: {answer.get('execution_name') or answer.get('mode')}")
-    job = WatchedJob(args.module, args.job_id)
+    job = WatchedJob(args.module, args.job_id, kind=args.kind)
     states = follow(target.api, [job], console=console, interval=args.interval, timeout=args.timeout)
     console.print(summary_table(states))
     status = (states[job] or {}).get("status")
@@ -281,8 +290,10 @@ def command_watch(args: argparse.Namespace, console: Console) -> int:
 
 def command_check(args: argparse.Namespace, console: Console) -> int:
     """Check a job on Zoho now (or read the stored state) and print it."""
-    _validate_job(args.module, args.job_id)
-    state = resolve_target(args).api.job(args.module, args.job_id, live=not args.stored)
+    _validate_job(args.module, args.job_id, args.kind)
+    state = resolve_target(args).api.job(
+        args.module, args.job_id, live=not args.stored, kind=args.kind, connection=args.connection
+    )
     console.print_json(json.dumps(state))
     return EXIT_OK
 
@@ -291,13 +302,18 @@ def command_jobs(args: argparse.Namespace, console: Console) -> int:
     """List the jobs zoho-watch knows."""
     from rich.table import Table
 
-    items = resolve_target(args).api.jobs(status=args.status, connection=args.connection, limit=args.limit)
+    kind = None if args.kind == ALL_KINDS else args.kind
+    items = resolve_target(args).api.jobs(
+        status=args.status, connection=args.connection, limit=args.limit, kind=kind
+    )
     table = Table(title=f"{len(items)} job(s)")
-    for column in ("module", "job_id", "status", "updated", "failed", "total", "checks", "last checked"):
+    columns = ("module", "job_id", "status", "updated", "failed", "total", "checks", "last checked")
+    for column in ("kind", *columns) if kind is None else columns:
         table.add_column(column)
     for item in items:
         counts = item.get("counts") or {}
         table.add_row(
+            *([item.get("kind", DEFAULT_KIND)] if kind is None else []),
             item.get("module", ""),
             item.get("job_id", ""),
             str(item.get("status") or "-"),
@@ -375,6 +391,23 @@ def command_connect(args: argparse.Namespace, console: Console) -> int:
 # --- parsing -------------------------------------------------------------------------------------------
 
 
+# `jobs --kind all`: every kind, with a kind column.
+ALL_KINDS = "all"
+
+
+def add_kind_option(command: argparse.ArgumentParser, *extra: str) -> None:
+    """`--kind`: the kind of job, a mass update unless named (`extra`: more choices, such as `all`)."""
+    command.add_argument(
+        "--kind",
+        choices=(*sorted(KINDS), *extra),
+        default=DEFAULT_KIND,
+        metavar="KIND",
+        help=f"the kind of job (default {DEFAULT_KIND}): {', '.join((*sorted(KINDS), *extra))}; module"
+        f" `{ORG_MODULE}` for mass_delete_tags, bulk_read, bulk_write, audit_log_export and"
+        " transfer_and_delete",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `zoho-watch`."""
     parser = argparse.ArgumentParser(
@@ -419,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="watch a job and show its progress until it ends")
     watch.add_argument("module")
     watch.add_argument("job_id")
+    add_kind_option(watch)
     watch.add_argument("--mode", choices=("stepfunctions", "schedule"), default="stepfunctions")
     watch.add_argument("--deadline", help="stop watching at this ISO-8601 time (stepfunctions mode)")
     watch.add_argument("--poll-min", type=int, help="shortest wait between checks, seconds")
@@ -431,13 +465,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check a job on Zoho now")
     check.add_argument("module")
     check.add_argument("job_id")
+    add_kind_option(check)
     check.add_argument("--stored", action="store_true", help="show the stored state, without calling Zoho")
+    check.add_argument("--connection", help="Zoho connection (default: default)")
     check.set_defaults(handler=command_check)
 
     jobs = commands.add_parser("jobs", help="list the jobs zoho-watch knows")
     jobs.add_argument("--status", help="only jobs in this status (RUNNING, COMPLETED, ...)")
     jobs.add_argument("--connection", help="only jobs of this connection")
     jobs.add_argument("--limit", type=int, default=50)
+    add_kind_option(jobs, ALL_KINDS)
     jobs.set_defaults(handler=command_jobs)
 
     submit = commands.add_parser(

@@ -1,7 +1,8 @@
 """Live progress bars of watched jobs (rich), read from the zoho-watch API, and the tables shown after.
 
-`follow` polls `GET /jobs/{module}/{job_id}` for each job and draws one bar per job (Updated + Failed out of
-Total, the status, the number of checks) until every job is finished or no longer watched.
+`follow` polls each job's state (`GET /jobs/{module}/{job_id}`, `/jobs/{kind}/{module}/{job_id}` for other
+kinds) and draws one bar per job (done + failed out of total, the status, the number of checks) until every
+job is finished or no longer watched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from zoho_watch.jobs import DEFAULT_KIND
 
 from zoho_watch_cli.api_client import ApiError, ZohoWatchApi
 
@@ -27,6 +29,15 @@ class WatchedJob:
     module: str
     job_id: str
     label: str = ""
+    kind: str = DEFAULT_KIND
+
+    @property
+    def name(self) -> str:
+        """Its label, else `Leads 5540...` (a mass update) or `bulk_read org 5540...`."""
+        if self.label:
+            return self.label
+        base = f"{self.module} {self.job_id}"
+        return base if self.kind == DEFAULT_KIND else f"{self.kind} {base}"
 
 
 def _counts(state: dict[str, Any]) -> tuple[int, int, int]:
@@ -35,13 +46,14 @@ def _counts(state: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def describe(state: dict[str, Any] | None) -> str:
-    """`RUNNING  updated 120  failed 3  / 500  (7 checks)` for one job state."""
+    """`RUNNING  updated 120  failed 3  / 500  (7 checks)` for one job state (`done` for other kinds)."""
     if not state:
         return "[dim]waiting for the first check[/dim]"
     updated, failed, total = _counts(state)
     status = state.get("status") or "NOT CHECKED YET"
     colour = {"COMPLETED": "green", "FAILED": "red"}.get(status, "yellow")
-    text = f"[{colour}]{status:<10}[/{colour}] updated {updated:>6,}  failed {failed:>5,}  / {total:,}"
+    done = "updated" if state.get("kind", DEFAULT_KIND) == DEFAULT_KIND else "done"
+    text = f"[{colour}]{status:<10}[/{colour}] {done} {updated:>6,}  failed {failed:>5,}  / {total:,}"
     text += f"  ({state.get('checks', 0)} checks)"
     if state.get("last_error"):
         text += f"  [red]{(state['last_error'] or {}).get('code', 'error')}[/red]"
@@ -78,16 +90,13 @@ def follow(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        tasks = {
-            job: progress.add_task("", total=None, label=job.label or f"{job.module} {job.job_id}", detail="")
-            for job in jobs
-        }
+        tasks = {job: progress.add_task("", total=None, label=job.name, detail="") for job in jobs}
         while True:
             for job in jobs:
                 if finished(states[job]):
                     continue
                 try:
-                    states[job] = api.job(job.module, job.job_id)
+                    states[job] = api.job(job.module, job.job_id, kind=job.kind)
                 except ApiError as error:
                     if error.code != "JOB_NOT_RECORDED":
                         raise
@@ -121,7 +130,7 @@ def summary_table(
         updated, failed, total = _counts(state)
         watcher = str(state.get("watcher") or "")
         table.add_row(
-            job.label or f"{job.module} {job.job_id}",
+            job.name,
             str(state.get("status") or "-"),
             f"{updated:,}",
             f"{failed:,}",

@@ -2,7 +2,7 @@
 
 moto's API Gateway cannot call Lambda, so this small WSGI server does what API Gateway's `aws_proxy`
 integration does: it matches the method and path against the template's routes (SAM `Api` events, path
-templates like `/jobs/{module}/{job_id}` and `{proxy+}`), builds the REST API proxy event (version 1.0:
+templates like `/jobs` and `/jobs/{path+}`), builds the REST API proxy event (version 1.0:
 path and query parameters, single and multi-value headers, requestContext with stage, request id and the
 caller's identity), invokes the function through moto's Lambda API (so the invocation is logged like any
 other) and turns the proxy response back into HTTP. As on AWS, an unknown route answers 403 "Missing
@@ -58,7 +58,8 @@ def _compile(route: Route) -> _CompiledRoute:
 
 
 def _path_parameters(compiled: _CompiledRoute, match: re.Match[str]) -> dict[str, str] | None:
-    names = [name + plus for name, plus in _PARAMETER.findall(compiled.route.path)]
+    # As API Gateway: a greedy `{path+}` is the parameter `path`.
+    names = [name for name, _ in _PARAMETER.findall(compiled.route.path)]
     if not names:
         return None
     values = [unquote(value) for value in match.groups()]

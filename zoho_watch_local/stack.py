@@ -398,11 +398,15 @@ class EmbeddedStack:
                 items.append({key: _plain(deserializer.deserialize(value)) for key, value in item.items()})
         return sorted(items, key=lambda item: (str(item.get("pk")), str(item.get("sk"))))
 
-    def job_state(self, module: str, job_id: str, connection: str = "default") -> dict[str, Any] | None:
-        """The STATE item of one job, or None."""
+    def job_state(
+        self, module: str, job_id: str, connection: str = "default", kind: str | None = None
+    ) -> dict[str, Any] | None:
+        """The STATE item of one job (a mass update unless `kind` names another), or None."""
         from boto3.dynamodb.types import TypeSerializer
+        from zoho_watch.jobs import DEFAULT_KIND, JobKey
+        from zoho_watch.store.items import job_pk
 
-        key = {"pk": f"JOB#{connection}#{module}#{job_id}", "sk": "STATE"}
+        key = {"pk": job_pk(JobKey(connection, module, job_id, kind or DEFAULT_KIND)), "sk": "STATE"}
         serializer, deserializer = TypeSerializer(), TypeDeserializer()
         reply = self.client("dynamodb").get_item(
             TableName=self.table_name(),

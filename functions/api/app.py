@@ -1,12 +1,13 @@
 """zoho-watch REST API (API Gateway REST proxy, Powertools resolver with request validation).
 
 Routes:
-- `GET /jobs`: stored jobs, filtered by status and connection, a page at a time;
-- `GET /jobs/{module}/{job_id}`: the stored state, or with `?live=true` a check of Zoho now;
-- `GET /jobs/{module}/{job_id}/history`: the job's checks, newest first, a page at a time;
-- `PUT /jobs/{module}/{job_id}/watch`: watch the job with a Step Functions execution (idempotent) or
+- `GET /jobs`: stored jobs, filtered by status, connection and kind, a page at a time;
+- `GET /jobs/{kind}/{module}/{job_id}`: the stored state, or with `?live=true` a check of Zoho now;
+- `GET /jobs/{kind}/{module}/{job_id}/history`: the job's checks, newest first, a page at a time;
+- `PUT /jobs/{kind}/{module}/{job_id}/watch`: watch the job with a Step Functions execution (idempotent) or
   the sweep;
-- `DELETE /jobs/{module}/{job_id}/watch`: stop watching;
+- `DELETE /jobs/{kind}/{module}/{job_id}/watch`: stop watching;
+- the same without `{kind}` (`/jobs/{module}/{job_id}`...): a mass update, as before there were kinds;
 - `POST /mass-updates`: schedule a mass update on Zoho with zoho-watch's tokens, then watch its job (an
   `Idempotency-Key` header makes a retried request return the first answer and never schedule twice);
 - `GET /openapi.json`: the OpenAPI document of these routes.
@@ -45,7 +46,15 @@ from zoho_watch.errors import (
     ZohoRateLimited,
     ZohoWatchError,
 )
-from zoho_watch.jobs import CONNECTION_PATTERN, DEFAULT_CONNECTION, JOB_ID_PATTERN, MODULE_PATTERN, JobKey
+from zoho_watch.job_kinds import KIND_PATTERN, ORG_MODULE
+from zoho_watch.jobs import (
+    CONNECTION_PATTERN,
+    DEFAULT_CONNECTION,
+    DEFAULT_KIND,
+    JOB_ID_PATTERN,
+    MODULE_PATTERN,
+    JobKey,
+)
 from zoho_watch.mass_updates import ID_PATTERN, MAX_IDS
 from zoho_watch.services import get_services
 from zoho_watch.waiters import MAX_HEARTBEAT_SECONDS, MAX_TASK_TOKEN_LENGTH, MIN_HEARTBEAT_SECONDS
@@ -57,8 +66,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 API_TITLE = "zoho-watch"
 API_VERSION = "1.0.0"
 API_DESCRIPTION = (
-    "Know when a Zoho CRM mass update job has finished: stored states, live checks, watches, and mass updates"
-    " submitted and watched."
+    "Know when a Zoho CRM background job (mass update, mass convert, mass delete, mass change owner, tag"
+    " deletion, bulk read, bulk write, audit log export, user transfer and deletion) has finished: stored"
+    " states, live checks, watches, and mass updates submitted and watched."
 )
 API_STAGE = "v1"  # template.yaml's ZohoWatchApi StageName (a test keeps them equal)
 # Where the API is served: the stack's REST API, at its stage.
@@ -90,8 +100,25 @@ API_SECURITY_SCHEMES: dict[str, SecurityScheme] = {
 # The library's patterns, checked at the edge so bad input never reaches Zoho.
 STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
 
-ModuleParam = Annotated[str, Path(pattern=MODULE_PATTERN, description="Zoho module API name, e.g. Leads")]
-JobIdParam = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="Mass update job id (digits)")]
+ModuleParam = Annotated[
+    str,
+    Path(
+        pattern=MODULE_PATTERN,
+        description=f"Zoho module API name, e.g. Leads; `{ORG_MODULE}` for the kinds whose status names no"
+        " module (mass_delete_tags, bulk_read, bulk_write, audit_log_export, transfer_and_delete)",
+    ),
+]
+JobIdParam = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="The job's id (digits)")]
+KindParam = Annotated[
+    str,
+    Path(
+        pattern=KIND_PATTERN,
+        description="The kind of job (the routes without it are mass updates'): mass_update, mass_convert"
+        " (Leads), inventory_mass_convert (Quotes, Sales_Orders), mass_delete, mass_change_owner,"
+        " mass_delete_tags, bulk_read, bulk_write, audit_log_export, transfer_and_delete (module"
+        f" `{ORG_MODULE}` for the last five)",
+    ),
+]
 ConnectionQuery = Annotated[
     str | None, Query(pattern=CONNECTION_PATTERN, description="Connection name (default `default`)")
 ]
@@ -161,7 +188,8 @@ class WatchRequest(WatchSettings):
 
 
 class Counts(BaseModel):
-    """The four counts Zoho reports for a mass update job."""
+    """A job's counts: for a mass update Zoho's four; for another kind its records in all, done (converted,
+    deleted, added or updated...), failed and not done (0 where the kind reports no counts)."""
 
     total: int | None = None
     updated: int | None = None
@@ -176,9 +204,20 @@ class JobState(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     connection: str
+    kind: str = Field(default=DEFAULT_KIND, description="The kind of job")
     module: str
     job_id: str
-    status: str | None = None
+    status: str | None = Field(
+        default=None, description="SCHEDULED, RUNNING, COMPLETED or FAILED (a mass update: Zoho's own status)"
+    )
+    zoho_status: str | None = Field(
+        default=None, description="Zoho's own status word, for kinds other than mass update"
+    )
+    results: dict[str, Any] | None = Field(
+        default=None,
+        description="The result's links, for kinds that give them: bulk read's download_url, more_records and"
+        " next_page_token, bulk write's download_url, the audit log export's download_links",
+    )
     counts: Counts | None = None
     progress: float | None = None
     terminal: bool = False
@@ -398,33 +437,85 @@ def list_jobs(
         str | None, Query(pattern=STATUS_PATTERN, description="Only jobs in this status")
     ] = None,
     connection: ConnectionQuery = None,
+    kind: Annotated[str | None, Query(pattern=KIND_PATTERN, description="Only jobs of this kind")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> JobPage:
     """Jobs zoho-watch knows, by status, connection, module and job id; follow `next_cursor` for more.
 
-    A page filtered by connection alone may hold fewer than `limit` jobs while `next_cursor` is set.
+    A page filtered by connection alone, or by kind, may hold fewer than `limit` jobs while `next_cursor` is
+    set.
     """
     items, next_cursor = get_services().store.list_jobs(
-        status=status, connection=connection, limit=limit, cursor=cursor
+        status=status, connection=connection, kind=kind, limit=limit, cursor=cursor
     )
     return JobPage(items=[JobState.model_validate(item) for item in items], next_cursor=next_cursor)
 
 
-def _job_key(connection: str | None, module: str, job_id: str) -> JobKey:
-    """The job a request names (the connection defaults to `default`)."""
-    return JobKey(connection or DEFAULT_CONNECTION, module, job_id)
+def _job_key(connection: str | None, kind: str, module: str, job_id: str) -> JobKey:
+    """The job a request names (the connection defaults to `default`); InvalidInput for a kind that does not
+    exist in the module."""
+    return JobKey.parse(connection or DEFAULT_CONNECTION, module, job_id, kind)
 
 
-@app.get("/jobs/<module>/<job_id>", summary="Get a job", responses=ERROR_RESPONSES)
+LiveQuery = Annotated[bool, Query(description="Check Zoho now instead of reading the stored state")]
+WATCH_RESPONSES: dict[int, OpenAPIResponse] = {
+    202: _answer("Watching", WatchAnswer),
+    200: _answer("Already finished", WatchAnswer),
+    409: _answer("Watched in the other mode", ErrorBody),
+    **ERROR_RESPONSES,
+}
+
+
+# The mass update routes come first: Powertools tries routes in the order they are registered, and
+# `/jobs/{module}/{job_id}/history` must not be read as a job of kind {module} in module {job_id}.
+@app.get("/jobs/<module>/<job_id>", summary="Get a mass update job", responses=ERROR_RESPONSES)
 def get_job(
+    module: ModuleParam, job_id: JobIdParam, live: LiveQuery = False, connection: ConnectionQuery = None
+) -> JobState:
+    """A mass update's stored state, or with `live=true` the result of a check of Zoho made now."""
+    return get_kind_job(DEFAULT_KIND, module, job_id, live, connection)
+
+
+@app.get("/jobs/<module>/<job_id>/history", summary="Get a mass update's checks", responses=ERROR_RESPONSES)
+def get_job_history(
     module: ModuleParam,
     job_id: JobIdParam,
-    live: Annotated[bool, Query(description="Check Zoho now instead of reading the stored state")] = False,
+    connection: ConnectionQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> HistoryPage:
+    """A mass update's checks, newest first; follow `next_cursor` for more."""
+    return get_kind_job_history(DEFAULT_KIND, module, job_id, connection, limit, cursor)
+
+
+@app.put("/jobs/<module>/<job_id>/watch", summary="Watch a mass update job", responses=WATCH_RESPONSES)
+def start_watch(
+    module: ModuleParam,
+    job_id: JobIdParam,
+    request: Annotated[WatchRequest | None, Body(embed=False)] = None,
+    connection: ConnectionQuery = None,
+) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
+    """Watch a mass update until it finishes: a Step Functions execution (default) or the scheduled sweep."""
+    return start_kind_watch(DEFAULT_KIND, module, job_id, request, connection)
+
+
+@app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a mass update", responses=ERROR_RESPONSES)
+def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
+    """Stop watching a mass update: stop its Step Functions execution, or take it out of the sweep."""
+    return stop_kind_watch(DEFAULT_KIND, module, job_id, connection)
+
+
+@app.get("/jobs/<kind>/<module>/<job_id>", summary="Get a job", responses=ERROR_RESPONSES)
+def get_kind_job(
+    kind: KindParam,
+    module: ModuleParam,
+    job_id: JobIdParam,
+    live: LiveQuery = False,
     connection: ConnectionQuery = None,
 ) -> JobState:
     """The job's stored state, or with `live=true` the result of a check of Zoho made now."""
-    job = _job_key(connection, module, job_id)
+    job = _job_key(connection, kind, module, job_id)
     if live:
         from zoho_watch.check import check_job  # Zoho's client (requests) only for live checks
 
@@ -432,12 +523,13 @@ def get_job(
         return JobState.model_validate(check_job(job))
     state = get_services().store.get(job)
     if state is None:
-        raise JobNotRecorded(job.connection, job.module, job.job_id)
+        raise JobNotRecorded(job)
     return JobState.model_validate(state)
 
 
-@app.get("/jobs/<module>/<job_id>/history", summary="Get a job's checks", responses=ERROR_RESPONSES)
-def get_job_history(
+@app.get("/jobs/<kind>/<module>/<job_id>/history", summary="Get a job's checks", responses=ERROR_RESPONSES)
+def get_kind_job_history(
+    kind: KindParam,
     module: ModuleParam,
     job_id: JobIdParam,
     connection: ConnectionQuery = None,
@@ -446,38 +538,26 @@ def get_job_history(
 ) -> HistoryPage:
     """The job's checks, newest first; follow `next_cursor` for more."""
     items, next_cursor = get_services().store.history(
-        _job_key(connection, module, job_id), limit=limit, cursor=cursor
+        _job_key(connection, kind, module, job_id), limit=limit, cursor=cursor
     )
     return HistoryPage(items=[HistoryItem.model_validate(item) for item in items], next_cursor=next_cursor)
 
 
-@app.put(
-    "/jobs/<module>/<job_id>/watch",
-    summary="Watch a job",
-    responses={
-        202: {"description": "Watching", "content": {"application/json": {"model": WatchAnswer}}},
-        200: {"description": "Already finished", "content": {"application/json": {"model": WatchAnswer}}},
-        409: {
-            "description": "Watched in the other mode",
-            "content": {"application/json": {"model": ErrorBody}},
-        },
-        **ERROR_RESPONSES,
-    },
-)
-def start_watch(
+@app.put("/jobs/<kind>/<module>/<job_id>/watch", summary="Watch a job", responses=WATCH_RESPONSES)
+def start_kind_watch(
+    kind: KindParam,
     module: ModuleParam,
     job_id: JobIdParam,
     request: Annotated[WatchRequest | None, Body(embed=False)] = None,
     connection: ConnectionQuery = None,
-) -> Any:  # a Response with 200 or 202 (see `responses`); Powertools validates typed returns, errors too
+) -> Any:  # a Response with 200 or 202 (see `responses`)
     """Watch the job until it finishes: a Step Functions execution (default) or the scheduled sweep."""
     # Powertools takes a one-item JSON array for its item: the body must be an object (or absent).
     if isinstance(app.current_event.json_body, list):
         raise InvalidInput("the request body must be a JSON object")
     request = request or WatchRequest()
-    outcome = watches.start_watch_with(
-        _job_key(request.connection or connection, module, job_id), request.options()
-    )
+    job = _job_key(request.connection or connection, kind, module, job_id)
+    outcome = watches.start_watch_with(job, request.options())
     if outcome.finished:
         return _json(200, watch_answer(outcome))
     if not outcome.already:
@@ -485,10 +565,12 @@ def start_watch(
     return _json(202, watch_answer(outcome))
 
 
-@app.delete("/jobs/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
-def stop_watch(module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None) -> WatchAnswer:
+@app.delete("/jobs/<kind>/<module>/<job_id>/watch", summary="Stop watching a job", responses=ERROR_RESPONSES)
+def stop_kind_watch(
+    kind: KindParam, module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None
+) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
-    return watch_answer(watches.stop_watch(_job_key(connection, module, job_id)))
+    return watch_answer(watches.stop_watch(_job_key(connection, kind, module, job_id)))
 
 
 @app.post(

@@ -94,6 +94,50 @@ def test_check_and_jobs(
     assert json.loads(capsys.readouterr().out)["checks"] == 1  # read from DynamoDB, no new check
 
 
+def test_watch_check_and_jobs_of_another_kind(
+    embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoho = embedded_stack.zoho
+    deleting = zoho.create_job(
+        "Contacts", total=250, profile=JobProfile(queue_delay=0, duration=300), kind="mass_delete"
+    )
+    updating = zoho.create_job("Contacts", total=100, profile=JobProfile(queue_delay=0, duration=60))
+    with embedded_stack.clock_running():
+        watched = cli.main(["watch", "Contacts", deleting, "--kind", "mass_delete", "--interval", "0.1"])
+    out = capsys.readouterr().out
+    assert watched == cli.EXIT_OK
+    assert f"mass_delete Contacts {deleting}" in out and "COMPLETED" in out
+    state = embedded_stack.job_state("Contacts", deleting, kind="mass_delete")
+    assert (state["status"], state["updated"], state["kind"]) == ("COMPLETED", 250, "mass_delete")
+
+    assert cli.main(["check", "Contacts", updating]) == cli.EXIT_OK  # a mass update, checked once
+    assert json.loads(capsys.readouterr().out)["kind"] == "mass_update"
+    assert cli.main(["check", "Contacts", deleting, "--kind", "mass_delete", "--stored"]) == cli.EXIT_OK
+    stored = json.loads(capsys.readouterr().out)
+    assert (stored["kind"], stored["status"], stored["counts"]["updated"]) == (
+        "mass_delete",
+        "COMPLETED",
+        250,
+    )
+
+    assert cli.main(["jobs"]) == cli.EXIT_OK  # mass updates unless another kind is named
+    listed = capsys.readouterr().out
+    assert updating in listed and deleting not in listed
+    assert cli.main(["jobs", "--kind", "mass_delete"]) == cli.EXIT_OK
+    listed = capsys.readouterr().out
+    assert deleting in listed and updating not in listed
+    assert cli.main(["jobs", "--kind", "all"]) == cli.EXIT_OK
+    listed = capsys.readouterr().out
+    assert deleting in listed and updating in listed and "mass_delete" in listed
+
+    calls = zoho.counters["calls_total"]
+    assert cli.main(["check", "Contacts", deleting, "--kind", "mass_convert"]) == cli.EXIT_USAGE  # Leads only
+    assert "mass_convert jobs exist in Leads only" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["check", "org", deleting, "--kind", "bulk_reads"])
+    assert zoho.counters["calls_total"] == calls
+
+
 def test_bad_input_is_refused_before_any_call(
     embedded_stack: EmbeddedStack, local_state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -68,7 +68,8 @@ class CheckResult(TypedDict):
     changed: bool  # this check changed the job's status
     checked_at: str | None  # when the stored state was checked (this check's time unless it was overtaken)
     next_check_in: int  # seconds, from the polling policy (0 once the job has finished)
-    # Jobs of kinds other than mass update only: Zoho's own status word and the result's links.
+    # Jobs of kinds other than mass update only: the kind, Zoho's own status word and the result's links.
+    kind: NotRequired[str]
     zoho_status: NotRequired[str | None]
     results: NotRequired[dict[str, Any]]
 
@@ -219,6 +220,7 @@ def check_job(
         "next_check_in": 0 if state["terminal"] else outcome.next_check_in,
     }
     if "kind" in state:
+        result["kind"] = state["kind"]
         result["zoho_status"] = state.get("zoho_status")
         result["results"] = state.get("results") or {}
     return result

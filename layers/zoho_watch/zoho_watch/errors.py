@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoho_watch.jobs import JobKey
 
 # Zoho OAuth tokens look like `1000.<hex>.<hex>`; anything of that shape is masked in messages we pass on.
 _TOKEN_SHAPE = re.compile(r"\b\d{4}\.[0-9a-fA-F]{8,}\.[0-9a-fA-F]{8,}\b")
@@ -237,9 +240,12 @@ class JobNotRecorded(ZohoWatchError):
     code = "JOB_NOT_RECORDED"
     api_status = HTTPStatus.NOT_FOUND
 
-    def __init__(self, connection: str, module: str, job_id: str) -> None:
+    def __init__(self, job: JobKey) -> None:
+        from zoho_watch.jobs import DEFAULT_KIND  # jobs.py raises this module's errors
+
+        what = job.module if job.kind == DEFAULT_KIND else f"{job.kind} {job.module}"
         super().__init__(
-            f"zoho-watch has no record of {module} job {job_id} (connection {connection});"
+            f"zoho-watch has no record of {what} job {job.job_id} (connection {job.connection});"
             " ask with ?live=true or PUT .../watch"
         )
 

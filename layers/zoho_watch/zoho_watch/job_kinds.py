@@ -309,6 +309,8 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
         )
     }
 )
+# Any kind's name, as a pattern (the API's `{kind}` path parameter).
+KIND_PATTERN = "^(" + "|".join(KINDS) + ")$"
 # zoho-watch's word for each phase: the mass update statuses every other part of zoho-watch knows.
 PHASE_STATUS: Mapping[Phase, str] = MappingProxyType(
     {"queued": SCHEDULED, "running": RUNNING, "completed": COMPLETED, "failed": FAILED}

@@ -379,7 +379,7 @@ def stop_watch(job: JobKey) -> WatchOutcome:
     store = services.store
     stored = store.get(job)
     if stored is None:
-        raise JobNotRecorded(job.connection, job.module, job.job_id)
+        raise JobNotRecorded(job)
     watcher = _watched_by(stored)
     stopped = None
     if watcher and watcher.startswith(STEPFUNCTIONS_WATCHER_PREFIX):

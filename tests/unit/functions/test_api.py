@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from zoho_watch.job_kinds import KINDS, ORG_MODULE
 
 from fake_zoho import JobProfile
 from tests.unit.functions.conftest import REPO_ROOT, library_errors, load_event
@@ -49,10 +50,14 @@ def call(api_app: Any, context: Any, sample: str, **changes: Any) -> tuple[int, 
     module = changes.pop("module", None)
     job_id = changes.pop("job_id", None)
     if module or job_id:
-        params = event["pathParameters"]
-        old = f"/jobs/{params['module']}/{params['job_id']}"
-        params.update({k: v for k, v in (("module", module), ("job_id", job_id)) if v})
-        event["path"] = event["path"].replace(old, f"/jobs/{params['module']}/{params['job_id']}")
+        # The sample's `{module}/{job_id}` (after `/jobs/` or `/jobs/{kind}/`), changed where asked.
+        event["path"] = re.sub(
+            r"/([A-Za-z][A-Za-z0-9_]*)/([0-9]+)",
+            lambda found: f"/{module or found[1]}/{job_id or found[2]}",
+            event["path"],
+            count=1,
+        )
+        event["pathParameters"] = {"path": event["path"].removeprefix("/jobs/")}
     if "query" in changes:
         query = changes.pop("query")
         event["queryStringParameters"] = query
@@ -357,7 +362,7 @@ def test_every_error_class_answers_with_its_own_status_and_code(
     for kind in kinds:
         try:
             error = kind(f"{kind.__name__} happened")
-        except TypeError:  # an error that builds its own message from what it names
+        except (TypeError, AttributeError):  # an error that builds its own message from what it names
             error = kind.__new__(kind)
             errors.ZohoWatchError.__init__(error, f"{kind.__name__} happened", zoho_http_status=418)
 
@@ -417,9 +422,19 @@ def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambd
         "/jobs/{module}/{job_id}",
         "/jobs/{module}/{job_id}/history",
         "/jobs/{module}/{job_id}/watch",
+        "/jobs/{kind}/{module}/{job_id}",
+        "/jobs/{kind}/{module}/{job_id}/history",
+        "/jobs/{kind}/{module}/{job_id}/watch",
         "/mass-updates",
     }
     assert set(served["paths"]["/jobs/{module}/{job_id}/watch"]) == {"put", "delete"}
+    assert set(served["paths"]["/jobs/{kind}/{module}/{job_id}/watch"]) == {"put", "delete"}
+    # The kind's parameter names every kind; the module's documents the placeholder of kinds without one.
+    parameters = {
+        p["name"]: p for p in served["paths"]["/jobs/{kind}/{module}/{job_id}"]["get"]["parameters"]
+    }
+    assert set(re.findall(r"[a-z_]+", parameters["kind"]["schema"]["pattern"])) == set(KINDS)
+    assert f"`{ORG_MODULE}`" in parameters["module"]["description"]
     submit = served["paths"]["/mass-updates"]["post"]
     assert [(item["in"], item["name"].lower()) for item in submit["parameters"]] == [
         ("header", "idempotency-key")
@@ -445,3 +460,134 @@ def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambd
     assert json.loads(OPENAPI_COPY.read_text(encoding="utf-8")) == generated, (
         f"{OPENAPI_COPY} is stale: run UPDATE_OPENAPI=1 .venv/bin/pytest tests/unit/functions/test_api.py"
     )
+
+
+# ---- jobs of other kinds ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kinds_connection(aws, zoho) -> str:
+    """The "default" connection, allowed to read mass deletes and mass updates."""
+    aws.write_credentials(
+        "default", zoho.credentials(scopes=["ZohoCRM.mass_update.READ", "ZohoCRM.mass_delete.READ"])
+    )
+    return "default"
+
+
+def test_a_job_of_another_kind_is_checked_read_and_listed_on_its_own_routes(
+    aws, zoho, kinds_connection, api_app, lambda_context
+) -> None:
+    zoho.clock.freeze()
+    profile = JobProfile(queue_delay=0, duration=100)
+    deleting = zoho.create_job("Contacts", total=200, profile=profile, kind="mass_delete")
+    updating = zoho.create_job("Contacts", total=300, profile=profile)
+    zoho.clock.advance(30)
+    path = f"/jobs/mass_delete/Contacts/{deleting}"
+
+    status, live = call_path(api_app, lambda_context, "GET", path, query={"live": "true"})
+    assert status == 200
+    truth = zoho.job_truth(deleting)
+    assert (live["kind"], live["module"], live["job_id"]) == ("mass_delete", "Contacts", deleting)
+    assert (live["status"], live["zoho_status"]) == ("RUNNING", "RUNNING")
+    assert (live["counts"]["total"], live["counts"]["updated"]) == (200, truth["Updated_Count"])
+    assert call(api_app, lambda_context, "api_get_job_live", module="Contacts", job_id=updating)[1][
+        "kind"
+    ] == ("mass_update")
+
+    status, stored = call_path(api_app, lambda_context, "GET", path)
+    assert (status, stored["kind"], stored["checks"], stored["counts"]) == (
+        200,
+        "mass_delete",
+        1,
+        live["counts"],
+    )
+    status, history = call_path(api_app, lambda_context, "GET", path + "/history")
+    assert (status, [item["counts"] for item in history["items"]]) == (200, [live["counts"]])
+    # The mass update routes name mass updates only: the same id there is another job, never seen.
+    status, missing = call(api_app, lambda_context, "api_get_job", module="Contacts", job_id=deleting)
+    assert (status, missing["code"]) == (404, "JOB_NOT_RECORDED")
+    status, missing = call_path(api_app, lambda_context, "GET", f"/jobs/mass_delete/Contacts/{updating}")
+    assert (status, missing["code"]) == (404, "JOB_NOT_RECORDED")
+    assert "mass_delete Contacts job" in missing["message"]
+
+    # The list shows each job's kind, and filters on it.
+    status, page = call_path(api_app, lambda_context, "GET", "/jobs")
+    assert sorted((item["kind"], item["job_id"]) for item in page["items"]) == sorted(
+        [("mass_delete", deleting), ("mass_update", updating)]
+    )
+    for kind, job_id in (("mass_delete", deleting), ("mass_update", updating)):
+        status, page = call_path(api_app, lambda_context, "GET", "/jobs", query={"kind": kind})
+        assert (status, [item["job_id"] for item in page["items"]]) == (200, [job_id])
+    status, page = call_path(api_app, lambda_context, "GET", "/jobs", query={"kind": "bulk_read"})
+    assert (status, page["items"]) == (200, [])
+
+
+def test_a_job_of_another_kind_is_watched_and_unwatched_on_its_own_routes(
+    aws, zoho, kinds_connection, api_app, lambda_context, state_machine
+) -> None:
+    zoho.clock.freeze()
+    job_id = zoho.create_job(
+        "Contacts", total=200, profile=JobProfile(queue_delay=0, duration=600), kind="mass_delete"
+    )
+    path = f"/jobs/mass_delete/Contacts/{job_id}/watch"
+
+    status, started = call_path(api_app, lambda_context, "PUT", path, body={"mode": "stepfunctions"})
+    assert (status, started["watching"], started["mode"]) == (202, True, "stepfunctions")
+    [execution] = executions(state_machine)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    loop_input = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert (loop_input["kind"], loop_input["module"], loop_input["job_id"]) == (
+        "mass_delete",
+        "Contacts",
+        job_id,
+    )
+
+    status, stopped = call_path(api_app, lambda_context, "DELETE", path)
+    assert (status, stopped["watching"]) == (200, False)
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "ABORTED"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs/bulk_reads/org/554023000000612001",  # no such kind
+        "/jobs/mass_convert/Contacts/554023000000612001",  # Leads only
+        "/jobs/bulk_read/Leads/554023000000612001",  # org only
+        "/jobs/mass_delete/Contacts/12ab",
+    ],
+)
+def test_a_kind_route_with_bad_input_is_refused_before_any_call(
+    aws, zoho, kinds_connection, api_app, lambda_context, path: str
+) -> None:
+    calls = zoho.counters["calls_total"]
+
+    status, body = call_path(api_app, lambda_context, "GET", path, query={"live": "true"})
+
+    assert (status, body["code"]) == (400, "INVALID_INPUT")
+    assert zoho.counters["calls_total"] == calls
+    assert aws.dynamodb.scan(TableName=aws.table_name)["Count"] == 0
+
+
+def call_path(
+    api_app: Any,
+    context: Any,
+    method: str,
+    path: str,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+) -> tuple[int, dict[str, Any]]:
+    """Send `method path` through API Gateway's greedy job resource (or `/jobs`); return (status, body)."""
+    event = load_event("api_get_job")
+    greedy = path.startswith("/jobs/")
+    event.update(
+        httpMethod=method,
+        path=path,
+        resource="/jobs/{path+}" if greedy else path,
+        pathParameters={"path": path.removeprefix("/jobs/")} if greedy else None,
+        queryStringParameters=query,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+        body=None if body is None else json.dumps(body),
+    )
+    event["requestContext"].update(httpMethod=method, path="/v1" + path)
+    reply = api_app.lambda_handler(event, context)
+    return reply["statusCode"], json.loads(reply["body"])

@@ -50,6 +50,13 @@ def job_pk(key: JobKey) -> str:
     return f"JOB#{key.ref}"
 
 
+def kind_of_pk(pk: str) -> str:
+    """The kind of the job whose partition key is `pk` (`job_pk`: a fifth part only for kinds other than mass
+    update; none of the parts before it can hold a `#`)."""
+    parts = pk.split("#")
+    return parts[4] if len(parts) > 4 else DEFAULT_KIND
+
+
 def listing_key(key: JobKey, status: str | None) -> str:
     """The job's sort key in the `JobList` index: `{status}#{connection}#{module}#{job_id}` (`#{kind}` after
     it for kinds other than mass update).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_watch.errors import AwsUnavailable, InvalidInput
+from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import JobKey, validate_connection
 from zoho_watch.store.items import (
     CHECK_PREFIX,
@@ -18,6 +19,7 @@ from zoho_watch.store.items import (
     _deserialize,
     _encode_cursor,
     history_view,
+    kind_of_pk,
     listing_prefix,
     state_view,
 )
@@ -73,19 +75,24 @@ class JobReads(StoreTable):
         connection: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        kind: str | None = None,
     ) -> tuple[list[JobView], str | None]:
-        """Jobs (any status, or one), optionally of one connection, a page at a time: (items, next_cursor).
+        """Jobs (any status, or one), optionally of one connection or one kind, a page at a time: (items,
+        next_cursor).
 
         Read from the `JobList` index (STATE items only, never the check history): one key range for a
-        status (and a connection within it). A connection without a status is a filter on the index, so such
-        a page may hold fewer than `limit` jobs although `next_cursor` is set; a request reads at most
-        `LIST_READ_BUDGET` index entries either way.
+        status (and a connection within it). A connection without a status is a filter on the index, and a
+        kind is read from each entry's key (no item is read for a job of another kind), so such a page may
+        hold fewer than `limit` jobs although `next_cursor` is set; a request reads at most `LIST_READ_BUDGET`
+        index entries either way.
         """
         _check_limit(limit, 1000)
         if status is not None and (not isinstance(status, str) or not status.isupper() or len(status) > 64):
             raise InvalidInput("status must be an upper-case Zoho status such as RUNNING or COMPLETED")
         if connection is not None:
             validate_connection(connection)
+        if kind is not None and kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(sorted(KINDS))}")
         start = _decode_cursor(cursor, STATE_SK, _LIST_KEYS)
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -108,7 +115,11 @@ class JobReads(StoreTable):
                 page_args["ExclusiveStartKey"] = start
             reply = self._client.query(**page_args)
             read += reply.get("ScannedCount", 0)
-            keys.extend({"pk": raw["pk"], "sk": raw["sk"]} for raw in reply.get("Items", []))
+            keys.extend(
+                {"pk": raw["pk"], "sk": raw["sk"]}
+                for raw in reply.get("Items", [])
+                if kind is None or kind_of_pk(raw["pk"]["S"]) == kind
+            )
             start = reply.get("LastEvaluatedKey")
             if start is None or len(keys) == limit or read >= LIST_READ_BUDGET:
                 break
