@@ -45,13 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts, print the machine, the table, the polling detail and the cost arithmetic."""
     args = parse_args(argv)
     prepare_environment()
-    from bench import cold_start, cost, overhead, polling, sweep, tokens
+    from bench import cold_start, cost, families, overhead, polling, sweep, tokens
 
     notes: dict[str, str] = {}
 
     def run_polling() -> list[Row]:
         rows, notes["polling"] = polling.measure(args.jobs, args.seed)
-        return rows
+        family_rows, notes["families"] = families.measure(args.jobs, args.seed)
+        return [*rows, *family_rows]
 
     def run_cost() -> list[Row]:
         rows, notes["cost"] = cost.measure()
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if "polling" in notes:
         print(f"\nPolling, every watcher over the same {args.jobs} jobs (seed {args.seed}):\n")
         print(notes["polling"])
+    if "families" in notes:
+        print(f"\nPolling by kind family, each kind apart ({args.jobs} jobs a family, seed {args.seed}):\n")
+        print(notes["families"])
     if notes.get("cost"):
         print("\nCost of watching one 1-hour job (us-east-1 list prices):\n")
         print(notes["cost"])

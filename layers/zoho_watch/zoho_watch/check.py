@@ -3,7 +3,8 @@
 1. the job is a `JobKey`, checked when it was made (at the edges): nothing invalid leaves the process;
 2. get an access token (memory, secret, single-flight refresh);
 3. ask Zoho; on INVALID_TOKEN get a new token once and ask once more;
-4. write the result without ever moving the job backwards, and append a history item;
+4. write the result without ever moving the job backwards, and append a history item (a job that ends
+   teaches its kind's prior: its rate, or for a kind that reports no counts, how long it ran);
 5. publish "status changed" when the status changed and "finished" once per job when it became terminal;
 6. return the state and `next_check_in` seconds from the polling policy.
 A permanent error is recorded on the job (`last_error`) before it is raised.

@@ -36,7 +36,7 @@ class KindReply:
     total: int | None = None
     done: int | None = None  # records the job has done (updated, converted, deleted, added or updated...)
     failed: int | None = None
-    skipped: int | None = None  # records it left alone (not updated, not converted, skipped)
+    skipped: int | None = None  # records not done, or not done yet (not updated, not converted, not written)
     results: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -62,6 +62,9 @@ class JobKind:
     modules: frozenset[str] | None  # the modules it exists for; None: any module (ORG_MODULE: none)
     read_scopes: tuple[str, ...]  # the scopes that allow its status call, as Zoho documents them
     read: Callable[[Any], KindReply]  # the 200 reply's body, read strictly
+    # False for a kind whose replies count no records while its job runs: the polling policy learns how long
+    # its jobs run instead of their throughput (`zoho_watch.polling.RatePrior.per_run`).
+    reports_counts: bool = True
 
     def request(self, version: str, module: str, job_id: str) -> StatusRequest:
         """The status request of one job (`module` is ORG_MODULE for kinds without one)."""
@@ -189,13 +192,17 @@ BULK_WRITE_PHASES = _phases("added", "in progress", "completed, skipped", "faile
 
 
 def _read_bulk_write(body: Any) -> KindReply:
-    """Bulk write (a flat reply): the top status, its files' counts summed, the result's download link."""
+    """Bulk write (a flat reply): the top status, its files' counts summed, the result's download link.
+
+    The rows not written are those its files skipped and those not reached yet: a file's `skipped_count` is
+    rows it has passed over, not the rows left, so a running import shows its progress (added and updated
+    over total), and a finished one counts exactly its skipped rows as not done."""
     row = _row(body, None)
     status, phase = _status(row["status"], BULK_WRITE_PHASES)
     files = [resource.get("file") or {} for resource in row.get("resource") or []]
     counts = {
         name: sum(int(_count(item, name, required=False) or 0) for item in files)
-        for name in ("total_count", "added_count", "updated_count", "skipped_count")
+        for name in ("total_count", "added_count", "updated_count")
     }
     result = row.get("result") or {}
     links = {"download_url": result["download_url"]} if isinstance(result.get("download_url"), str) else {}
@@ -204,7 +211,7 @@ def _read_bulk_write(body: Any) -> KindReply:
         phase,
         total=counts["total_count"] if files else None,
         done=counts["added_count"] + counts["updated_count"] if files else None,
-        skipped=counts["skipped_count"] if files else None,
+        skipped=counts["total_count"] - counts["added_count"] - counts["updated_count"] if files else None,
         results=MappingProxyType(links),
     )
 
@@ -284,6 +291,7 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
                 frozenset({ORG_MODULE}),
                 ("ZohoCRM.bulk.read", "ZohoCRM.bulk.ALL"),
                 _read_bulk_read,
+                reports_counts=False,  # its count comes with its result, once it has completed
             ),
             JobKind(
                 "bulk_write",
@@ -298,6 +306,7 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
                 frozenset({ORG_MODULE}),
                 ("ZohoCRM.settings.audit_logs.READ", "ZohoCRM.settings.audit_logs.CREATE"),
                 _read_audit_log_export,
+                reports_counts=False,
             ),
             JobKind(
                 "transfer_and_delete",
@@ -305,6 +314,7 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
                 frozenset({ORG_MODULE}),
                 (),  # Zoho documents no scope for it
                 _read_transfer_and_delete,
+                reports_counts=False,
             ),
         )
     }

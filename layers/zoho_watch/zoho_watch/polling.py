@@ -21,6 +21,14 @@ few calls. How it chooses the next wait:
   wait lands just after it;
 - a wait never uses more than `lag_safety` of its budget (check latency, jitter, whole seconds), stays within
   [min_seconds, max_seconds], and has a little jitter so many watchers do not call Zoho in step.
+
+A kind whose replies count no records as it runs (`JobKind.reports_counts`: an audit log export, a bulk read,
+a user's transfer and delete) has no rate to observe. Its prior is one of whole runs (`RatePrior.per_run`):
+each job is one unit of work, so the learnt rate is 1 / the seconds a completed job ran (`observed_run`), the
+shortest plausible run is 1 / the fast rate, and while the job runs its end is expected after the kind's
+typical run (1 / the typical rate), measured from the first check that saw it running; every wait stays
+within the lag budget sized on max(age, `early_share` x the shortest plausible run). Before the prior rests
+on `run_prior_min_samples` runs, it backs off as any job without progress does.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoho_watch.errors import InvalidInput
-from zoho_watch.jobs import SUSPENDED, TERMINAL_STATUSES, WAITING_STATUSES, JobKey, _shown
+from zoho_watch.jobs import COMPLETED, SUSPENDED, TERMINAL_STATUSES, WAITING_STATUSES, JobKey, _shown
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class PollPolicy:
     early_share: float = 0.8
     # Rate prior: used from this many samples; fast rate = exp(mean + prior_z x max(sd, spread floor)).
     prior_min_samples: int = 2
+    # A prior of runs (a kind without counts) needs more: its runs vary with what each job holds, which a
+    # couple of samples seldom shows (the shortest plausible run would be too long, and short jobs seen late).
+    run_prior_min_samples: int = 5
     prior_z: float = 2.0
     prior_spread_floor: float = 0.5
     # Margin after the estimated end, as a share of the lag budget (at least 1 s).
@@ -155,53 +166,60 @@ def _unchanged_gap(observations: Sequence[Observation]) -> float | None:
 
 @dataclass(frozen=True)
 class RatePrior:
-    """What zoho-watch has learnt of one (connection, module)'s throughput, in records per second.
+    """What zoho-watch has learnt of one (connection, module, kind)'s throughput, in records per second, or
+    with `per_run` (a kind that reports no counts) in runs per second: each job one unit of work, 1 / its run.
 
     An exponentially weighted mean and variance of ln(rate) over the jobs seen finishing (`samples` of them).
     Rates vary between jobs (load, field types, workflows), so the policy uses a fast rate (mean plus a few
-    standard deviations) to bound how short a job can be, never the mean.
+    standard deviations) to bound how short a job can be, never the mean. The unit is not stored: it follows
+    from the kind.
     """
 
     samples: int
     log_rate: float
     log_var: float = 0.0
+    per_run: bool = False
 
     # Weight of a new sample once there are enough (earlier ones are a plain average).
     WEIGHT = 0.2
 
     @classmethod
-    def first(cls, rate: float) -> RatePrior:
+    def first(cls, rate: float, per_run: bool = False) -> RatePrior:
         """The prior after one sample."""
-        return cls(1, math.log(rate), 0.0)
+        return cls(1, math.log(rate), 0.0, per_run)
 
     def learn(self, rate: float) -> RatePrior:
-        """The prior after one more sample `rate` (records per second, > 0)."""
+        """The prior after one more sample `rate` (in the prior's unit, > 0)."""
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"a rate sample must be a positive number, got {rate!r}")
         weight = max(self.WEIGHT, 1.0 / (self.samples + 1))
         delta = math.log(rate) - self.log_rate
         mean = self.log_rate + weight * delta
         var = (1.0 - weight) * (self.log_var + weight * delta * delta)
-        return RatePrior(self.samples + 1, mean, var)
+        return RatePrior(self.samples + 1, mean, var, self.per_run)
 
     def usable(self, policy: PollPolicy) -> bool:
-        """True when it rests on enough samples for `policy`."""
-        return self.samples >= policy.prior_min_samples
+        """True when it rests on enough samples for `policy` (more for a prior of runs)."""
+        return self.samples >= (policy.run_prior_min_samples if self.per_run else policy.prior_min_samples)
 
     def fast_rate(self, policy: PollPolicy) -> float:
         """A rate few jobs exceed: exp(mean + prior_z x max(sd, prior_spread_floor))."""
         spread = max(math.sqrt(max(self.log_var, 0.0)), policy.prior_spread_floor)
         return math.exp(self.log_rate + policy.prior_z * spread)
 
+    def typical_rate(self) -> float:
+        """The typical rate: exp(mean of the log rates), their geometric mean."""
+        return math.exp(self.log_rate)
+
     def to_item(self) -> list[Any]:
         """Compact form kept in DynamoDB: [samples, log_rate, log_var]."""
         return [self.samples, round(self.log_rate, 9), round(self.log_var, 9)]
 
     @classmethod
-    def from_item(cls, item: Sequence[Any]) -> RatePrior:
-        """Inverse of `to_item`."""
+    def from_item(cls, item: Sequence[Any], per_run: bool = False) -> RatePrior:
+        """Inverse of `to_item` (`per_run`: the prior's unit, which its kind tells)."""
         samples, log_rate, log_var = item
-        return cls(int(samples), float(log_rate), float(log_var))
+        return cls(int(samples), float(log_rate), float(log_var), per_run)
 
 
 def observed_rate(observations: Sequence[Observation]) -> float | None:
@@ -215,6 +233,30 @@ def observed_rate(observations: Sequence[Observation]) -> float | None:
     if anchor is None or latest is None or latest.at <= anchor.at or latest.done <= anchor.done:
         return None
     return (latest.done - anchor.done) / (latest.at - anchor.at)
+
+
+def observed_run(observations: Sequence[Observation]) -> float | None:
+    """Seconds a COMPLETED job ran, for a kind that reports no counts: from the first check that saw it
+    running (where the policy measures its age from) to halfway between the last such check and the one that
+    saw the end (the end is seen up to one wait late). None unless the latest observation is COMPLETED and an
+    earlier one saw the job running: a FAILED job's run says nothing of how long a whole one takes.
+    """
+    ordered = sorted(observations, key=lambda obs: obs.at)
+    anchor = running_anchor(ordered)
+    if anchor is None or ordered[-1].status != COMPLETED:
+        return None
+    last_running = next(obs for obs in reversed(ordered) if _is_running(obs))
+    run = (last_running.at + ordered[-1].at) / 2 - anchor.at
+    return run if run > 0 else None
+
+
+def observed_sample(observations: Sequence[Observation], per_run: bool) -> float | None:
+    """What a finished job teaches its prior, in the prior's unit: its rate (`observed_rate`), or for a prior
+    of runs 1 / the seconds it ran (`observed_run`); None when it tells nothing."""
+    if not per_run:
+        return observed_rate(observations)
+    run = observed_run(observations)
+    return None if run is None else 1.0 / run
 
 
 def lag_budget(run_seconds: float, policy: PollPolicy) -> float:
@@ -247,9 +289,10 @@ def next_check_in(
 ) -> int:
     """Seconds until the next check of a job, from what the previous checks saw (oldest first).
 
-    `prior`: the throughput learnt for the job's (connection, module), if any (used only until the job's own
-    rate is known). Pure: the same inputs and the same `rng` state give the same answer. Returns an integer
-    (Step Functions Wait states take whole seconds) within [policy.min_seconds, policy.max_seconds].
+    `prior`: the throughput learnt for the job's (connection, module, kind), if any (used only until the job's
+    own rate is known; a `per_run` prior, of a kind without counts, throughout). Pure: the same inputs and the
+    same `rng` state give the same answer. Returns an integer (Step Functions Wait states take whole seconds)
+    within [policy.min_seconds, policy.max_seconds].
     """
     low, high = policy.min_seconds, policy.max_seconds
     if not observations:
@@ -260,12 +303,14 @@ def next_check_in(
         return low
     rng = rng or random.Random()
     jitter = 1.0 + rng.uniform(-policy.jitter, policy.jitter)
-    prior = prior if prior is not None and prior.usable(policy) and latest.total > 0 else None
+    # The work the prior's rate is of: the job's records, or the whole job for a kind without counts.
+    work = (1 if prior.per_run else latest.total) if prior is not None and prior.usable(policy) else 0
+    prior = prior if work > 0 else None
     anchor = running_anchor(ordered)
 
     if latest.status in WAITING_STATUSES and prior is not None:
         # Before it runs: it may start and end within one wait; bound the wait by the shortest plausible run.
-        shortest = latest.total / prior.fast_rate(policy)
+        shortest = work / prior.fast_rate(policy)
         cap = policy.lag_safety * (shortest + lag_budget(shortest, policy))
         return _as_wait(min(cap, cap * jitter), cap, low, high)
 
@@ -292,8 +337,13 @@ def next_check_in(
         remaining = max(0, latest.total - latest.done) / rate - max(0.0, now - latest.at)
         estimated = age + max(0.0, remaining)
     elif prior is not None:
-        # Not moving yet: the prior's fast rate gives a lower bound of the run.
-        estimated = max(age, latest.total / prior.fast_rate(policy))
+        # Not moving (yet, or ever: a kind without counts): the prior's fast rate bounds the run from below.
+        estimated = max(age, work / prior.fast_rate(policy))
+        typical = work / prior.typical_rate() if prior.per_run else 0.0
+        if typical > age:
+            # No counts to follow: the kind's typical run tells when the job should end (once past it, any
+            # moment may be the end, as before it).
+            remaining = typical - age
     else:
         estimated = age
     budget = lag_budget(max(age, policy.early_share * estimated), policy)

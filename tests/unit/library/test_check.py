@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -21,7 +22,9 @@ from zoho_watch.errors import (
     ZohoWatchError,
 )
 from zoho_watch.events import finished_event_id
+from zoho_watch.job_kinds import ORG_MODULE, JobKind, KindReply
 from zoho_watch.jobs import JobKey, Snapshot
+from zoho_watch.polling import PollPolicy, RatePrior
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 
 from fake_zoho import FakeZoho, JobProfile
@@ -246,6 +249,60 @@ def test_a_claim_left_by_a_dead_checker_is_taken_over_once_its_lease_ends(
     assert not library.store.finished_event_pending(JobKey("default", "Leads", job_id))
     check_job(JobKey("default", "Leads", job_id))
     assert len(aws.events(FINISHED)) == 1
+
+
+def test_a_kind_without_counts_teaches_how_long_its_jobs_ran(
+    library: services.Services, zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit log export counts no records: once one completes, the prior of its (connection, module, kind)
+    learns 1 / how long it ran, and the next one is polled with it; a FAILED export teaches nothing, and no
+    other kind's or connection's prior moves."""
+    library.store.learn_rate("default", ORG_MODULE, 5.0)  # a mass update's prior, in the same module
+    mass_update = library.store.rate_prior("default", ORG_MODULE)
+    exports: dict[str, tuple[float, float, str]] = {}  # job id -> (starts, ends, its last status word)
+
+    def answer(token: str, domain: str, kind: JobKind, module: str, job_id: str) -> KindReply:
+        starts, ends, last = exports[job_id]
+        now = zoho.clock.now()
+        word = "Scheduled" if now < starts else "Progress" if now < ends else last
+        return kind.read({"audit_log_export": [{"id": job_id, "status": word}]})
+
+    monkeypatch.setattr(library.zoho, "get_job_status", answer)
+
+    def export(job_id: str, run: float, last: str = "Finished") -> tuple[float, list[int]]:
+        """Watch an export that queues 60 s and runs `run` s to its end: the lag, and each wait."""
+        now = zoho.clock.now()
+        exports[job_id] = (now + 60, now + 60 + run, last)
+        job = JobKey("default", ORG_MODULE, job_id, "audit_log_export")
+        waits = []
+        while not (result := check_job(job, watcher="schedule"))["terminal"]:
+            waits.append(result["next_check_in"])
+            zoho.clock.advance(result["next_check_in"])
+        return zoho.clock.now() - (now + 60 + run), waits
+
+    def learnt() -> RatePrior | None:
+        return library.store.rate_prior("default", ORG_MODULE, "audit_log_export")
+
+    export("1", 600)
+    first = learnt()
+    assert first is not None and first.per_run and first.samples == 1
+    # From the first check that saw it running (5 s waits then) to halfway through the last wait (25 s).
+    assert 600 - 5 - 13 < 1 / first.typical_rate() < 600 + 13
+    export("2", 900, last="Failed")
+    assert learnt() == first
+    export("3", 1200)
+    second = learnt()
+    assert second is not None and second.samples == 2
+    assert 1 / second.typical_rate() == pytest.approx(math.sqrt(600 * 1200), rel=0.05)  # geometric mean
+    # Once it rests on enough runs, the queue wait is bounded by the kind's shortest plausible run, not by a
+    # back-off from 5 s.
+    for _ in range(PollPolicy().run_prior_min_samples - second.samples):
+        library.store.learn_rate("default", ORG_MODULE, 1 / 900, "audit_log_export")
+    lag, waits = export("4", 900)
+    assert waits[0] > 100 and lag <= 0.05 * 900
+    assert library.store.rate_prior("default", ORG_MODULE) == mass_update
+    assert library.store.rate_prior("default", ORG_MODULE, "transfer_and_delete") is None
+    assert library.store.rate_prior("other", ORG_MODULE, "audit_log_export") is None
 
 
 def test_the_finished_event_carries_a_stable_id() -> None:

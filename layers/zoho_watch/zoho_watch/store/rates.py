@@ -1,6 +1,8 @@
 """The rate prior of each (connection, module): the throughput learnt from its jobs seen finishing, one item
 `pk = RATE#{connection}#{module}` (`#{kind}` after it for the jobs of a kind other than mass update), `sk =
-RATE`, kept for a while in each container (see `rate_prior`)."""
+RATE`, kept for a while in each container (see `rate_prior`). For a kind that reports no counts it is learnt
+from how long its completed jobs ran (`polling.observed_sample`), one run per unit of work
+(`RatePrior.per_run`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zoho_watch.errors import InvalidInput
+from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import DEFAULT_KIND, validate_connection, validate_kind, validate_module
 from zoho_watch.polling import RatePrior
 from zoho_watch.store.items import RATE_SK, _deserialize, _serialize, iso_utc, rate_pk, rate_scope
@@ -67,7 +70,7 @@ class RatePriors(StoreTable):
                 return cached[1]
             reply = self._client.get_item(TableName=self._table, Key=key)
             item = reply.get("Item")
-            prior = RatePrior.from_item(_deserialize(item)["prior"]) if item else None
+            prior = RatePrior.from_item(_deserialize(item)["prior"], _per_run(kind)) if item else None
             self._cache_rate(connection, module, prior)
             return prior
 
@@ -85,7 +88,7 @@ class RatePriors(StoreTable):
         self, connection: str, module: str, rate: float, kind: str = DEFAULT_KIND
     ) -> RatePrior | None:
         """Teach the (connection, module)'s rate prior of `kind` one finished job's `rate` (records per
-        second).
+        second; for a kind that reports no counts, runs per second: 1 / the seconds the job ran).
 
         A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
         cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.
@@ -100,11 +103,14 @@ class RatePriors(StoreTable):
             or rate <= 0
         ):
             raise InvalidInput(f"rate must be a positive number of records per second, got {rate!r}")
+        per_run = _per_run(kind)
         try:
             for _ in range(_MAX_RATE_ATTEMPTS):
                 old = self._get_raw(key)
                 prior = (
-                    RatePrior.first(rate) if old is None else RatePrior.from_item(old["prior"]).learn(rate)
+                    RatePrior.first(rate, per_run)
+                    if old is None
+                    else RatePrior.from_item(old["prior"], per_run).learn(rate)
                 )
                 version = int(old["version"]) if old is not None else 0
                 item = {
@@ -128,7 +134,7 @@ class RatePriors(StoreTable):
                 except self._client.exceptions.ConditionalCheckFailedException:
                     continue
                 # Cached as stored (rounded), so a cached read equals a read from the table.
-                self._cache_rate(connection, scope, RatePrior.from_item(item["prior"]))
+                self._cache_rate(connection, scope, RatePrior.from_item(item["prior"], per_run))
                 return prior
         except (ClientError, BotoCoreError) as error:
             self._forget_rate(connection, scope)
@@ -141,3 +147,8 @@ class RatePriors(StoreTable):
             "rate prior not updated: too many concurrent writers", extra={"connection": connection}
         )
         return None
+
+
+def _per_run(kind: str) -> bool:
+    """True when the priors of `kind` count whole runs: its replies count no records."""
+    return not KINDS[kind].reports_counts

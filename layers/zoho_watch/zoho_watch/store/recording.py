@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 from zoho_watch.errors import InvalidInput, ZohoWatchError
+from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import (
     COMPLETED,
     DEFAULT_KIND,
@@ -28,6 +29,7 @@ from zoho_watch.polling import (
     RatePrior,
     jitter_rng,
     observed_rate,
+    observed_sample,
     poll_step,
 )
 from zoho_watch.store.index import ActiveIndex, index_partition
@@ -242,7 +244,9 @@ class CheckRecording(ActiveIndex, RatePriors):
                 continue
             previous = old.get("status") if old else None
             if snapshot.terminal:
-                sample = observed_rate([Observation.from_item(raw) for raw in new["observations"]])
+                # A kind without counts teaches how long it ran (its prior is one of whole runs).
+                observations = [Observation.from_item(raw) for raw in new["observations"]]
+                sample = observed_sample(observations, per_run=not KINDS[job.kind].reports_counts)
                 if sample is not None:
                     self.learn_rate(job.connection, job.module, sample, job.kind)
             return CheckOutcome(
