@@ -1,8 +1,11 @@
-"""Zoho emulator: Zoho Accounts and the Zoho CRM mass update API, faithful and controllable.
+"""Zoho emulator: Zoho Accounts and Zoho CRM's background jobs (mass update and every other kind: mass
+convert, mass delete, mass change owner, tag deletion, bulk read, bulk write, audit log export, transfer and
+delete user), faithful and controllable.
 
 One ``FakeZoho`` is one Zoho data centre with one org: a Flask app on a threaded werkzeug server at
-``zoho.url`` (127.0.0.1, a free port), which is both the ``accounts_url`` and the ``api_domain``.
-Behaviour follows Zoho's documentation of Accounts and of "Get Mass Update Status".
+``zoho.url`` (127.0.0.1, a free port), which is both the ``accounts_url`` and the ``api_domain`` (and Zoho's
+content and download servers). Behaviour follows Zoho's documentation of Accounts and of "Get Mass Update
+Status", and for the other kinds Zoho's v8 OpenAPI specifications and docs (``/work/shared/zoho-jobs.md``).
 
 Quick start::
 
@@ -61,6 +64,60 @@ die too).
   - Modules: the standard ones (case-insensitive), custom-looking names (``CustomModule1``, ``Projects_X``;
     ``config.allow_custom_modules``), ``config.extra_modules``; ``config.unsupported_modules``.
 
+Other kinds (``fake_zoho.kinds``). Every call first passes mass update's checks (URL version, method,
+token, concurrency, latency and faults on routes ``create``, ``status`` and ``download``); then its module,
+its scopes (the spec's or the docs' where they differ; ``fake_zoho.scopes``) and the user; body errors name
+the field (``details: {"api_name", "json_path"}``). Statuses come from the job's timeline in the kind's words;
+a FAILED profile ends in the kind's failure word with the counts reached.
+  - ``/crm/{v}/Leads/actions/mass_convert``: POST {ids (<= 50; more: INVALID_DATA limit 50), assign_to...} ->
+    200 {code: SCHEDULED, details.job_id, message, status}; GET ?job_id= -> {data: [{Status (SCHEDULED, IN
+    PROGRESS, COMPLETED, FAILED), Total_Count, Converted_Count, Not_Converted_Count, Failed_Count}]}; missing
+    job_id 400 REQUIRED_PARAM_MISSING, unknown 400 INVALID_DATA. Scopes mass_convert.{leads}.CREATE / READ.
+  - ``/crm/{v}/{Quotes|Sales_Orders}/actions/mass_convert``: POST {convert_to[{module{api_name}}], ids
+    (<= 50)} -> 202 SCHEDULED (> 50 ids: LIMIT_EXCEEDED limit 50); GET -> flat {total_count, converted_count,
+    not_converted_count, failed_count, status} or ``data[]`` (``config.inventory_reply_shape``).
+  - ``/crm/{v}/{module}/actions/mass_delete``: POST {cvid | territory{id}} -> 200 data[{code: SUCCESS,
+    details{id (the view), job_id}}] (body errors wrapped in data[]); {ids} (<= 500) deleted at once, no job;
+    GET -> {data: [{Status (RUNNING, COMPLETED, FAILED), Total_Count, Deleted_Count, Failed_Count}]}.
+  - ``/crm/{v}/{module}/actions/mass_change_owner``: POST {cvid, owner{id}} -> 200 data[SUCCESS details{id,
+    job_id}]; GET -> {data: [{Status, Total_Count, Updated_Count, Not_Updated_Count, Failed_Count}]}; missing
+    job_id 404 REQUIRED_PARAM_MISSING (docs), unknown job 204.
+  - ``/crm/{v}/settings/tags/actions/mass_delete``: POST {mass_delete: [{module{api_name|id}, tags[{id}] (<=
+    200)}]} (one module) -> 202 SCHEDULED; GET -> {mass_delete: [{job_id, total_count, deleted_count,
+    failed_count, status}]}; unknown job 400 {mass_delete: [INVALID_DATA details.job_id]}.
+  - ``/crm/bulk/{v}/read``: POST {query{module, cvid, fields, page | page_token, criteria}, file_type csv|ics
+    (ics: Meetings), callback{url, method: post}} -> 201 data[{code: ADDED_SUCCESSFULLY, details{id,
+    operation, state, created_by, created_time}}]; GET ``/{id}`` -> data[{id, operation, state (ADDED,
+    [QUEUED], IN PROGRESS, COMPLETED, FAILURE), query, created_by, created_time, file_type, result{page,
+    per_page, count, download_url, more_records, next_page_token} once COMPLETED}]; unknown 404
+    RESOURCE_NOT_FOUND. GET
+    ``/{id}/result``: a zip of ``{id}.csv`` (Id then the query's fields; or ``{id}.ics``) with the page's
+    records (200,000 a page; ``more_records``/``next_page_token`` beyond); 10 downloads a minute per org
+    (emulator clock), then 429; not ready or unknown: 400 RESOURCE_NOT_FOUND.
+  - ``/crm/{v}/upload`` (content server; headers ``feature: bulk-write``, ``X-CRM-ORG: {zgid}`` of GET /org):
+    multipart ``file``, a zip of one CSV -> 200 {code: FILE_UPLOAD_SUCCESS, details{file_id, created_time}};
+    > 25 MB 413 FILE_TOO_LARGE, not a zip 400 INVALID_FILE_FORMAT, no CSV FILE_NOT_SUPPORTED, > 25,000 rows
+    LIMIT_EXCEEDED, > 200 columns HEADER_LIMIT_EXCEEDED, headers missing 400 ``{ERROR_CODE, x-error}``.
+    ``/crm/bulk/{v}/write``: POST {operation insert|update|upsert, resource[{type: data, module, file_id,
+    field_mappings}], callback} -> 201 {code: SUCCESS, details{id, created_by, created_time}} (unknown
+    file_id: INVALID_FILE_ID); GET ``/{id}`` -> {id, status, operation, created_by, created_time, callback?,
+    result{download_url} once COMPLETED, resource[{status, code, module, file_id, field_mappings, file{name,
+    status, total_count, added_count, updated_count, skipped_count}}]} (a job's records: its CSV rows; upsert
+    counts half as updated); unknown 400 RESOURCE_NOT_FOUND. The download_url
+    (``/v2/crm/{zgid}/bulk-write/{id}/{id}.zip``) gives each CSV with STATUS, RECORD_ID, ERRORS columns.
+  - ``/crm/{v}/settings/audit_log_export``: POST {audit_log_export: [{criteria}]} (optional) -> 200
+    audit_log_export[{code: SCHEDULED, details.id}]; GET (all) or ``/{id}`` -> {audit_log_export: [{id, status
+    (Scheduled, Progress, Finished, Failed), criteria, created_by, job_start_time, job_end_time, expiry_date,
+    download_links}]}; unknown: 204 or 400 NO_CONTENT (``config.audit_log_not_found``). The link
+    ``/v2/crm/{zgid}/auditlog/{id}/AuditLog.csv`` (``.zip`` of 100,000-entry CSVs beyond 100,000 entries;
+    scope ZohoFiles.files.READ) serves the entries for 7 days.
+  - ``/crm/{v}/users[/{user_id}]/actions/transfer_and_delete``: POST {transfer_and_delete: [{id, transfer{id,
+    records, assignment, criteria}, move_subordinate}]} -> 200 transfer_and_delete[{code: SUCCESS, details{id,
+    jobId}}]; GET ?job_id= -> {transfer_and_delete: [{status: in_progress|completed|failed}]}; unknown 204,
+    missing job_id 400 REQUIRED_PARAM_MISSING. Scopes users.{ALL|DELETE} / users.{READ|ALL}.
+Jobs' sizes over HTTP: ids, tags or CSV rows; a view's records (``define_view``); else ``define_kind``'s or
+``config.cvid_default_total``.
+
 Metadata, as Zoho's SDKs read it (``fake_zoho.metadata``; every key the v8 spec requires):
 ``GET /crm/{version}/settings/fields?module=`` (scope ``ZohoCRM.settings.fields.READ``/``.ALL`` or
 ``ZohoCRM.settings.ALL``), ``GET .../settings/modules[/{api_name}]`` (``ZohoCRM.settings.modules.READ``...),
@@ -80,9 +137,15 @@ data centre rejects with INVALID_TOKEN; or run a second ``FakeZoho(dc="eu")``);
 ``set_permission(client_id, "ok"|"no_permission"|"authorization_failed")``. Scopes are a list or a
 comma-separated string; default ``config.default_scopes`` (mass_update READ and UPDATE).
 
-Jobs: ``create_job(module, total=50, profile=JobProfile(...), cvid=None)`` -> job_id (18 digits, like
-Zoho's); ``job_truth(job_id)`` -> the status body's data[0] now; ``job_finished_at(job_id)`` -> emulator
-time of the terminal status (None if not yet); ``job(job_id)``; ``define_view(module, cvid, total, profile)``.
+Jobs: ``create_job(module, total=50, profile=JobProfile(...), cvid=None, kind="mass_update")`` -> job_id (18
+digits, like Zoho's); any kind of ``fake_zoho.kinds.ALL_KINDS``, module "org" for mass_delete_tags,
+bulk_read, bulk_write, audit_log_export and transfer_and_delete (bulk jobs made so read or write Leads);
+``job_truth(job_id)`` -> the job's timeline now in mass update's words (``{Status, Failed_Count,
+Updated_Count, Not_Updated_Count, Total_Count}``); ``job_reply(job_id)`` -> the body its kind's status call
+answers now; ``job_finished_at(job_id)`` -> emulator time of the terminal status (None if not yet);
+``job(job_id)``; ``define_view(module, cvid, total, profile)``; ``define_kind(kind, total=None,
+profile=None)``: the profile of that kind's jobs created over HTTP, and their size where the request gives
+none.
 ``JobProfile(queue_delay=2, duration=None, rate=None, failure_share=0, final_status="COMPLETED",
 fail_at=1.0, irregular=0, queued=0, suspend_at=None, suspend_for=None, running_status="RUNNING")``:
 QUEUED for ``queued`` s, SCHEDULED for ``queue_delay`` s, RUNNING for ``duration`` s (or total/rate; default
@@ -104,9 +167,11 @@ Kinds: ``"500"`` (INTERNAL_ERROR), ``"429"``, ``"429_retry_after"`` (``Retry-Aft
 config.retry_after_seconds``), ``"timeout"`` (holds the reply ``config.fault_timeout_seconds`` real seconds),
 ``"reset"`` (TCP RST), ``"non_json"`` (200 with a truncated JSON body), ``"html"`` (503 HTML page),
 ``"502_empty"``, and every Zoho error code (``"NO_PERMISSION"``, ``"INVALID_TOKEN"``, ...).
-Routes: ``status``, ``create`` (CRM, applied after authentication), ``token``, ``revoke`` (Accounts).
+Routes: ``status``, ``create``, ``download`` (CRM, applied after authentication), ``token``, ``revoke``
+(Accounts).
 ``set_latency(seconds)``: real seconds added to every CRM call, inside the org's concurrency slot.
 ``zoho.config.update(**settings)`` (see ``ZohoConfig``): legacy_token_reply, not_found_mode,
+inventory_reply_shape, kind_words ("spec" | "docs": the docs' status words), audit_log_not_found,
 concurrency_limit (10; None = unlimited), token limits, default_scopes, modules, retry_after_seconds,
 fault_timeout_seconds, api_domain, dc.
 
@@ -122,8 +187,9 @@ HTTP controls under ``/__admin/`` (JSON in and out; bad input -> 400 ``{"error"}
 ``POST /refresh-tokens`` {client_id, scopes}, ``POST /refresh-tokens/revoke`` {refresh_token},
 ``POST /grant-codes`` {client_id, scopes, ttl}, ``POST /access-tokens/expire``,
 ``POST /access-tokens/foreign`` {dc, scopes}, ``GET|POST /jobs`` {module, total, profile, cvid, kind},
-``GET /jobs/{job_id}`` ({job_id, module, total, cvid, profile, created_at, truth, finished_at}),
-``POST /views`` {module, cvid, total, profile}, ``GET|POST /clock`` {scale, freeze, resume, set, advance},
+``GET /jobs/{job_id}`` ({job_id, module, kind, total, cvid, profile, created_at, truth, reply, finished_at}),
+``POST /views`` {module, cvid, total, profile}, ``POST /kinds`` {kind, total, profile},
+``GET|POST /clock`` {scale, freeze, resume, set, advance},
 ``GET|POST|DELETE /faults`` {kind, share, routes}, ``POST /faults/script`` {kinds, routes},
 ``POST /faults/seed`` {seed}, ``GET|POST /latency`` {seconds}, ``GET|PATCH /config`` {setting: value},
 ``GET /counters``, ``GET /requests``.

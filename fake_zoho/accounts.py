@@ -327,16 +327,3 @@ class Accounts:
         """The permission of the user behind ``token`` (ok when its client is unknown)."""
         client = self.clients.get(token.client_id)
         return client.permission if client else "ok"
-
-
-def has_scope(scopes: Iterable[str], module: str, operation: str) -> bool:
-    """True when ``scopes`` allow ``operation`` (READ or UPDATE) of mass updates in ``module``.
-
-    Zoho scope names are case-insensitive and name modules either by API name (Price_Books) or in the
-    lower-case form of its docs (pricebooks); ALL covers every operation.
-    """
-    module_forms = {module.lower(), module.lower().replace("_", "")}
-    accepted = {"zohocrm.mass_update.all", f"zohocrm.mass_update.{operation.lower()}"}
-    for form in module_forms:
-        accepted |= {f"zohocrm.mass_update.{form}.{operation.lower()}", f"zohocrm.mass_update.{form}.all"}
-    return any(scope.strip().lower() in accepted for scope in scopes)

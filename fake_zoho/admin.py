@@ -63,6 +63,7 @@ def _job_view(zoho: FakeZoho, job_id: str) -> dict[str, Any]:
         "profile": job.profile.to_dict(),
         "created_at": job.created_at,
         "truth": zoho.job_truth(job_id),
+        "reply": zoho.job_reply(job_id),
         "finished_at": zoho.job_finished_at(job_id),
     }
 
@@ -166,10 +167,17 @@ def admin_blueprint(zoho: FakeZoho) -> Blueprint:
     def views() -> dict[str, Any]:
         payload = _only(_body(), "module", "cvid", "total", "profile")
         profile = JobProfile.from_dict(payload.get("profile"))
-        zoho.define_view(
-            payload.get("module", ""), str(payload.get("cvid", "")), payload.get("total"), profile
-        )
+        total: Any = payload.get("total")  # define_view says what is wrong with it
+        zoho.define_view(payload.get("module", ""), str(payload.get("cvid", "")), total, profile)
         return {"module": payload["module"], "cvid": str(payload["cvid"]), "total": payload["total"]}
+
+    @bp.post("/kinds")
+    @_admin
+    def kinds() -> dict[str, Any]:
+        payload = _only(_body(), "kind", "total", "profile")
+        profile = None if payload.get("profile") is None else JobProfile.from_dict(payload["profile"])
+        zoho.define_kind(payload.get("kind", ""), payload.get("total"), profile)
+        return {"kind": payload["kind"], "total": payload.get("total"), "profile": payload.get("profile")}
 
     @bp.route("/clock", methods=["GET", "POST"])
     @_admin
@@ -215,7 +223,8 @@ def admin_blueprint(zoho: FakeZoho) -> Blueprint:
     @_admin
     def fault_script() -> dict[str, Any]:
         payload = _only(_body(), "kinds", "routes")
-        zoho.faults.script(payload.get("kinds"), payload.get("routes", ("status",)))
+        kinds: Any = payload.get("kinds")  # the injector says what is wrong with it
+        zoho.faults.script(kinds, payload.get("routes", ("status",)))
         return zoho.faults.state()
 
     @bp.post("/faults/seed")
@@ -231,7 +240,8 @@ def admin_blueprint(zoho: FakeZoho) -> Blueprint:
     @_admin
     def latency() -> dict[str, Any]:
         if request.method == "POST":
-            zoho.set_latency(_only(_body(), "seconds").get("seconds"))
+            seconds: Any = _only(_body(), "seconds").get("seconds")  # set_latency says what is wrong
+            zoho.set_latency(seconds)
         return {"seconds": zoho.latency}
 
     @bp.route("/config", methods=["GET", "PATCH", "POST"])

@@ -12,6 +12,10 @@ from typing import Any
 NOT_FOUND_MODES = ("empty", "json", "invalid_data")
 # Inventory mass convert's status reply: the specification's flat object, or the docs' data[] wrapper.
 INVENTORY_REPLY_SHAPES = ("flat", "data")
+# Status words where Zoho's docs and its specification differ: the specification's ("spec") or the docs'.
+KIND_WORDS = ("spec", "docs")
+# Audit log export's answer for an unknown export: the specification's empty 204, the docs' 400 NO_CONTENT.
+AUDIT_LOG_NOT_FOUND = ("empty", "no_content")
 DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 STANDARD_MODULES = (
@@ -47,12 +51,19 @@ class ZohoConfig:
       a JSON NOT_FOUND body (``json``), or 400 INVALID_DATA with ``param_name: job_id`` (``invalid_data``).
     - ``inventory_reply_shape``: inventory mass convert's status reply flat (``flat``, the v8 specification)
       or wrapped in ``data[]`` (``data``, Zoho's docs).
+    - ``kind_words``: ``spec`` or ``docs``: with ``docs``, mass convert's statuses are lower case (scheduled,
+      in progress, completed, failed), a tag deletion shows SCHEDULED until it ends (no RUNNING) and a bulk
+      read shows QUEUED between ADDED and IN PROGRESS, as Zoho's docs list them.
+    - ``audit_log_not_found``: an unknown audit log export (or none at all) is an empty 204 (``empty``, the
+      v8 specification) or 400 NO_CONTENT (``no_content``, the docs).
     - ``concurrency_limit``: concurrent CRM calls per org before 429 TOO_MANY_REQUESTS (None: no limit).
     - ``access_token_ttl``, ``refresh_limit`` per ``refresh_window``, ``max_live_tokens``, ``grant_code_ttl``:
       Zoho Accounts' limits, in emulated seconds.
     - ``default_scopes``: scopes of new clients when none are given.
     - ``allow_custom_modules``/``extra_modules``/``unsupported_modules``: which module names the API accepts.
-    - ``cvid_default_total``: records in a custom view when a job is created over HTTP with an unknown cvid.
+    - ``cvid_default_total``: records in a custom view when a job is created over HTTP with an unknown cvid,
+      and in a job whose request gives no size (bulk read without cvid, audit log export, transfer and delete)
+      unless ``FakeZoho.define_kind`` says another.
     - ``retry_after_seconds``: the ``Retry-After`` header of the ``429_retry_after`` fault.
     - ``fault_timeout_seconds``: real seconds a ``timeout`` fault holds the reply (beyond client time-outs).
     - ``api_domain``: the ``api_domain`` token replies give (None: this emulator's own URL).
@@ -64,6 +75,8 @@ class ZohoConfig:
     legacy_token_reply: bool = False
     not_found_mode: str = "empty"
     inventory_reply_shape: str = "flat"
+    kind_words: str = "spec"
+    audit_log_not_found: str = "empty"
     concurrency_limit: int | None = 10
     access_token_ttl: float = 3600.0
     refresh_limit: int = 10
@@ -102,6 +115,11 @@ class ZohoConfig:
         _require(
             self.inventory_reply_shape in INVENTORY_REPLY_SHAPES,
             f"inventory_reply_shape must be one of {INVENTORY_REPLY_SHAPES}",
+        )
+        _require(self.kind_words in KIND_WORDS, f"kind_words must be one of {KIND_WORDS}")
+        _require(
+            self.audit_log_not_found in AUDIT_LOG_NOT_FOUND,
+            f"audit_log_not_found must be one of {AUDIT_LOG_NOT_FOUND}",
         )
         _require(
             self.concurrency_limit is None or _is_int(self.concurrency_limit, 1),

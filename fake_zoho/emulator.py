@@ -12,19 +12,20 @@ from typing import Any
 from flask import Flask, Response, request
 
 from .accounts import DEFAULT_ORG, Accounts, Client
+from .bulk import BulkState
 from .clock import Clock, EmulatorClock
 from .config import MODULE_NAME, ZohoConfig
 from .counters import Counters
 from .errors import error_body
 from .faults import FaultInjector
 from .jobs import Job, JobBook
-from .kinds import MASS_UPDATE, shapes
+from .kinds import ALL_KINDS, MASS_UPDATE, MAX_TOTAL
 from .profile import JobProfile
 from .replies import RESET_KIND, json_reply, reset_connection
 from .server import ServerThread
 
 logger = logging.getLogger(__name__)
-CRM_ROUTES = ("status", "create", "crm")
+CRM_ROUTES = ("status", "create", "download", "crm")
 
 
 class FakeZoho:
@@ -59,6 +60,10 @@ class FakeZoho:
         self.accounts = Accounts(self.clock, self.config, self.tallies, self._api_domain)
         self.jobs = JobBook(self.clock, id_seed=lambda: self.config.job_id_seed)
         self._views: dict[tuple[str, str], tuple[int, JobProfile]] = {}
+        # define_kind: the size and profile of jobs created over HTTP, by kind.
+        self._kinds: dict[str, tuple[int | None, JobProfile | None]] = {}
+        # Bulk jobs' org-wide state: uploaded files, bulk read page tokens and result downloads.
+        self.bulk = BulkState(self.clock)
         self._latency = 0.0
         self._server: ServerThread | None = None
         self.app = self._build_app()
@@ -68,12 +73,16 @@ class FakeZoho:
     def _build_app(self) -> Flask:
         from .accounts_routes import accounts_blueprint
         from .admin import admin_blueprint
+        from .bulk_routes import bulk_blueprint
         from .crm_routes import crm_blueprint
         from .metadata_routes import metadata_blueprint
+        from .org_routes import org_blueprint
 
         app = Flask("fake_zoho")
         app.register_blueprint(accounts_blueprint(self))
         app.register_blueprint(metadata_blueprint(self))
+        app.register_blueprint(bulk_blueprint(self))
+        app.register_blueprint(org_blueprint(self))
         app.register_blueprint(crm_blueprint(self))
         app.register_blueprint(admin_blueprint(self))
         return app
@@ -119,7 +128,9 @@ class FakeZoho:
         self.tallies.reset(self.config.request_log_limit)
         self.accounts.reset()
         self.jobs.reset()
+        self.bulk.reset()
         self._views.clear()
+        self._kinds.clear()
         self._latency = 0.0
 
     # ----- accounts -----
@@ -189,11 +200,32 @@ class FakeZoho:
         cvid: str | None = None,
         kind: str = MASS_UPDATE,
     ) -> str:
-        """Schedule a job now (no HTTP, no token): a mass update, or another mass action (`fake_zoho.kinds`;
-        `module` "org" for the kinds that name none); return its job_id."""
-        if kind != MASS_UPDATE and kind not in shapes(self.config.inventory_reply_shape):
-            raise ValueError(f"unknown job kind {kind!r}")
+        """Schedule a job now (no HTTP, no token) of any kind (`fake_zoho.kinds.ALL_KINDS`; `module` "org" for
+        the kinds whose paths name none); return its job_id. Bulk jobs made so read or write Leads."""
         return self.jobs.create(module, total, profile, cvid, kind).job_id
+
+    def define_kind(self, kind: str, total: int | None = None, profile: JobProfile | None = None) -> None:
+        """Say how jobs of ``kind`` created over HTTP behave (``profile``) and, where the request gives no
+        size (a bulk read without a cvid, an audit log export, a transfer), how many records they cover."""
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(ALL_KINDS)}")
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= MAX_TOTAL[kind]
+        ):
+            raise ValueError(f"total must be an integer between 0 and {MAX_TOTAL[kind]}")
+        if profile is not None and not isinstance(profile, JobProfile):
+            raise ValueError("profile must be a JobProfile")
+        self._kinds[kind] = (total, profile)
+
+    def job_plan(
+        self, kind: str, module: str | None = None, cvid: str | None = None
+    ) -> tuple[int, JobProfile]:
+        """(records, profile) of a job of ``kind`` created over HTTP: a defined view's (``define_view``), else
+        the kind's (``define_kind``), else ``config.cvid_default_total`` records and the default profile."""
+        if module is not None and cvid is not None and (module.lower(), cvid) in self._views:
+            return self._views[(module.lower(), cvid)]
+        total, profile = self._kinds.get(kind, (None, None))
+        return (self.config.cvid_default_total if total is None else total), profile or JobProfile()
 
     def define_view(self, module: str, cvid: str, total: int, profile: JobProfile | None = None) -> None:
         """Say how many records custom view ``cvid`` holds and how its jobs behave (HTTP job creation)."""
@@ -218,6 +250,12 @@ class FakeZoho:
     def job_truth(self, job_id: str) -> dict[str, Any]:
         """The status body's data[0] as of now: the same dict the API would return."""
         return self.jobs.get(job_id).body(self.clock.now())
+
+    def job_reply(self, job_id: str) -> Any:
+        """The body the job's status call answers now, in its kind's words and shape (links on ``url``)."""
+        from .status import reply_of
+
+        return reply_of(self, self.jobs.get(job_id))
 
     def job_finished_at(self, job_id: str) -> float | None:
         """Emulator-clock time the job reached its terminal status, or None if not yet."""
@@ -279,6 +317,8 @@ class FakeZoho:
         }
         if route == "status" and "job_id" in request.args:
             entry["job_id"] = request.args.get("job_id", "")[:40]
+        elif route in ("status", "download") and "job_id" in (request.view_args or {}):
+            entry["job_id"] = str((request.view_args or {})["job_id"])[:40]
         self.tallies.record(entry)
         if kind == RESET_KIND:
             # Only now: the client sees the reset at once and may ask again at once, and its next request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 # code: (HTTP status, message, details). Messages follow Zoho's documentation of the status call.
@@ -25,6 +26,23 @@ ZOHO_ERRORS: dict[str, tuple[int, str, dict[str, Any]]] = {
     "INTERNAL_ERROR": (500, "Internal Server Error", {}),
     "TOO_MANY_REQUESTS": (429, "too many requests", {}),
     "REQUIRED_PARAM_MISSING": (400, "One of the expected parameter is missing", {}),
+    # The other kinds' calls (fake_zoho.kinds): their creation, status, upload and result errors.
+    "RESOURCE_NOT_FOUND": (404, "The requested resource doesn't exist.", {}),
+    "NO_CONTENT": (400, "No audit log has been scheduled", {}),
+    "LIMIT_EXCEEDED": (400, "limit exceeded", {}),
+    "NOT_ALLOWED": (400, "not allowed", {}),
+    "INVALID_REQUEST": (400, "invalid request", {}),
+    "INVALID_FILE_FORMAT": (400, "invalid file format. only zip format is supported", {}),
+    "FILE_TOO_LARGE": (413, "File size too large to process", {}),
+    "FILE_NOT_SUPPORTED": (400, "File not supported for bulk write", {}),
+    "HEADER_LIMIT_EXCEEDED": (400, "the file has more columns than allowed", {}),
+    "INVALID_FILE_ID": (400, "improper file id", {}),
+    "NOT_SUPPORTED_FEATURE": (400, "Feature is not supported", {}),
+    "MODULE_NOT_AVAILABLE": (400, "Requested module is not available.", {}),
+    "MODULE_NOT_SUPPORTED": (400, "the module is not supported for this operation", {}),
+    "REQUEST_BODY_NOT_SUPPORTED": (400, "request body contains invalid format", {}),
+    "INVALID_CALLBACK_METHOD": (400, "invalid callback method", {"supported_callback_methods": ["post"]}),
+    "INVALID_CALLBACK_URL": (400, "invalid callback url", {}),
 }
 UNSUPPORTED_MODULE_MESSAGE = "The given module is not supported in API"
 
@@ -36,7 +54,7 @@ def error_body(
     _, default_message, default_details = ZOHO_ERRORS[code]
     return {
         "code": code,
-        "details": dict(default_details if details is None else details),
+        "details": copy.deepcopy(default_details if details is None else details),
         "message": default_message if message is None else message,
         "status": "error",
     }

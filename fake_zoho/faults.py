@@ -16,8 +16,9 @@ from .errors import ZOHO_ERRORS
 # Transport-level faults; any Zoho error code of errors.ZOHO_ERRORS is a fault kind too.
 TRANSPORT_FAULTS = ("500", "429", "429_retry_after", "timeout", "reset", "non_json", "html", "502_empty")
 FAULT_KINDS = (*TRANSPORT_FAULTS, *ZOHO_ERRORS)
-# status: GET mass_update; create: POST mass_update (both after authentication); token, revoke: Zoho Accounts.
-ROUTES = ("status", "create", "token", "revoke")
+# status: a job's status call; create: a job's creation call (and a bulk write upload); download: a job's
+# result file (all after authentication); token, revoke: Zoho Accounts.
+ROUTES = ("status", "create", "download", "token", "revoke")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Mass update jobs: creation, ids like Zoho's, and their status at any emulated time."""
+"""Jobs of every kind (`fake_zoho.kinds`): creation, ids like Zoho's, their status at any emulated time."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ import random
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
 from .config import MODULE_NAME
-from .kinds import MASS_UPDATE
+from .kinds import MASS_UPDATE, MAX_TOTAL, check_job
 from .profile import JobProfile, JobTimeline
-
-MAX_SCHEDULED_RECORDS = 50_000
 
 
 @dataclass
 class Job:
-    """One scheduled mass update job."""
+    """One scheduled job (a mass update unless ``kind`` says otherwise)."""
 
     job_id: str
     module: str
@@ -28,7 +26,10 @@ class Job:
     created_at: float
     timeline: JobTimeline
     cvid: str | None = None
-    kind: str = MASS_UPDATE  # or another mass action (fake_zoho.kinds)
+    kind: str = MASS_UPDATE  # or another kind (fake_zoho.kinds)
+    # What its creation call asked for, where the kind's status reply shows it (a bulk read's query, a bulk
+    # write's files...); empty for a job made from Python, whose replies then use defaults.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def body(self, now: float) -> dict[str, Any]:
         """The status body's data[0] at emulated time ``now``."""
@@ -66,6 +67,11 @@ class JobBook:
         self._sequence += 1 + self._ids.randrange(9)
         return f"{self._prefix}{self._sequence:09d}"
 
+    def new_id(self) -> str:
+        """A new id of the org's series (for things other than jobs: uploaded files), like Zoho's."""
+        with self._lock:
+            return self._next_id()
+
     def create(
         self,
         module: str,
@@ -73,15 +79,18 @@ class JobBook:
         profile: JobProfile | None = None,
         cvid: str | None = None,
         kind: str = MASS_UPDATE,
+        details: dict[str, Any] | None = None,
     ) -> Job:
-        """Schedule a job of ``kind`` over ``total`` records of ``module``, starting now, following
-        ``profile``."""
+        """Schedule a job of ``kind`` over ``total`` records of ``module`` ("org" for the org-level kinds),
+        starting now, following ``profile``; ``details`` are what its creation call asked for."""
         if not isinstance(module, str) or not MODULE_NAME.match(module):
             raise ValueError(
                 f"module must be a module API name (letters, digits, underscores), got {module!r}"
             )
-        if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= MAX_SCHEDULED_RECORDS:
-            raise ValueError(f"total must be an integer between 0 and {MAX_SCHEDULED_RECORDS}, got {total!r}")
+        check_job(kind, module)
+        most = MAX_TOTAL[kind]
+        if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= most:
+            raise ValueError(f"total must be an integer between 0 and {most}, got {total!r}")
         if profile is None:
             profile = JobProfile()
         if not isinstance(profile, JobProfile):
@@ -90,7 +99,7 @@ class JobBook:
             job_id = self._next_id()
             # The seed only shapes irregular progress; deriving it from the id keeps a job reproducible.
             timeline = JobTimeline(total, profile, seed=random.Random(job_id).getrandbits(32))
-            job = Job(job_id, module, total, profile, self._clock.now(), timeline, cvid, kind)
+            job = Job(job_id, module, total, profile, self._clock.now(), timeline, cvid, kind, details or {})
             self._jobs[job_id] = job
         return job
 

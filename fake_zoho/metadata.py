@@ -19,6 +19,8 @@ from .config import STANDARD_MODULES
 ID_PREFIX = "554023000000"
 # The user every emulated call is made as (and every emulated update is attributed to).
 CURRENT_USER = {"name": "Emulated User", "id": f"{ID_PREFIX}235011"}
+# The org's zgid (GET /org): bulk write uploads name it (X-CRM-ORG), download links carry it.
+ORG_ZGID = "746539264"
 _PROFILE = {"name": "Administrator", "id": f"{ID_PREFIX}026011"}
 _ROLE = {"name": "CEO", "id": f"{ID_PREFIX}026005"}
 _LAYOUT = {"api_name": "Standard__s", "name": "Standard", "id": f"{ID_PREFIX}000167"}
@@ -370,3 +372,8 @@ def current_user_reply() -> dict[str, Any]:
     }
     del user["name"]
     return {"users": [user], "info": {"per_page": 200, "count": 1, "page": 1, "more_records": False}}
+
+
+def canonical_module(module: str) -> str:
+    """A standard module's name as Zoho spells it (module names in URLs are case-insensitive)."""
+    return next((name for name in STANDARD_MODULES if name.lower() == module.lower()), module)

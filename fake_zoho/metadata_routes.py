@@ -9,7 +9,15 @@ from flask import Blueprint, Response, request
 
 from .config import API_VERSIONS, STANDARD_MODULES
 from .errors import UNSUPPORTED_MODULE_MESSAGE
-from .metadata import CURRENT_USER, current_user_reply, fields_reply, module_reply, modules_reply
+from .metadata import (
+    CURRENT_USER,
+    ORG_ZGID,
+    canonical_module,
+    current_user_reply,
+    fields_reply,
+    module_reply,
+    modules_reply,
+)
 from .replies import json_reply, zoho_error
 
 if TYPE_CHECKING:
@@ -85,12 +93,12 @@ def _fields(zoho: FakeZoho) -> tuple[Response, str]:
     if not module:
         return zoho_error("REQUIRED_PARAM_MISSING", details={"param_name": "module"})
     refused = _known_module(zoho, module)
-    return refused or (json_reply(fields_reply(_canonical(module))), "OK")
+    return refused or (json_reply(fields_reply(canonical_module(module))), "OK")
 
 
 def _module(zoho: FakeZoho, module: str) -> tuple[Response, str]:
     refused = _known_module(zoho, module)
-    name = _canonical(module)
+    name = canonical_module(module)
     return refused or (json_reply(module_reply(name, custom=name not in STANDARD_MODULES)), "OK")
 
 
@@ -108,7 +116,7 @@ def _org(zoho: FakeZoho) -> tuple[Response, str]:
         "org": [
             {
                 "id": "554023000000000001",
-                "zgid": "746539264",
+                "zgid": ORG_ZGID,
                 "company_name": "Emulated Org",
                 "primary_email": "emulated.user@example.com",
                 "primary_zuid": "746539263",
@@ -116,15 +124,10 @@ def _org(zoho: FakeZoho) -> tuple[Response, str]:
                 "iso_code": "USD",
                 "time_zone": "UTC",
                 "country_code": zoho.config.dc.upper(),
-                "domain_name": "org746539264",
+                "domain_name": f"org{ORG_ZGID}",
                 "type": "production",
                 "created_by": dict(CURRENT_USER),
             }
         ]
     }
     return json_reply(body), "OK"
-
-
-def _canonical(module: str) -> str:
-    """A standard module's name as Zoho spells it (module names in URLs are case-insensitive)."""
-    return next((name for name in STANDARD_MODULES if name.lower() == module.lower()), module)

@@ -29,10 +29,11 @@ def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = No
 
 
 def zoho_error(
-    code: str, message: str | None = None, details: dict[str, Any] | None = None
+    code: str, message: str | None = None, details: dict[str, Any] | None = None, status: int | None = None
 ) -> tuple[Response, str]:
-    """(reply, kind) for a Zoho error code with its documented HTTP status."""
-    return json_reply(error_body(code, message, details), error_status(code)), code
+    """(reply, kind) for a Zoho error code with its documented HTTP status (``status``: where a call documents
+    another one for the same code)."""
+    return json_reply(error_body(code, message, details), status or error_status(code)), code
 
 
 def empty_reply(status: int) -> Response:

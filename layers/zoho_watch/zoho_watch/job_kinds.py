@@ -312,7 +312,7 @@ KINDS: Mapping[str, JobKind] = MappingProxyType(
                 "transfer_and_delete",
                 CRM + "/users/actions/transfer_and_delete",
                 frozenset({ORG_MODULE}),
-                (),  # Zoho documents no scope for it
+                ("ZohoCRM.users.READ", "ZohoCRM.users.ALL"),
                 _read_transfer_and_delete,
                 reports_counts=False,
             ),

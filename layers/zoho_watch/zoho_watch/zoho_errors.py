@@ -69,15 +69,29 @@ def _http_status_error(status: int, what: str, retry_after: float | None) -> Zoh
     return ZohoUnavailable(f"Zoho answered HTTP {status} with {what}", zoho_http_status=status)
 
 
+def _error_of(body: Any) -> Any:
+    """The Zoho error a reply holds: the body itself, or the one error item of its envelope (a tag deletion's
+    status answers `{"mass_delete": [{"code": "INVALID_DATA", ...}]}`)."""
+    if isinstance(body, dict) and len(body) == 1:
+        (items,) = body.values()
+        if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+            item = items[0]
+            if item.get("status") == "error" and isinstance(item.get("code"), str):
+                return item
+    return body
+
+
 def error_from_reply(status: int, body: Any, headers: Any = None) -> ZohoWatchError:
     """Map a non-success reply of a Zoho CRM call to its typed error, keeping HTTP status and Zoho code."""
     retry_after = _retry_after(headers)
+    body = _error_of(body)
     if isinstance(body, dict) and isinstance(body.get("code"), str):
         code = body["code"][:64]
         message = body.get("message") if isinstance(body.get("message"), str) else ""
         details = body["details"] if isinstance(body.get("details"), dict) else {}
         text = f"Zoho {code} (HTTP {status}){': ' + message if message else ''}"
-        if code == "INVALID_DATA" and details.get("param_name") == "job_id":
+        # INVALID_DATA on the job id (named as `param_name`, or given back as `job_id`): no such job.
+        if code == "INVALID_DATA" and (details.get("param_name") == "job_id" or "job_id" in details):
             return JobNotFound(text, zoho_http_status=status, zoho_code=code)
         kind = _ZOHO_CODES.get(code)
         if kind is None:

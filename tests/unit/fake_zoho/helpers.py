@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from typing import Any
 
 import requests
@@ -79,3 +82,59 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     assert isinstance(body["details"], dict)
     assert isinstance(body["message"], str) and body["message"]
     return body
+
+
+# Every kind's creation and status scopes (fake_zoho.scopes), for tests that are not about scopes.
+EVERY_SCOPE = [
+    "ZohoCRM.mass_update.ALL",
+    "ZohoCRM.mass_convert.ALL",
+    "ZohoCRM.mass_delete.ALL",
+    "ZohoCRM.change_owner.ALL",
+    "ZohoCRM.settings.ALL",
+    "ZohoCRM.bulk.ALL",
+    "ZohoCRM.modules.ALL",
+    "ZohoFiles.files.ALL",
+    "ZohoCRM.settings.audit_logs.ALL",
+    "ZohoCRM.users.ALL",
+]
+ZGID = "746539264"  # the emulated org's zgid (GET /crm/v8/org)
+
+
+def crm_call(zoho: FakeZoho, token: str | None, method: str, path: str, **kwargs: Any) -> requests.Response:
+    """A call to ``path`` on the emulator (after its URL) with ``token``, as a Zoho client makes it."""
+    headers = {} if token is None else {"Authorization": f"Zoho-oauthtoken {token}"}
+    headers.update(kwargs.pop("headers", {}))
+    return requests.request(method, f"{zoho.url}{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+
+
+def error_of(
+    response: requests.Response, status: int, code: str, envelope: str | None = None
+) -> dict[str, Any]:
+    """Assert a Zoho error reply, wrapped in ``{envelope: [error]}`` when given; return the error."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    if envelope is not None:
+        assert list(body) == [envelope] and len(body[envelope]) == 1, body
+        body = body[envelope][0]
+    assert list(body) == ["code", "details", "message", "status"], body
+    assert (body["code"], body["status"]) == (code, "error"), body
+    return dict(body)
+
+
+def unzip(content: bytes) -> dict[str, str]:
+    """The files of a zip archive, as text."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name).decode() for name in archive.namelist()}
+
+
+def zipped(name: str, text: str) -> bytes:
+    """A zip archive holding one file (a bulk write upload)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """The lines of a CSV file, header first."""
+    return list(csv.reader(io.StringIO(text)))

@@ -215,6 +215,12 @@ def test_malformed_replies_are_zoho_unavailable(kind: str, body: Any) -> None:
         ("mass_change_owner", 401, {"code": "OAUTH_SCOPE_MISMATCH", "details": {}, "message": "",
                                     "status": "error"}, ZohoAuthError),
         ("bulk_write", 503, "<empty>", ZohoUnavailable),
+        # A tag deletion's errors come in its envelope; INVALID_DATA on the job id is no such job.
+        ("mass_delete_tags", 400, {"mass_delete": [{"code": "INVALID_DATA", "details": {"job_id": "554"},
+                                                    "message": "", "status": "error"}]}, JobNotFound),
+        ("mass_delete_tags", 400, {"mass_delete": [{"code": "REQUIRED_PARAM_MISSING", "message": "",
+                                                    "details": {"param_name": "job_id"}, "status": "error"}]},
+         ZohoRequestError),
     ],
 )  # fmt: skip
 def test_error_replies_are_the_shared_typed_errors(kind: str, status: int, body: Any, error: type) -> None:
