@@ -108,6 +108,11 @@ class FakeZoho:
         self.stop()
 
     @property
+    def serving(self) -> bool:
+        """True once started (its HTTP server runs), until stopped."""
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         """Base URL of both Zoho Accounts and the CRM API (``accounts_url`` and ``api_domain``)."""
         if self._server is None:

@@ -25,7 +25,10 @@ def seen_now(zoho: FakeZoho, job: Job, version: str = "v8") -> Seen:
     """The job as its status call sees it now (download links on the URL the client reached)."""
     now = zoho.clock.now()
     body = job.body(now)
-    host = request.host_url.rstrip("/") if has_request_context() else zoho.url
+    # Links on the URL the client reached; from Python, the emulator's URL (none when it serves nothing: an
+    # offline emulator's replies, such as a replayed watch's, link to paths only).
+    served = zoho.url if zoho.serving else ""
+    host = request.host_url.rstrip("/") if has_request_context() else served
     kind_word = word(job.kind, body["Status"], zoho.config.kind_words)
     return Seen(job, body, kind_word, now, version, host, zoho.config)
 

@@ -1,9 +1,10 @@
 """`make demo`: zoho-watch at work in half a minute, offline, on the embedded stack.
 
 It starts the embedded stack (Zoho emulator, moto, the real template, state machine and handlers), schedules
-mass update jobs of different lengths on the emulator (one of them ends FAILED, one is watched by the
-scheduled sweep instead of Step Functions), asks the API to watch them, draws their progress from the API
-until they end, then prints what DynamoDB holds and the events that were published. Last, a caller's own
+jobs of different lengths and kinds on the emulator (mass updates, one of which ends FAILED, a mass delete
+watched by the scheduled sweep instead of Step Functions, and a bulk read whose result link it prints), asks
+the API to watch them, draws their progress from the API until they end, then prints what DynamoDB holds and
+the events that were published. Last, a caller's own
 workflow (`examples/caller-workflow`) submits a mass update through zoho-watch and waits for its end with a
 task token. The stack's clock is
 virtual (see `zoho_watch_local.clock`): it stands still while anything works and skips ahead when everything
@@ -22,6 +23,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from zoho_watch.jobs import DEFAULT_KIND
 
 from zoho_watch_cli.api_client import ZohoWatchApi
 from zoho_watch_cli.progress import WatchedJob, follow, summary_table
@@ -41,7 +43,7 @@ CALLER_VIEW = ("Contacts", "4150868000000087011", 2_500)
 
 @dataclass(frozen=True)
 class DemoJob:
-    """One mass update job of the demo: its shape on the emulator and how it is watched."""
+    """One job of the demo: its shape on the emulator, its kind and how it is watched."""
 
     module: str
     total: int
@@ -51,6 +53,7 @@ class DemoJob:
     failure_share: float = 0.0
     fail_at: float = 1.0
     mode: str = "stepfunctions"
+    kind: str = DEFAULT_KIND
 
     def profile(self) -> Any:
         """The job's profile on the Zoho emulator."""
@@ -64,6 +67,15 @@ class DemoJob:
             fail_at=self.fail_at,
         )
 
+    def label(self) -> str:
+        """`Deals (47 min, SFN)`, with the kind for other kinds: `org (bulk_read, 8 min, SFN)`."""
+        minutes = f"{self.seconds / 60:.0f} min, {'sweep' if self.mode == 'schedule' else 'SFN'}"
+        return (
+            f"{self.module} ({minutes})"
+            if self.kind == DEFAULT_KIND
+            else f"{self.module} ({self.kind}, {minutes})"
+        )
+
     @property
     def seconds(self) -> float:
         """Simulated seconds from creation to its end."""
@@ -75,7 +87,8 @@ DEMO_JOBS = (
     DemoJob("Leads", total=5_000, queue_delay=60, duration=20 * 60, failure_share=0.01),
     DemoJob("Deals", total=20_000, queue_delay=120, duration=45 * 60),
     DemoJob("Accounts", total=3_000, queue_delay=30, duration=30 * 60, final_status="FAILED", fail_at=0.4),
-    DemoJob("Campaigns", total=1_200, queue_delay=0, duration=10 * 60, mode="schedule"),
+    DemoJob("Campaigns", total=1_200, queue_delay=0, duration=10 * 60, mode="schedule", kind="mass_delete"),
+    DemoJob("org", total=30_000, queue_delay=90, duration=6 * 60, kind="bulk_read"),
 )
 
 
@@ -120,8 +133,10 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
         counts = detail.get("counts") or {}
         table.add_row(
             str(detail.get("checked_at", ""))[11:23],
-            str(event.get("detail-type")).removeprefix("Mass Update Job "),
-            f"{detail.get('module')} {detail.get('job_id')}",
+            str(event.get("detail-type")).removeprefix("Mass Update Job ").removeprefix("Zoho CRM Job "),
+            " ".join(
+                str(part) for part in (detail.get("kind"), detail.get("module"), detail.get("job_id")) if part
+            ),
             f"{detail.get('previous_status') or '-'} → {detail.get('status')}",
             f"{counts.get('updated')}/{counts.get('failed')}/{counts.get('total')}",
         )
@@ -144,6 +159,7 @@ def planned_checks_of(stack: EmbeddedStack, jobs: dict[WatchedJob, DemoJob]) -> 
             default_poll=bounds,
             schedule_period=period if job.mode == "schedule" else None,
             job_id=watched.job_id,
+            kind=job.kind,
         ).checks
         for watched, job in jobs.items()
     }
@@ -240,16 +256,16 @@ def run_demo(console: Console | None = None, time_scale: float | None = None) ->
         expected: dict[WatchedJob, str] = {}
         demo_jobs: dict[WatchedJob, DemoJob] = {}
         for job in DEMO_JOBS:
-            job_id = stack.zoho.create_job(job.module, total=job.total, profile=job.profile())
-            api.start_watch(job.module, job_id, mode=job.mode)
-            minutes = (job.queue_delay + job.duration) / 60
-            label = f"{job.module} ({minutes:.0f} min, {'sweep' if job.mode == 'schedule' else 'SFN'})"
-            item = WatchedJob(job.module, job_id, label)
+            job_id = stack.zoho.create_job(job.module, total=job.total, profile=job.profile(), kind=job.kind)
+            api.start_watch(job.module, job_id, job.kind, mode=job.mode)
+            item = WatchedJob(job.module, job_id, job.label(), job.kind)
             watched.append(item)
             expected[item] = job.final_status
             demo_jobs[item] = job
+        kinds = sorted({job.kind for job in DEMO_JOBS})
         console.print(
-            f"Scheduled {len(watched)} mass update jobs on the emulator; watching them through the API:"
+            f"Scheduled {len(watched)} jobs of {len(kinds)} kinds ({', '.join(kinds)}) on the emulator;"
+            " watching them through the API:"
         )
         # The driver lets the clock run while it waits between two looks; 300 real seconds only stop a hang.
         states = follow(
@@ -272,7 +288,7 @@ def run_demo(console: Console | None = None, time_scale: float | None = None) ->
             "Step Functions executions: " + ", ".join(f"{n} {s}" for n, s in sorted(outcome.items()))
         )
         wrong = [
-            f"{job.label}: {(states[job] or {}).get('status')} (expected {status})"
+            f"{job.name}: {(states[job] or {}).get('status')} (expected {status})"
             for job, status in expected.items()
             if (states[job] or {}).get("status") != status
         ]
@@ -281,7 +297,13 @@ def run_demo(console: Console | None = None, time_scale: float | None = None) ->
         if wrong:
             console.print("[red]Not as planned:[/red] " + "; ".join(wrong))
             return 1
-        finished_events = sum(1 for event in events if event.get("detail-type") == "Mass Update Job Finished")
+        for followed, state in states.items():
+            link = ((state or {}).get("results") or {}).get("download_url")
+            if link:
+                # Zoho gives the path on the API domain; GET it with a token of scope ZohoCRM.bulk.read.
+                url = link if link.startswith("http") else stack.zoho.url + link
+                console.print(f"{followed.name}: its result is at {url} (a zip of CSV rows)")
+        finished_events = sum(1 for event in events if str(event.get("detail-type")).endswith("Job Finished"))
         console.print(
             f"[green]Done[/green] in {time.monotonic() - began:.1f} s: {len(watched)} jobs followed to their "
             f"end, {finished_events} finished events, and a workflow that waited for its own job."

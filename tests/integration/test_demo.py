@@ -36,6 +36,9 @@ def test_the_demo_follows_every_job_to_its_planned_end() -> None:
     # A caller's workflow (examples/caller-workflow) submitted its own mass update and waited for its end.
     assert re.search(r"SUCCEEDED after [\d.]+ simulated minutes: job \d+ COMPLETED, 2500/2500 records", text)
     assert "policy's plan: the checks the policy alone makes" in text  # the numbers are explained
+    # Three kinds of jobs, and the bulk read's result link on the emulator.
+    assert "6 jobs of 3 kinds (bulk_read, mass_delete, mass_update)" in text
+    assert re.search(r"bulk_read.*its result is at http://127\.0\.0\.1:\d+/crm/bulk/v8/read/\d+/result", text)
     # The clock stands still while a check runs and each wait's jitter is seeded by the job and the check:
     # every job gets exactly the checks the policy plans, on any machine under any load.
     found = checks_and_plans(text)
