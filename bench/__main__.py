@@ -1,7 +1,8 @@
 """`python -m bench` (`make bench`): every measurement, one markdown table, the cost arithmetic.
 
-Options: `--only polling,overhead,cold_start,sweep,tokens,cost`, `--jobs N` and `--seed S` (polling profile),
-`--repeats N` (cold start). A part that fails prints "not measured: <why>" in its row; the run goes on.
+Options: `--only polling,overhead,cold_start,sweep,tokens,cost,memory`, `--jobs N` and `--seed S` (polling
+profile), `--repeats N` (cold start). A part that fails prints "not measured: <why>" in its row; the run goes
+on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from bench import prepare_environment
 from bench.table import Row, machine_line, not_measured, render
 
-PARTS = ("polling", "overhead", "cold_start", "sweep", "tokens", "cost")
+PARTS = ("polling", "overhead", "cold_start", "sweep", "tokens", "cost", "memory")
 
 
 def _parts(text: str) -> list[str]:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts, print the machine, the table, the polling detail and the cost arithmetic."""
     args = parse_args(argv)
     prepare_environment()
-    from bench import cold_start, cost, families, overhead, polling, sweep, tokens
+    from bench import cold_start, cost, families, memory, overhead, polling, sweep, tokens
 
     notes: dict[str, str] = {}
 
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": sweep.measure,
         "tokens": tokens.measure,
         "cost": run_cost,
+        "memory": memory.measure,
     }
     print(f"zoho-watch bench · {machine_line()}\n", flush=True)
     rows: list[Row] = []
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nPolling by kind family, each kind apart ({args.jobs} jobs a family, seed {args.seed}):\n")
         print(notes["families"])
     if notes.get("cost"):
-        print("\nCost of watching one 1-hour job (us-east-1 list prices):\n")
+        print("\nCost of one 1-hour job, state machine and schedule modes (us-east-1 list prices):\n")
         print(notes["cost"])
     print(f"\nTotal run time: {time.perf_counter() - started:.0f} s")
     return 0

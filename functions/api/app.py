@@ -19,18 +19,13 @@ with a 4xx before any call to Zoho or AWS.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import (
-    APIKey,
-    SecurityScheme,
-    Server,
-    ServerVariable,
-)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -59,6 +54,9 @@ from zoho_watch.mass_updates import ID_PATTERN, MAX_IDS
 from zoho_watch.services import get_services
 from zoho_watch.waiters import MAX_HEARTBEAT_SECONDS, MAX_TASK_TOKEN_LENGTH, MIN_HEARTBEAT_SECONDS
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme, Server
+
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
@@ -71,31 +69,47 @@ API_DESCRIPTION = (
     " states, live checks, watches, and mass updates submitted and watched."
 )
 API_STAGE = "v1"  # template.yaml's ZohoWatchApi StageName (a test keeps them equal)
-# Where the API is served: the stack's REST API, at its stage.
-API_SERVERS = [
-    Server(
-        url="https://{api_id}.execute-api.{region}.amazonaws.com/" + API_STAGE,
-        description="The stack's API (its ApiUrl output)",
-        variables={
-            "api_id": ServerVariable(default="api-id", description="The REST API's id"),
-            "region": ServerVariable(default="us-east-1", description="The stack's region"),
-        },
-    )
-]
-# How callers authenticate: one of the two, as the stack's ApiAuth parameter chooses (AWS_IAM or API_KEY).
-API_SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    name: APIKey.model_validate(
-        {"type": "apiKey", "in": "header", "name": header, "description": description}
-    )
-    for name, header, description in (
-        (
-            "sigv4",
-            "Authorization",
-            "AWS Signature Version 4 (ApiAuth=AWS_IAM, the default), service execute-api",
-        ),
-        ("api_key", "x-api-key", "An API key of the stack (ApiAuth=API_KEY)"),
-    )
-}
+
+
+@cache
+def api_servers() -> list[Server]:
+    """Where the API is served: the stack's REST API, at its stage."""
+    # Powertools' OpenAPI models are built on first use: importing them costs a cold start more than any
+    # route does, and only the OpenAPI document needs them.
+    from aws_lambda_powertools.event_handler.openapi.models import Server, ServerVariable
+
+    return [
+        Server(
+            url="https://{api_id}.execute-api.{region}.amazonaws.com/" + API_STAGE,
+            description="The stack's API (its ApiUrl output)",
+            variables={
+                "api_id": ServerVariable(default="api-id", description="The REST API's id"),
+                "region": ServerVariable(default="us-east-1", description="The stack's region"),
+            },
+        )
+    ]
+
+
+@cache
+def api_security_schemes() -> dict[str, SecurityScheme]:
+    """How callers authenticate: one of the two, as the stack's ApiAuth parameter chooses (AWS_IAM or
+    API_KEY)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey
+
+    return {
+        name: APIKey.model_validate(
+            {"type": "apiKey", "in": "header", "name": header, "description": description}
+        )
+        for name, header, description in (
+            (
+                "sigv4",
+                "Authorization",
+                "AWS Signature Version 4 (ApiAuth=AWS_IAM, the default), service execute-api",
+            ),
+            ("api_key", "x-api-key", "An API key of the stack (ApiAuth=API_KEY)"),
+        )
+    }
+
 
 # The library's patterns, checked at the edge so bad input never reaches Zoho.
 STATUS_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
@@ -129,7 +143,14 @@ LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
 # ---- models ---------------------------------------------------------------------------------------------
 
 
-class PollSettings(BaseModel):
+class _Model(BaseModel):
+    """Every model of the API: its validator and schema are built when first used, not at import (a cold
+    start builds only those of the route it serves)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class PollSettings(_Model):
     """Bounds of the wait between two checks of one job."""
 
     model_config = ConfigDict(extra="forbid")
@@ -148,7 +169,7 @@ class PollSettings(BaseModel):
         return self
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(_Model):
     """How to watch a job."""
 
     model_config = ConfigDict(extra="forbid")
@@ -187,7 +208,7 @@ class WatchRequest(WatchSettings):
     connection: str | None = Field(default=None, pattern=CONNECTION_PATTERN)
 
 
-class Counts(BaseModel):
+class Counts(_Model):
     """A job's counts: for a mass update Zoho's four; for another kind its records in all, done (converted,
     deleted, added or updated...), failed and not done (0 where the kind reports no counts)."""
 
@@ -197,7 +218,7 @@ class Counts(BaseModel):
     not_updated: int | None = None
 
 
-class JobState(BaseModel):
+class JobState(_Model):
     """A job's state as zoho-watch knows it (the store's bookkeeping, such as its write version and the
     sweep's next check time, stays inside: only these fields are answered)."""
 
@@ -236,14 +257,14 @@ class JobState(BaseModel):
     )
 
 
-class JobPage(BaseModel):
+class JobPage(_Model):
     """One page of jobs."""
 
     items: list[JobState]
     next_cursor: str | None = None
 
 
-class HistoryItem(BaseModel):
+class HistoryItem(_Model):
     """One check of a job."""
 
     checked_at: str
@@ -252,14 +273,14 @@ class HistoryItem(BaseModel):
     progress: float | None = None
 
 
-class HistoryPage(BaseModel):
+class HistoryPage(_Model):
     """One page of a job's checks, newest first."""
 
     items: list[HistoryItem]
     next_cursor: str | None = None
 
 
-class WatchAnswer(BaseModel):
+class WatchAnswer(_Model):
     """What `PUT` or `DELETE .../watch` did."""
 
     watching: bool
@@ -275,7 +296,7 @@ class WatchAnswer(BaseModel):
 IdText = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
-class TerritoryRecords(BaseModel):
+class TerritoryRecords(_Model):
     """The records of a territory."""
 
     model_config = ConfigDict(extra="forbid")
@@ -284,7 +305,7 @@ class TerritoryRecords(BaseModel):
     include_child: bool = False
 
 
-class MassUpdateRequest(BaseModel):
+class MassUpdateRequest(_Model):
     """Body of `POST /mass-updates`: Zoho's mass update body, its module and connection, and the watch."""
 
     model_config = ConfigDict(extra="forbid")
@@ -303,7 +324,7 @@ class MassUpdateRequest(BaseModel):
     watch: WatchSettings | None = Field(default=None, description="How to watch the job (cvid, territory)")
 
 
-class RecordAnswer(BaseModel):
+class RecordAnswer(_Model):
     """Zoho's result for one record of an update by ids."""
 
     id: str
@@ -312,7 +333,7 @@ class RecordAnswer(BaseModel):
     message: str
 
 
-class MassUpdateAnswer(BaseModel):
+class MassUpdateAnswer(_Model):
     """What `POST /mass-updates` did: the job Zoho scheduled and its watch, or each record's result."""
 
     connection: str
@@ -324,7 +345,7 @@ class MassUpdateAnswer(BaseModel):
     replayed: bool = Field(description="True when this is the answer kept for an earlier request (same key)")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Model):
     """Every error answer: a stable `code` and a message for people."""
 
     code: str
@@ -644,8 +665,8 @@ def openapi_json() -> str:
         title=API_TITLE,
         version=API_VERSION,
         description=API_DESCRIPTION,
-        servers=API_SERVERS,
-        security_schemes=API_SECURITY_SCHEMES,
+        servers=api_servers(),
+        security_schemes=api_security_schemes(),
         security=[{"sigv4": []}, {"api_key": []}],
     )
 

@@ -11,9 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
-from botocore.exceptions import ClientError
-
 from zoho_watch.aws_errors import classify
 from zoho_watch.config import Settings
 from zoho_watch.connections import (
@@ -24,7 +21,10 @@ from zoho_watch.connections import (
     not_configured,
 )
 from zoho_watch.errors import AwsUnavailable, ZohoAuthError
-from zoho_watch.zoho import data_centre_urls
+
+# Powertools' Parameters, botocore and the Zoho client (with requests) are imported where they are used: a
+# secret is read on a check's first call, when the Secrets Manager client has loaded them, and a handler that
+# only imports this module (for `AccessToken`) keeps its cold start free of them.
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ class ConnectionSecrets:
 
     def read_token(self) -> AccessToken | None:
         """The token in the access-token secret (fetched now), or None when it is missing or unusable."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
         try:
             value = self._secrets.get(self.token_secret, transform="json", force_fetch=True)
         except GetParameterError as error:
@@ -114,6 +119,8 @@ class ConnectionSecrets:
         (least privilege), so on AWS a missing access-token secret is ConnectionNotConfigured here, before
         any call to Zoho. Where creating is allowed (the embedded stack) the secret is created.
         """
+        from botocore.exceptions import ClientError
+
         client = self._secrets_client
         try:
             client.create_secret(
@@ -131,6 +138,13 @@ class ConnectionSecrets:
 
     def read_credentials(self) -> Credentials:
         """The connection's credentials (cached for CREDENTIALS_MAX_AGE_SECONDS); typed errors otherwise."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
+        from zoho_watch.zoho import data_centre_urls
+
         try:
             value = self._secrets.get(
                 self.credentials_secret, transform="json", max_age=self._settings.credentials_max_age_seconds

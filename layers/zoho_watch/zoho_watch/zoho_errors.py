@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from zoho_watch.errors import (
@@ -51,6 +50,8 @@ def _retry_after(headers: Any, now: float | None = None) -> float | None:
     try:
         seconds = float(raw)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # HTTP dates are rare: not on every cold start
+
         try:
             seconds = parsedate_to_datetime(raw).timestamp() - (time.time() if now is None else now)
         except (TypeError, ValueError, IndexError, OverflowError):

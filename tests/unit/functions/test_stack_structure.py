@@ -301,7 +301,7 @@ def test_api_routes_match_handler_events_and_samples() -> None:
     schemes = body["components"]["securitySchemes"]
     assert {name: (s["in"], s["name"]) for name, s in schemes.items()} == {
         name: (s.model_dump(mode="json", by_alias=True)["in"], s.name)
-        for name, s in api.API_SECURITY_SCHEMES.items()
+        for name, s in api.api_security_schemes().items()
     }
 
 

@@ -12,12 +12,14 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NotRequired, TypedDict
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from functools import cache
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from zoho_watch.errors import InvalidInput
 from zoho_watch.jobs import DEFAULT_KIND, TERMINAL_STATUSES, JobKey
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 STATE_SK = "STATE"
 CHECK_PREFIX = "CHECK#"
@@ -30,8 +32,15 @@ LIST_INDEX = "JobList"
 LISTING = "JOBS"
 # `listing_key`'s status part for a job not checked yet (Zoho's statuses are upper case).
 UNCHECKED = "unchecked"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+
+@cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    """boto3's (de)serializers, made on first use: importing `boto3.dynamodb.types` imports all of boto3,
+    which a handler's cold start leaves to its first call (the DynamoDB client needs it then anyway)."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def iso_utc(epoch: float) -> str:
@@ -107,12 +116,14 @@ def _to_dynamo(value: Any) -> Any:
 
 def _serialize(item: dict[str, Any]) -> dict[str, Any]:
     """A plain item (None values left out) in DynamoDB's typed form."""
-    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+    serializer = _codec()[0]
+    return {key: serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
 
 
 def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item (typed form) as a plain, JSON-ready dict."""
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    deserializer = _codec()[1]
+    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
 from zoho_watch.errors import InvalidInput
 from zoho_watch.job_kinds import KINDS
@@ -103,6 +102,8 @@ class RatePriors(StoreTable):
             or rate <= 0
         ):
             raise InvalidInput(f"rate must be a positive number of records per second, got {rate!r}")
+        from botocore.exceptions import BotoCoreError, ClientError  # loaded with the client already
+
         per_run = _per_run(kind)
         try:
             for _ in range(_MAX_RATE_ATTEMPTS):
