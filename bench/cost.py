@@ -18,8 +18,10 @@ Prices: public list prices, us-east-1 (the constants below).
 
 from __future__ import annotations
 
+import collections
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +50,9 @@ SECRET_CACHE_SECONDS = 300  # Powertools Parameters' default max_age
 # Seconds between a check's start and its reply being recorded, and the Wait -> Task transition.
 CHECK_SECONDS = 0.5
 TRANSITION_SECONDS = 0.05
+# Share of Task attempts that fail transiently and are retried (Lambda's or Zoho's), for both loops: each
+# retry is one more transition. Stated, not measured: the Retry rules' errors are rare on AWS.
+FAULT_RATE = 0.01
 # The watched job's id, the same in every run (Zoho-like: 18 digits).
 BENCH_JOB_ID = "554023000000612007"
 
@@ -106,18 +111,19 @@ def _choose(state: dict[str, Any], output: dict[str, Any]) -> str:
 WATCH_INPUT = {"start_request": "bench", "generation": 0}
 
 
-def count_transitions(
+def transitions_by_type(
     asl: dict[str, Any], task_outputs: list[dict[str, Any]], execution_input: dict[str, Any] | None = None
-) -> int:
-    """States entered by one execution of `execution_input` (default: a watch zoho-watch started) whose Task
-    states return `task_outputs` in turn (no retries)."""
+) -> collections.Counter[str]:
+    """States entered, by state type, by one execution of `execution_input` (default: a watch zoho-watch
+    started) whose Task states return `task_outputs` in turn (no retries: see `retry_transitions`)."""
     states = asl["States"]
-    name, outputs, entered = asl["StartAt"], iter(task_outputs), 0
+    name, outputs = asl["StartAt"], iter(task_outputs)
+    entered: collections.Counter[str] = collections.Counter()
     output: dict[str, Any] = dict(WATCH_INPUT if execution_input is None else execution_input)
     while True:
         state = states[name]
-        entered += 1
         kind = state["Type"]
+        entered[kind] += 1
         if kind in ("Succeed", "Fail"):
             return entered
         if kind == "Task":
@@ -136,56 +142,97 @@ def count_transitions(
             return entered
 
 
+def count_transitions(
+    asl: dict[str, Any], task_outputs: list[dict[str, Any]], execution_input: dict[str, Any] | None = None
+) -> int:
+    """States entered by one execution (`transitions_by_type`, all types)."""
+    return sum(transitions_by_type(asl, task_outputs, execution_input).values())
+
+
+def retry_transitions(checks: int, fault_rate: float) -> float:
+    """Expected extra transitions of `checks` Task runs whose every attempt fails with `fault_rate`.
+
+    Step Functions bills each retry as one more transition (the Task entered again); with independent
+    faults an attempt is repeated until one succeeds, so a check takes 1 / (1 - p) attempts on average.
+    """
+    if not 0 <= fault_rate < 1:
+        raise ValueError("the fault rate is a share in [0, 1)")
+    return checks * fault_rate / (1 - fault_rate)
+
+
+def transitions_detail(by_type: collections.Counter[str], checks: int, fault_rate: float) -> str:
+    """'Task 39, Choice 40, Wait 38, Succeed 1 = 118 (3.03 per check); retries +0.4 at 1% faults'."""
+    total = sum(by_type.values())
+    parts = ", ".join(f"{kind} {count}" for kind, count in sorted(by_type.items(), key=_type_order))
+    retries = retry_transitions(checks, fault_rate)
+    return (
+        f"{parts} = {total} ({total / checks:.2f} per check); retries +{retries:.1f} at "
+        f"{fault_rate:.0%} faults per attempt (computed)"
+    )
+
+
+def _type_order(item: tuple[str, int]) -> tuple[int, str]:
+    order = ("Choice", "Task", "Wait", "Pass", "Succeed", "Fail")
+    return (order.index(item[0]) if item[0] in order else len(order), item[0])
+
+
 @dataclass
 class Usage:
-    """What watching the job used."""
+    """What watching the job used (per job: a share of a sweep run is a fraction, hence the floats).
+
+    `invocations` (Lambda requests) defaults to `checks`, `billed_ms` (all of them) to checks x `lambda_ms`;
+    `retry_transitions` are the expected retries' transitions at the stated fault rate (computed).
+    """
 
     checks: int
     transitions: int
     lambda_ms: int
     memory_mb: int
-    write_units: int
-    read_units: int
-    secrets_calls: int
-    events: int
+    write_units: float
+    read_units: float
+    secrets_calls: float
+    events: float
     detail: dict[str, int] = field(default_factory=dict)
+    invocations: float | None = None
+    billed_ms: float | None = None
+    retry_transitions: float = 0.0
+    states: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def gb_seconds(self) -> float:
+        """Billed Lambda GB-seconds."""
+        billed = self.checks * self.lambda_ms if self.billed_ms is None else self.billed_ms
+        return billed / 1000 * self.memory_mb / 1024
 
     def lines(self) -> list[tuple[str, str, float]]:
         """(item, arithmetic, dollars) for each priced item."""
-        gb_seconds = self.checks * self.lambda_ms / 1000 * self.memory_mb / 1024
+        requests = self.checks if self.invocations is None else self.invocations
+        transitions = self.transitions + self.retry_transitions
+        retries = f" + {self.retry_transitions:.1f} retries" if self.retry_transitions else ""
+        if self.billed_ms is None:
+            billed = f"{self.checks} x {self.lambda_ms} ms"
+        else:
+            billed = f"{self.billed_ms / 1000:.1f} s"
         return [
             (
                 "Step Functions transitions",
-                f"{self.transitions} x $0.000025",
-                self.transitions * PRICE_TRANSITION,
+                f"{self.transitions}{retries} x $0.000025",
+                transitions * PRICE_TRANSITION,
             ),
-            (
-                "Lambda requests",
-                f"{self.checks} x $0.20/1M",
-                self.checks * PRICE_LAMBDA_REQUEST,
-            ),
+            ("Lambda requests", f"{requests:g} x $0.20/1M", requests * PRICE_LAMBDA_REQUEST),
             (
                 "Lambda GB-seconds",
-                f"{self.checks} x {self.lambda_ms} ms x {self.memory_mb / 1024:g} GB = {gb_seconds:.2f} GB-s"
-                " x $0.0000166667",
-                gb_seconds * PRICE_GB_SECOND,
+                f"{billed} x {self.memory_mb / 1024:g} GB = {self.gb_seconds:.2f} GB-s x $0.0000166667",
+                self.gb_seconds * PRICE_GB_SECOND,
             ),
-            (
-                "DynamoDB writes",
-                f"{self.write_units} WRU x $0.625/1M",
-                self.write_units * PRICE_WRITE_UNIT,
-            ),
-            (
-                "DynamoDB reads",
-                f"{self.read_units} RRU x $0.125/1M",
-                self.read_units * PRICE_READ_UNIT,
-            ),
+            ("DynamoDB writes", f"{self.write_units:g} WRU x $0.625/1M", self.write_units * PRICE_WRITE_UNIT),
+            ("DynamoDB reads", f"{self.read_units:g} RRU x $0.125/1M", self.read_units * PRICE_READ_UNIT),
             (
                 "Secrets Manager",
-                f"{self.secrets_calls} calls x $0.05/10k",
+                f"{self.secrets_calls:g} calls x $0.05/10k",
                 self.secrets_calls * PRICE_SECRETS_CALL,
             ),
-            ("EventBridge", f"{self.events} events x $1.00/1M", self.events * PRICE_EVENT),
+            ("EventBridge", f"{self.events:g} events x $1.00/1M", self.events * PRICE_EVENT),
         ]
 
     @property
@@ -214,28 +261,93 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + value_size(value) for name, value in item.items())
 
 
+# template.yaml's JobsTable indexes: ActiveJobs (sparse, projects ALL: a write to an item in it writes the
+# index's copy too) and JobList (keys only: written when a job's listing keys change).
+ACTIVE_INDEX_KEYS = ("active", "next_check_at")
+LIST_INDEX_KEYS = ("listing", "listing_key")
+
+
+def _units(size: int, unit: int) -> int:
+    return max(1, math.ceil(size / unit))
+
+
+def index_writes(old: dict[str, Any] | None, new: dict[str, Any] | None, units: int) -> int:
+    """Write units of the table's two indexes when an item goes from `old` to `new` (None: absent).
+
+    An index entry whose keys change is a delete and a put (2 writes), one that stays is rewritten (1, for a
+    projecting index), one that appears or goes is 1; ActiveJobs' copies are the item's size, JobList's 1.
+    """
+    old, new = old or {}, new or {}
+    total = 0
+    for keys, projected, cost in ((ACTIVE_INDEX_KEYS, True, units), (LIST_INDEX_KEYS, False, 1)):
+        had, has = keys[0] in old, keys[0] in new
+        same = had and has and all(old.get(key) == new.get(key) for key in keys)
+        if same:
+            total += cost if projected else 0
+        else:
+            total += (cost if had else 0) + (cost if has else 0)
+    return total
+
+
 class WriteMeter:
-    """Write and read units of DynamoDB calls, from their parameters (a `before-parameter-build` hook)."""
+    """Request units of DynamoDB calls, from their parameters and replies (botocore hooks, thread-safe).
+
+    Writes: an item's size in 1 KB units, plus its index copies (`index_writes`); an UpdateItem is priced at
+    the size of the item last put under its key (else the largest seen), and moves its index entries when its
+    expression sets their keys. Reads: a strongly consistent GetItem of an item under 4 KB is 1 unit, an
+    eventually consistent one 0.5; a Query (index queries are eventually consistent) 0.5 per 4 KB returned.
+    """
 
     def __init__(self) -> None:
-        self.write_units = 0
-        self.read_units = 0
+        self.write_units = 0.0
+        self.read_units = 0.0
         self.largest_item = 0
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def install(self, client: Any) -> None:
+        """Meter every call of `client` (a DynamoDB client) from now on."""
+        client.meta.events.register("before-parameter-build.dynamodb", self.hook)
+        client.meta.events.register("after-call.dynamodb.Query", self.query_reply)
+
+    @staticmethod
+    def _key(params: dict[str, Any]) -> tuple[str, str]:
+        key = params.get("Item") or params.get("Key") or {}
+        return (str(key.get("pk", {}).get("S")), str(key.get("sk", {}).get("S")))
 
     def hook(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        """Count one call: a PutItem by its item's size, other writes by the largest item (1 KB units)."""
+        """Count one request by its parameters."""
         name = model.name
-        if name == "PutItem":
-            size = item_size(params["Item"])
-            self.largest_item = max(self.largest_item, size)
-            self.write_units += max(1, math.ceil(size / 1024))
-        elif name in ("UpdateItem", "DeleteItem"):
-            self.write_units += max(1, math.ceil(self.largest_item / 1024))
-        elif name == "GetItem":
-            # Strongly consistent reads of items under 4 KB: one unit each.
-            self.read_units += 1 if params.get("ConsistentRead") else 0
-        elif name == "Query":
-            self.read_units += 1
+        with self._lock:
+            if name == "PutItem":
+                item, key = params["Item"], self._key(params)
+                size = item_size(item)
+                self.largest_item = max(self.largest_item, size)
+                units = _units(size, 1024)
+                self.write_units += units + index_writes(self._items.get(key), item, units)
+                self._items[key] = item
+            elif name in ("UpdateItem", "DeleteItem"):
+                key = self._key(params)
+                old = self._items.get(key)
+                units = _units(item_size(old) if old else self.largest_item, 1024)
+                self.write_units += units
+                if name == "DeleteItem":
+                    self.write_units += index_writes(old, None, units)
+                    self._items.pop(key, None)
+                else:
+                    names = set(params.get("ExpressionAttributeNames", {}).values())
+                    text = params.get("UpdateExpression", "")
+                    moved = any(k in names or k in text for k in ACTIVE_INDEX_KEYS)
+                    in_index = old is not None and ACTIVE_INDEX_KEYS[0] in old
+                    self.write_units += (2 if moved and in_index else 1) * units if (moved or in_index) else 0
+            elif name == "GetItem":
+                self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
+
+    def query_reply(self, parsed: dict[str, Any], **_: Any) -> None:
+        """Count one Query by the size of what it returned."""
+        size = sum(item_size(item) for item in parsed.get("Items", []))
+        with self._lock:
+            self.read_units += 0.5 * _units(size, 4096)
 
 
 def one_hour_job() -> JobProfile:
@@ -283,7 +395,7 @@ def _watch(
 ) -> tuple[Usage, float]:
     """`zoho_watch_usage` on its stack."""
     services = stack.services
-    services.dynamodb.meta.events.register("before-parameter-build.dynamodb", meter.hook)
+    meter.install(services.dynamodb)
     job_id = create_job_with_id(zoho, BENCH_JOB_ID, "Leads", 20_000, one_hour_job())
     started = zoho.clock.now()
     execution = "arn:aws:states:us-east-1:123456789012:execution:watch-job:Leads-bench-g0"
@@ -307,9 +419,10 @@ def _watch(
     lag = zoho.clock.now() - (zoho.job_finished_at(job_id) or math.inf)
     calls = stack.calls.snapshot()
     secrets_calls = sum(count for name, count in calls.items() if name.startswith("secretsmanager."))
+    states = transitions_by_type(asl, outputs)
     usage = Usage(
         checks=len(outputs),
-        transitions=count_transitions(asl, outputs),
+        transitions=sum(states.values()),
         lambda_ms=ZOHO_WATCH_CHECK_MS,
         memory_mb=memory_mb(),
         write_units=meter.write_units,
@@ -317,6 +430,8 @@ def _watch(
         secrets_calls=secrets_calls,
         events=calls.get("events.PutEvents", 0),
         detail=calls,
+        retry_transitions=retry_transitions(len(outputs), FAULT_RATE),
+        states=dict(states),
     )
     return usage, lag
 
@@ -336,15 +451,18 @@ def fixed_loop_usage(interval: float = 30.0) -> tuple[Usage, float]:
         now += interval + TRANSITION_SECONDS
     # A warm container re-reads its cached token secret every 5 minutes; one event announces the end.
     secrets_calls = math.ceil(now / SECRET_CACHE_SECONDS)
+    states = transitions_by_type(FIXED_LOOP_ASL, outputs)
     usage = Usage(
         checks=len(outputs),
-        transitions=count_transitions(FIXED_LOOP_ASL, outputs),
+        transitions=sum(states.values()),
         lambda_ms=FIXED_CHECK_MS,
         memory_mb=memory_mb(),
         write_units=0,
         read_units=0,
         secrets_calls=secrets_calls,
         events=1,
+        retry_transitions=retry_transitions(len(outputs), FAULT_RATE),
+        states=dict(states),
     )
     return usage, now - end
 
@@ -363,15 +481,34 @@ def arithmetic(ours: Usage, fixed: Usage) -> str:
     return "\n".join(lines)
 
 
+# Cost goals, as shares of the fixed 30 s loop's cost for the same job.
+STATE_MACHINE_GOAL = 0.30
+SCHEDULE_GOAL = 0.05
+# Jobs watched at once in the schedule-mode figures: 1 (the goal's: a sweep's cost per job only falls as it
+# watches more), 10 (counted too), 10,000 (computed from the 10: the scale item's load).
+SCHEDULE_JOBS = (1, 10)
+SCHEDULE_COMPUTED_JOBS = 10_000
+
+
+def max_checks_for(goal: float, ours: Usage, fixed: Usage) -> int:
+    """The most checks of the job the state machine mode may make and stay within `goal` x the fixed loop."""
+    per_check = ours.dollars / ours.checks
+    return int(goal * fixed.dollars / per_check)
+
+
 def measure() -> tuple[list[Row], str]:
-    """Rows (checks, dollars) and the arithmetic."""
+    """Rows (checks, dollars of both modes) and the arithmetic."""
+    from bench.schedule_cost import count_sweeps
+
     try:
         ours, lag = zoho_watch_usage()
+        sweeps = [count_sweeps(jobs) for jobs in SCHEDULE_JOBS]
     except FileNotFoundError as error:
         from bench.table import not_measured
 
         return [not_measured("6. cost of watching one 1-hour job", str(error))], ""
     fixed, fixed_lag = fixed_loop_usage()
+    ratio = ours.dollars / fixed.dollars
     rows = [
         Row(
             "6. one 1-hour job: Zoho calls (checks)",
@@ -380,21 +517,75 @@ def measure() -> tuple[list[Row], str]:
             f"{fixed.checks / ours.checks:.1f}x fewer",
         ),
         Row(
-            "6. one 1-hour job: AWS cost (us-east-1 list prices)",
+            "6. one 1-hour job: state transitions per check (Task, Choice, Wait; retries at 1% faults)",
+            f"{(ours.transitions + ours.retry_transitions) / ours.checks:.2f}",
+            f"fixed 30 s: {(fixed.transitions + fixed.retry_transitions) / fixed.checks:.2f}",
+            "3 per check is the floor without moving a branch into Catch or the wait into Lambda",
+        ),
+        Row(
+            "6. one 1-hour job, state machine mode: AWS cost (us-east-1 list prices)",
             f"${ours.dollars:.6f}",
             f"fixed 30 s: ${fixed.dollars:.6f}",
-            f"{ours.dollars / fixed.dollars:.2f}x the fixed loop's cost",
+            f"{ratio:.2f}x the fixed loop's cost",
+            f"<= {STATE_MACHINE_GOAL:.2f}x",
+            ratio <= STATE_MACHINE_GOAL,
         ),
     ]
+    memory = memory_mb()
+    schedule = [(count, count.per_job(memory)) for count in sweeps]
+    computed = sweeps[-1].computed_for(SCHEDULE_COMPUTED_JOBS)
+    schedule.append((computed, computed.per_job(memory)))
+    for count, usage in schedule:
+        share = usage.dollars / fixed.dollars
+        how = "computed" if count.jobs == SCHEDULE_COMPUTED_JOBS else "counted"
+        rows.append(
+            Row(
+                f"6. one 1-hour job, schedule mode, {count.jobs:,} job(s) per sweep ({how})",
+                f"${usage.dollars:.6f} ({count.checks / count.jobs:.0f} checks, lag {count.lag:.0f} s)",
+                f"fixed 30 s: ${fixed.dollars:.6f}",
+                f"{share:.3f}x the fixed loop's cost",
+                f"<= {SCHEDULE_GOAL:.2f}x" if count.jobs == 1 else "",
+                share <= SCHEDULE_GOAL if count.jobs == 1 else None,
+            )
+        )
+    return rows, _notes(ours, fixed, schedule)
+
+
+def _notes(ours: Usage, fixed: Usage, schedule: list[tuple[Any, Usage]]) -> str:
+    """The arithmetic of both modes and the fixed loop, and what the figures assume."""
     counted = ", ".join(f"{name} {count}" for name, count in sorted(ours.detail.items()))
-    notes = (
-        f"{arithmetic(ours, fixed)}\n\n"
-        f"zoho-watch's AWS calls, counted: {counted}. Lambda billed time assumed "
-        f"{ZOHO_WATCH_CHECK_MS} ms per zoho-watch check and {FIXED_CHECK_MS} ms per fixed-loop check, "
-        f"at {ours.memory_mb} MB "
-        "(template.yaml). DynamoDB on-demand: $0.625 per million write request units, $0.125 per million "
-        "read request units (us-east-1); a PutItem costs its item's size in 1 KB units, other writes the "
-        "largest item's. The fixed loop records nothing in DynamoDB, re-reads its token secret every 5 "
-        "minutes and publishes one event at the end."
+    header = " | ".join(f"schedule, {count.jobs:,} jobs | $" for count, _ in schedule)
+    lines = [
+        f"| item | state machine | $ | fixed 30 s loop | $ | {header} |",
+        "|---|---|---|---|---|" + "---|---|" * len(schedule),
+    ]
+    columns = [ours.lines(), fixed.lines(), *(usage.lines() for _, usage in schedule)]
+    for row in zip(*columns, strict=True):
+        cells = " | ".join(f"{text} | {price:.7f}" for _, text, price in row)
+        lines.append(f"| {row[0][0]} | {cells} |")
+    totals = " | ".join(f"| **{usage.dollars:.7f}**" for usage in (ours, fixed, *(u for _, u in schedule)))
+    lines.append(f"| **total** {totals} |")
+    detail = transitions_detail(collections.Counter(ours.states), ours.checks, FAULT_RATE)
+    fixed_detail = transitions_detail(collections.Counter(fixed.states), fixed.checks, FAULT_RATE)
+    sweep = schedule[0][0]
+    return (
+        "\n".join(lines) + "\n\n"
+        f"State machine mode, states entered: {detail}. Fixed loop: {fixed_detail}. At "
+        f"{(ours.transitions + ours.retry_transitions) / ours.checks:.2f} transitions a check, the "
+        f"transitions are {ours.lines()[0][2] / ours.dollars:.0%} of the mode's cost: "
+        f"{STATE_MACHINE_GOAL:.2f}x needs at most {max_checks_for(STATE_MACHINE_GOAL, ours, fixed)} "
+        f"checks of this job (it made {ours.checks}).\n"
+        f"zoho-watch's AWS calls, counted (state machine mode): {counted}. Schedule mode, 1 job "
+        f"(counted): {sweep.runs} sweep runs, {sweep.checks} checks; calls "
+        + ", ".join(f"{name} {count}" for name, count in sorted(sweep.detail.items()))
+        + f". Lambda billed time assumed {ZOHO_WATCH_CHECK_MS} ms per zoho-watch check and {FIXED_CHECK_MS} "
+        f"ms per fixed-loop check, at {ours.memory_mb} MB (template.yaml); a sweep run bills 100 ms of its "
+        "own plus 400 ms per wave of SweepConcurrency (5) checks. The schedule's events are priced as "
+        "custom events ($1.00/M, an upper bound). DynamoDB on-demand: $0.625 per million write request "
+        "units, $0.125 per million read request units (us-east-1); a write costs its item's size in 1 KB "
+        "units plus its index copies (ActiveJobs projects ALL), a Query 0.5 per 4 KB returned. The fixed "
+        "loop records nothing in DynamoDB, re-reads its token secret every 5 minutes and publishes one event "
+        f"at the end. The 10,000-job column is computed from the 10-job count (shared parts per run as "
+        "counted, the rest x 1,000); checking that many jobs a minute is beyond one sweep's capacity at the "
+        "default SweepConcurrency (the scale figures), so it prices the checks, not their feasibility."
     )
-    return rows, notes

@@ -52,6 +52,8 @@ BULK_RECORDS_HIGH = {"bulk_read": 200_000, "bulk_write": 25_000}
 COUNTLESS_KIND = "audit_log_export"
 COUNTLESS_RUN_LOW, COUNTLESS_RUN_HIGH = 60.0, 3600.0
 COUNTLESS_SPREAD = 0.5
+# Each family's calls goal against fixed 30 s.
+FAMILY_CALLS_GOAL = 3.0
 
 
 def bulk_jobs(count: int, seed: int) -> list[SimJob]:
@@ -101,9 +103,16 @@ def of_kind(summary: Summary, jobs: Sequence[SimJob], kind: str) -> Summary:
     keep = [index for index, job in enumerate(jobs) if job.kind == kind]
 
     def part(values: list[Any]) -> list[Any]:
-        return [values[index] for index in keep]
+        return [values[index] for index in keep] if values else []
 
-    lists = (summary.calls, summary.lags, summary.budget_shares, summary.queued_calls, summary.failed)
+    lists = (
+        summary.calls,
+        summary.lags,
+        summary.budget_shares,
+        summary.queued_calls,
+        summary.failed,
+        summary.last_calls,
+    )
     return Summary(f"{summary.name}, {kind}", *(part(values) for values in lists))
 
 
@@ -114,7 +123,10 @@ def measure(count: int = 250, seed: int = 7) -> tuple[list[Row], str]:
     for family, make in FAMILIES.items():
         jobs = make(count, seed)
         results = compare(jobs, seed, intervals=(30,))
-        rows.append(goals_row(f"1. kind family: {family} ({count} jobs, seed {seed})", results))
+        # The families keep the first goal of 3x fewer calls: the 6x goal is set for the main profile.
+        rows.append(
+            goals_row(f"1. kind family: {family} ({count} jobs, seed {seed})", results, FAMILY_CALLS_GOAL)
+        )
         for kind in sorted({job.kind for job in jobs}):
             for name, summary in results.items():
                 parts[f"{family}: {kind}, {name}"] = of_kind(summary, jobs, kind)

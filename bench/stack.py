@@ -148,6 +148,29 @@ class RemoteClock:
         self.sync()
 
 
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed TLS certificate for 127.0.0.1 and its private key (PEM files)."""
+
+    certfile: Path
+    keyfile: Path
+
+    @classmethod
+    def self_signed(cls, directory: Path) -> Certificate:
+        """Make one in `directory` with the `openssl` command line (RSA 2048, as a public CA's leaf)."""
+        certificate = cls(directory / "zoho-cert.pem", directory / "zoho-key.pem")
+        subprocess.run(
+            [
+                *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+                *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+                *("-keyout", str(certificate.keyfile), "-out", str(certificate.certfile)),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return certificate
+
+
 class ZohoProcess:
     """The Zoho emulator in its own process (`python -m fake_zoho`), driven through /__admin/.
 
@@ -156,18 +179,25 @@ class ZohoProcess:
     process's interpreter lock with the code under measurement.
     """
 
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+    def __init__(self, process: subprocess.Popen[str], url: str, verify: str | bool = True) -> None:
         self._process = process
         self.url = url
         self._session = requests.Session()
+        # Given with each request: requests prefers REQUESTS_CA_BUNDLE, when set, to a session's `verify`.
+        self._verify = verify
         self.clock = RemoteClock(self)
 
     @classmethod
     @contextmanager
-    def running(cls, **config: Any) -> Iterator[ZohoProcess]:
-        """Start the emulator on a free port, apply `config` (its settings), stop it after the block."""
+    def running(cls, certificate: Certificate | None = None, **config: Any) -> Iterator[ZohoProcess]:
+        """Start the emulator on a free port, apply `config` (its settings), stop it after the block.
+
+        With `certificate` it serves HTTPS with it (its clients must trust it: `REQUESTS_CA_BUNDLE`).
+        """
+        tls = [] if certificate is None else ["--certfile", str(certificate.certfile)]
+        tls += [] if certificate is None else ["--keyfile", str(certificate.keyfile)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "fake_zoho", "--port", "0"],
+            [sys.executable, "-m", "fake_zoho", "--port", "0", *tls],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -177,11 +207,12 @@ class ZohoProcess:
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
-            if "running at http://" not in first:
+            if "running at http" not in first:
                 raise RuntimeError(f"the Zoho emulator did not start: {first!r}")
             # The rest of its output (sample credentials) is read and dropped, so a full pipe never blocks it.
             threading.Thread(target=process.stdout.read, name="fake-zoho-stdout", daemon=True).start()
-            zoho = cls(process, first.rsplit(" ", 1)[1].strip())
+            verify = True if certificate is None else str(certificate.certfile)
+            zoho = cls(process, first.rsplit(" ", 1)[1].strip(), verify)
             if config:
                 zoho.admin("PATCH", "config", config)
             yield zoho
@@ -195,7 +226,8 @@ class ZohoProcess:
 
     def admin(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
         """Call `/__admin/<route>`; its JSON reply, or RuntimeError with the emulator's message."""
-        reply = self._session.request(method, f"{self.url}/__admin/{route}", json=body, timeout=10)
+        url = f"{self.url}/__admin/{route}"
+        reply = self._session.request(method, url, json=body, timeout=60, verify=self._verify)
         if reply.status_code != 200:
             raise RuntimeError(f"emulator admin {method} {route}: {reply.status_code} {reply.text}")
         return reply.json()

@@ -17,8 +17,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
     parser.add_argument("--scale", type=float, default=1.0, help="emulated seconds per real second")
     parser.add_argument("--dc", default="us", choices=DATA_CENTRES, help="data centre this emulator plays")
+    parser.add_argument("--certfile", help="PEM certificate: HTTPS with it and --keyfile")
+    parser.add_argument("--keyfile", help="PEM private key of --certfile")
     args = parser.parse_args(argv)
-    zoho = FakeZoho(dc=args.dc, host=args.host, port=args.port, scale=args.scale).start()
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together")
+    tls = (args.certfile, args.keyfile) if args.certfile else None
+    zoho = FakeZoho(dc=args.dc, host=args.host, port=args.port, scale=args.scale, tls=tls).start()
     stop_signals = StopSignals()  # before the URLs are printed: whoever reads them may signal at once
     print(f"Zoho emulator ({args.dc}) running at {zoho.url}")
     print(f"  accounts_url: {zoho.url}   (POST /oauth/v2/token)")

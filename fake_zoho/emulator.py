@@ -1,4 +1,4 @@
-"""FakeZoho: one emulated Zoho data centre (Accounts + CRM) served over HTTP, with its controls."""
+"""FakeZoho: one emulated Zoho data centre (Accounts + CRM) served over HTTP (or HTTPS), with its controls."""
 
 from __future__ import annotations
 
@@ -40,12 +40,15 @@ class FakeZoho:
         scale: float = 1.0,
         clock: Clock | None = None,
         holding_back: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+        tls: tuple[str, str] | None = None,
         **config: Any,
     ) -> None:
         self._initial_config = {"dc": dc, **config}
         self._initial_scale = scale
         self._host = host
         self._port = port
+        # (certificate file, key file), PEM: served over HTTPS with them; None (the default): plain HTTP.
+        self._tls = tls
         self.config = ZohoConfig()
         self.config.update(**self._initial_config)
         # A clock given by the caller (an embedded stack's, say) is the caller's: `reset` leaves it alone.
@@ -90,7 +93,7 @@ class FakeZoho:
     def start(self) -> FakeZoho:
         """Serve on 127.0.0.1 (a free port unless one was given) in a daemon thread; return self."""
         if self._server is None:
-            self._server = ServerThread(self.app, self._host, self._port)
+            self._server = ServerThread(self.app, self._host, self._port, self._tls)
             self._server.start()
         return self
 
@@ -117,7 +120,7 @@ class FakeZoho:
         """Base URL of both Zoho Accounts and the CRM API (``accounts_url`` and ``api_domain``)."""
         if self._server is None:
             raise RuntimeError("FakeZoho is not started: call start() first")
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"{self._server.scheme}://{self._server.host}:{self._server.port}"
 
     def _api_domain(self) -> str:
         return self.config.api_domain or self.url

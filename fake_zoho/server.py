@@ -1,4 +1,5 @@
-"""A threaded werkzeug server in a daemon thread, sized for hundreds of concurrent requests."""
+"""A threaded werkzeug server in a daemon thread, sized for hundreds of concurrent requests: plain HTTP, or
+HTTPS with a certificate the caller gives. werkzeug closes each connection after its reply."""
 
 from __future__ import annotations
 
@@ -31,10 +32,16 @@ class _Server(ThreadedWSGIServer):
 
 
 class ServerThread:
-    """Serves a WSGI app on ``host:port`` (port 0: a free one) until ``stop``."""
+    """Serves a WSGI app on ``host:port`` (port 0: a free one) until ``stop``.
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _Server(host, port, app, handler=QuietRequestHandler)
+    ``tls``: (certificate file, private key file), PEM: serve HTTPS with them (``scheme`` says which).
+    """
+
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None
+    ) -> None:
+        self._server = _Server(host, port, app, handler=QuietRequestHandler, ssl_context=tls)
+        self.scheme = "https" if tls else "http"
         self.host = host
         self.port = self._server.server_port
         # A short poll interval lets stop() return quickly (serve_forever checks for shutdown between polls).

@@ -6,7 +6,19 @@ import json
 
 import pytest
 
-from bench.cost import ASL_PATH, FIXED_LOOP_ASL, Usage, count_transitions, fixed_loop_usage, item_size
+from bench.cost import (
+    ASL_PATH,
+    FIXED_LOOP_ASL,
+    Usage,
+    WriteMeter,
+    count_transitions,
+    fixed_loop_usage,
+    index_writes,
+    item_size,
+    retry_transitions,
+    transitions_by_type,
+    transitions_detail,
+)
 from bench.table import Row, percentile, render
 from bench.tokens import max_in_window
 
@@ -81,3 +93,75 @@ def test_percentile_and_render() -> None:
     assert percentile([0, 10], 0.95) == pytest.approx(9.5)
     text = render([Row("a|b", "1", "2", "3", "goal", True), Row("c", "-", "-", "x", "", None)])
     assert "a\\|b" in text and "| yes |" in text and text.count("\n") == 3
+
+
+def test_transitions_by_type_and_retries() -> None:
+    asl = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    running = {"status": "RUNNING", "terminal": False, "deadline_passed": False, "continue_as_new": False}
+    done = {**running, "status": "COMPLETED", "terminal": True}
+    by_type = transitions_by_type(asl, [running] * 2 + [done])
+    assert by_type == {"Choice": 4, "Task": 3, "Wait": 2, "Succeed": 1}
+    assert retry_transitions(99, 0.01) == pytest.approx(1.0)
+    assert retry_transitions(10, 0.0) == 0
+    with pytest.raises(ValueError):
+        retry_transitions(10, 1.0)
+    assert "= 10 (3.33 per check)" in transitions_detail(by_type, 3, 0.01)
+
+
+def test_index_writes_follow_the_index_keys() -> None:
+    active = {"active": {"S": "ACTIVE"}, "next_check_at": {"N": "1"}}
+    moved = {"active": {"S": "ACTIVE"}, "next_check_at": {"N": "2"}}
+    assert index_writes(None, active, 2) == 2  # a new entry, the item's size
+    assert index_writes(active, active, 2) == 2  # rewritten in place (projects ALL)
+    assert index_writes(active, moved, 2) == 4  # its sort key moved: a delete and a put
+    assert index_writes(active, {}, 2) == 2  # left the sparse index
+    listed = {"listing": {"S": "JOBS"}, "listing_key": {"S": "a"}}
+    assert index_writes(listed, listed, 3) == 0  # keys only, unchanged
+    assert index_writes(listed, {**listed, "listing_key": {"S": "b"}}, 3) == 2
+
+
+def test_write_meter_prices_reads_and_index_copies() -> None:
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    meter = WriteMeter()
+    item = {"pk": {"S": "a"}, "sk": {"S": "STATE"}, "active": {"S": "X"}, "next_check_at": {"N": "1"}}
+    meter.hook(Model("PutItem"), {"Item": item})
+    assert meter.write_units == 2  # the item and its ActiveJobs copy
+    meter.hook(Model("UpdateItem"), {"Key": item, "UpdateExpression": "SET next_check_at = :n"})
+    assert meter.write_units == 2 + 1 + 2
+    meter.hook(Model("GetItem"), {"ConsistentRead": True})
+    meter.hook(Model("GetItem"), {})
+    assert meter.read_units == 1.5
+    meter.query_reply({"Items": [item] * 200})  # about 7 KB returned: two 4 KB units, eventually consistent
+    assert meter.read_units == 1.5 + 1.0
+
+
+def test_schedule_mode_shares_and_scaling() -> None:
+    from bench.schedule_cost import SWEEP_RUN_MS, SweepCount, job_ids, run_billed_ms
+
+    assert run_billed_ms(0, 5) == SWEEP_RUN_MS
+    assert run_billed_ms(6, 5) == SWEEP_RUN_MS + 2 * 400
+    assert job_ids(2) == ["554023000000612007", "554023000000612008"]
+    count = SweepCount(
+        jobs=10,
+        runs=60,
+        checks=300,
+        billed_ms=60_000.0,
+        write_units=1000.0,
+        read_units=190.0,
+        idle_read_units=1.5,
+        secrets_calls=12,
+        events=40,
+        lag=30.0,
+        detail={},
+    )
+    one = count.per_job(256)
+    assert one.transitions == 0
+    assert dict((item, text) for item, text, _ in one.lines())["Lambda requests"].startswith("6 x")
+    assert one.events == pytest.approx((40 + 60) / 10)
+    big = count.computed_for(1000)
+    assert big.runs == 60 and big.checks == 30_000
+    assert big.read_units == pytest.approx(90 + 100 * 100)  # shared 60 x 1.5, the rest x 100
+    assert big.per_job(256).dollars < one.dollars
