@@ -136,7 +136,12 @@ def rows(measured: PerCheck, budget: int = 10, latency: float = ZOHO_LATENCY_SEC
             f"${total:.2f}",
             "-",
             ", ".join(f"{part} ${dollars:.2f}" for part, dollars in costs.items())
-            + f"; a run lasts {seconds_per_run:.1f} s",
+            + (
+                f"; a run lasts {seconds_per_run:.1f} s"
+                if seconds_per_run <= SWEEP_TIMEOUT_SECONDS
+                else f"; a run would last {seconds_per_run:.1f} s, past the {SWEEP_TIMEOUT_SECONDS:g} s"
+                " time-out: one sweep cannot check them all (see the ceiling)"
+            ),
         ),
     ]
     for edition, limit in EDITIONS.items():
