@@ -523,6 +523,37 @@ def test_a_rate_prior_that_cannot_be_written_does_not_fail_the_check(aws: AwsSta
         store.rate_prior("default", "../x")
 
 
+class _FailingRateReads(_CountingClient):
+    """The DynamoDB client, throttling every GetItem of a rate prior item."""
+
+    rate_reads = 0
+
+    def get_item(self, **kwargs: Any) -> dict:
+        if kwargs["Key"]["pk"]["S"].startswith("RATE#"):
+            self.rate_reads += 1
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+            raise ClientError({"Error": error}, "GetItem")
+        return super().get_item(**kwargs)
+
+
+def test_a_rate_prior_that_cannot_be_read_does_not_fail_the_check(aws: AwsStack) -> None:
+    teacher = JobStore(aws.dynamodb, aws.table_name, clock=lambda: T0)
+    _finish_a_job(teacher, "37", 10.0, T0)
+    assert teacher.rate_prior("default", "Leads") is not None  # there is a prior to read
+    client = _FailingRateReads(aws.dynamodb)
+    store = JobStore(client, aws.table_name, clock=lambda: T0)
+    job = JobKey("default", "Leads", "38")
+
+    outcome = store.record_check(job, Snapshot("SCHEDULED", 5000, 0, 0, 5000), T0 + 100, PollPolicy(5, 900))
+
+    # The check is recorded whole: its state and its one history item; the policy waited without the prior.
+    assert store.get(job)["checks"] == 1  # type: ignore[index]
+    assert len(store.history(job)[0]) == 1
+    assert outcome.next_check_in >= 5 and client.rate_reads == 1
+    with pytest.raises(ClientError):  # the prior itself is not hidden from who asks for it
+        store.rate_prior("default", "Leads")
+
+
 class _CountingRateReads(_CountingClient):
     """The DynamoDB client, counting GetItem calls of rate prior items."""
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 
 from zoho_watch.errors import InvalidInput
 from zoho_watch.job_kinds import KINDS
-from zoho_watch.jobs import DEFAULT_KIND, validate_connection, validate_kind, validate_module
+from zoho_watch.jobs import DEFAULT_KIND, JobKey, validate_connection, validate_kind, validate_module
 from zoho_watch.polling import RatePrior
 from zoho_watch.store.items import RATE_SK, _deserialize, _serialize, iso_utc, rate_pk, rate_scope
 from zoho_watch.store.table import StoreTable
@@ -72,6 +72,21 @@ class RatePriors(StoreTable):
             prior = RatePrior.from_item(_deserialize(item)["prior"], _per_run(kind)) if item else None
             self._cache_rate(connection, module, prior)
             return prior
+
+    def rate_prior_hint(self, job: JobKey) -> RatePrior | None:
+        """The prior of the job's (connection, module, kind) for the polling policy, or None when it cannot
+        be read now: the prior is a hint, and a check that failed on it after writing its history item would
+        leave that item without the state it belongs to (the next check reads the prior again)."""
+        from botocore.exceptions import BotoCoreError, ClientError  # loaded with the client already
+
+        try:
+            return self.rate_prior(job.connection, job.module, job.kind)
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "rate prior not read: the check goes on without it",
+                extra={"connection": job.connection, "error": type(error).__name__},
+            )
+            return None
 
     def _cache_rate(self, connection: str, module: str, prior: RatePrior | None) -> None:
         """Keep `prior` (None: known to have none) for `rate_prior_cache_seconds` from now."""

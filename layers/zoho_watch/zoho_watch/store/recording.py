@@ -220,7 +220,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                     waiting=bool(old.get("waiters")),
                 )
             if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
-                prior, prior_read = self.rate_prior(job.connection, job.module, job.kind), True
+                prior, prior_read = self.rate_prior_hint(job), True
             new, wait = self._next_state(
                 old,
                 job,
