@@ -125,8 +125,9 @@ Metadata, as Zoho's SDKs read it (``fake_zoho.metadata``; every key the v8 spec 
 
 Python controls (``FakeZoho``)
 ------------------------------
-``FakeZoho(dc="us", host="127.0.0.1", port=0, scale=1.0, clock=None, **config)``; ``.start()`` returns self;
-``.stop()``; context manager; ``.url``; ``.reset()`` (fresh state on the same URL, initial settings).
+``FakeZoho(dc="us", host="127.0.0.1", port=0, scale=1.0, clock=None, tls=None, **config)``; ``.start()``
+returns self; ``.stop()``; context manager; ``.url`` (``https://`` with ``tls=(certificate file, key file)``,
+PEM); ``.serving``; ``.reset()`` (fresh state on the same URL, initial settings).
 
 Accounts: ``credentials(scopes=None, org_id=, permission=)`` -> ``{client_id, client_secret, refresh_token,
 accounts_url, api_domain}``; ``add_client(scopes=None, dc=None, org_id="org1", permission="ok")`` -> object
@@ -194,8 +195,8 @@ HTTP controls under ``/__admin/`` (JSON in and out; bad input -> 400 ``{"error"}
 ``POST /faults/seed`` {seed}, ``GET|POST /latency`` {seconds}, ``GET|PATCH /config`` {setting: value},
 ``GET /counters``, ``GET /requests``.
 
-Alone: ``python -m fake_zoho --port 8765 [--scale 60] [--dc us]`` prints its URLs and a sample
-credentials JSON, then serves until interrupted.
+Alone: ``python -m fake_zoho --port 8765 [--scale 60] [--dc us] [--certfile C --keyfile K]`` prints its URLs
+and a sample credentials JSON, then serves until interrupted.
 """
 
 from .clock import Clock, EmulatorClock
