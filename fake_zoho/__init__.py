@@ -5,7 +5,7 @@ delete user), faithful and controllable.
 One ``FakeZoho`` is one Zoho data centre with one org: a Flask app on a threaded werkzeug server at
 ``zoho.url`` (127.0.0.1, a free port), which is both the ``accounts_url`` and the ``api_domain`` (and Zoho's
 content and download servers). Behaviour follows Zoho's documentation of Accounts and of "Get Mass Update
-Status", and for the other kinds Zoho's v8 OpenAPI specifications and docs (``/work/shared/zoho-jobs.md``).
+Status", and for the other kinds Zoho's v8 OpenAPI specifications (zoho/crm-oas) and its API docs.
 
 Quick start::
 

@@ -6,7 +6,7 @@ actions (bulk read and write: `fake_zoho.bulk`; audit log export, transfer and d
 A job of any kind moves as a mass update would (``JobProfile``); its timeline's mass update body is then told
 in the kind's words: processed records are converted, deleted or given a new owner, and the records not yet
 processed are "not converted" or, for the kinds that report no such count, simply not counted yet. Facts from
-Zoho's v8 specifications and docs (``/work/shared/zoho-jobs.md``).
+Zoho's v8 OpenAPI specifications (zoho/crm-oas) and its API docs.
 """
 
 from __future__ import annotations
