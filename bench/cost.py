@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import json
 import math
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,8 @@ from zoho_watch.jobs import JobKey
 from bench import REPO_ROOT
 from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
+from bench.transitions import retry_transitions, transitions_by_type, transitions_detail
+from bench.write_units import WriteMeter
 from fake_zoho import FakeZoho, JobProfile
 from zoho_watch_local.template import project_template
 
@@ -73,107 +74,6 @@ FIXED_LOOP_ASL: dict[str, Any] = {
         "Failed": {"Type": "Fail"},
     },
 }
-
-
-def _path_value(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.removeprefix("$.").split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _matches(rule: dict[str, Any], output: dict[str, Any]) -> bool:
-    """Whether one Choice rule (the comparisons the watch loop uses, and `And`) holds for `output`."""
-    if "And" in rule:
-        return all(_matches(part, output) for part in rule["And"])
-    value = _path_value(output, rule["Variable"])
-    if "StringEquals" in rule:
-        return bool(value == rule["StringEquals"])
-    if "BooleanEquals" in rule:
-        return value is rule["BooleanEquals"]
-    if "IsPresent" in rule:
-        return (value is not None) is rule["IsPresent"]
-    if "IsNumeric" in rule:
-        return isinstance(value, int | float) is rule["IsNumeric"]
-    if "NumericGreaterThanEquals" in rule:
-        return isinstance(value, int | float) and value >= rule["NumericGreaterThanEquals"]
-    raise ValueError(f"the bench's walker does not know the Choice rule {sorted(rule)}")
-
-
-def _choose(state: dict[str, Any], output: dict[str, Any]) -> str:
-    for rule in state.get("Choices", []):
-        if _matches(rule, output):
-            return str(rule["Next"])
-    return str(state["Default"])
-
-
-# The input of a watch zoho-watch starts (its first start carries a request id).
-WATCH_INPUT = {"start_request": "bench", "generation": 0}
-
-
-def transitions_by_type(
-    asl: dict[str, Any], task_outputs: list[dict[str, Any]], execution_input: dict[str, Any] | None = None
-) -> collections.Counter[str]:
-    """States entered, by state type, by one execution of `execution_input` (default: a watch zoho-watch
-    started) whose Task states return `task_outputs` in turn (no retries: see `retry_transitions`)."""
-    states = asl["States"]
-    name, outputs = asl["StartAt"], iter(task_outputs)
-    entered: collections.Counter[str] = collections.Counter()
-    output: dict[str, Any] = dict(WATCH_INPUT if execution_input is None else execution_input)
-    while True:
-        state = states[name]
-        kind = state["Type"]
-        entered[kind] += 1
-        if kind in ("Succeed", "Fail"):
-            return entered
-        if kind == "Task":
-            try:
-                output = next(outputs)
-            except StopIteration:
-                raise ValueError("the execution asked for more checks than were given") from None
-            name = state["Next"]
-        elif kind == "Choice":
-            name = _choose(state, output)
-        elif kind in ("Wait", "Pass"):
-            name = state["Next"]
-        else:
-            raise ValueError(f"the bench's walker does not know state type {kind}")
-        if state.get("End"):
-            return entered
-
-
-def count_transitions(
-    asl: dict[str, Any], task_outputs: list[dict[str, Any]], execution_input: dict[str, Any] | None = None
-) -> int:
-    """States entered by one execution (`transitions_by_type`, all types)."""
-    return sum(transitions_by_type(asl, task_outputs, execution_input).values())
-
-
-def retry_transitions(checks: int, fault_rate: float) -> float:
-    """Expected extra transitions of `checks` Task runs whose every attempt fails with `fault_rate`.
-
-    Step Functions bills each retry as one more transition (the Task entered again); with independent
-    faults an attempt is repeated until one succeeds, so a check takes 1 / (1 - p) attempts on average.
-    """
-    if not 0 <= fault_rate < 1:
-        raise ValueError("the fault rate is a share in [0, 1)")
-    return checks * fault_rate / (1 - fault_rate)
-
-
-def transitions_detail(by_type: collections.Counter[str], checks: int, fault_rate: float) -> str:
-    """'Task 39, Choice 40, Wait 38, Succeed 1 = 118 (3.03 per check); retries +0.4 at 1% faults'."""
-    total = sum(by_type.values())
-    parts = ", ".join(f"{kind} {count}" for kind, count in sorted(by_type.items(), key=_type_order))
-    retries = retry_transitions(checks, fault_rate)
-    return (
-        f"{parts} = {total} ({total / checks:.2f} per check); retries +{retries:.1f} at "
-        f"{fault_rate:.0%} faults per attempt (computed)"
-    )
-
-
-def _type_order(item: tuple[str, int]) -> tuple[int, str]:
-    order = ("Choice", "Task", "Wait", "Pass", "Succeed", "Fail")
-    return (order.index(item[0]) if item[0] in order else len(order), item[0])
 
 
 @dataclass
@@ -239,115 +139,6 @@ class Usage:
     def dollars(self) -> float:
         """Total cost."""
         return sum(price for *_, price in self.lines())
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """Approximate DynamoDB item size in bytes (attribute names plus values), from DynamoDB JSON."""
-
-    def value_size(value: dict[str, Any]) -> int:
-        ((kind, inner),) = value.items()
-        if kind == "S":
-            return len(inner.encode())
-        if kind == "N":
-            return len(str(inner).lstrip("-").replace(".", "")) // 2 + 2
-        if kind in ("BOOL", "NULL"):
-            return 1
-        if kind == "L":
-            return 3 + sum(1 + value_size(element) for element in inner)
-        if kind == "M":
-            return 3 + sum(1 + len(key.encode()) + value_size(element) for key, element in inner.items())
-        return len(json.dumps(inner))
-
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
-
-
-# template.yaml's JobsTable indexes: ActiveJobs (sparse, projects ALL: a write to an item in it writes the
-# index's copy too) and JobList (keys only: written when a job's listing keys change).
-ACTIVE_INDEX_KEYS = ("active", "next_check_at")
-LIST_INDEX_KEYS = ("listing", "listing_key")
-
-
-def _units(size: int, unit: int) -> int:
-    return max(1, math.ceil(size / unit))
-
-
-def index_writes(old: dict[str, Any] | None, new: dict[str, Any] | None, units: int) -> int:
-    """Write units of the table's two indexes when an item goes from `old` to `new` (None: absent).
-
-    An index entry whose keys change is a delete and a put (2 writes), one that stays is rewritten (1, for a
-    projecting index), one that appears or goes is 1; ActiveJobs' copies are the item's size, JobList's 1.
-    """
-    old, new = old or {}, new or {}
-    total = 0
-    for keys, projected, cost in ((ACTIVE_INDEX_KEYS, True, units), (LIST_INDEX_KEYS, False, 1)):
-        had, has = keys[0] in old, keys[0] in new
-        same = had and has and all(old.get(key) == new.get(key) for key in keys)
-        if same:
-            total += cost if projected else 0
-        else:
-            total += (cost if had else 0) + (cost if has else 0)
-    return total
-
-
-class WriteMeter:
-    """Request units of DynamoDB calls, from their parameters and replies (botocore hooks, thread-safe).
-
-    Writes: an item's size in 1 KB units, plus its index copies (`index_writes`); an UpdateItem is priced at
-    the size of the item last put under its key (else the largest seen), and moves its index entries when its
-    expression sets their keys. Reads: a strongly consistent GetItem of an item under 4 KB is 1 unit, an
-    eventually consistent one 0.5; a Query (index queries are eventually consistent) 0.5 per 4 KB returned.
-    """
-
-    def __init__(self) -> None:
-        self.write_units = 0.0
-        self.read_units = 0.0
-        self.largest_item = 0
-        self._items: dict[tuple[str, str], dict[str, Any]] = {}
-        self._lock = threading.Lock()
-
-    def install(self, client: Any) -> None:
-        """Meter every call of `client` (a DynamoDB client) from now on."""
-        client.meta.events.register("before-parameter-build.dynamodb", self.hook)
-        client.meta.events.register("after-call.dynamodb.Query", self.query_reply)
-
-    @staticmethod
-    def _key(params: dict[str, Any]) -> tuple[str, str]:
-        key = params.get("Item") or params.get("Key") or {}
-        return (str(key.get("pk", {}).get("S")), str(key.get("sk", {}).get("S")))
-
-    def hook(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        """Count one request by its parameters."""
-        name = model.name
-        with self._lock:
-            if name == "PutItem":
-                item, key = params["Item"], self._key(params)
-                size = item_size(item)
-                self.largest_item = max(self.largest_item, size)
-                units = _units(size, 1024)
-                self.write_units += units + index_writes(self._items.get(key), item, units)
-                self._items[key] = item
-            elif name in ("UpdateItem", "DeleteItem"):
-                key = self._key(params)
-                old = self._items.get(key)
-                units = _units(item_size(old) if old else self.largest_item, 1024)
-                self.write_units += units
-                if name == "DeleteItem":
-                    self.write_units += index_writes(old, None, units)
-                    self._items.pop(key, None)
-                else:
-                    names = set(params.get("ExpressionAttributeNames", {}).values())
-                    text = params.get("UpdateExpression", "")
-                    moved = any(k in names or k in text for k in ACTIVE_INDEX_KEYS)
-                    in_index = old is not None and ACTIVE_INDEX_KEYS[0] in old
-                    self.write_units += (2 if moved and in_index else 1) * units if (moved or in_index) else 0
-            elif name == "GetItem":
-                self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
-
-    def query_reply(self, parsed: dict[str, Any], **_: Any) -> None:
-        """Count one Query by the size of what it returned."""
-        size = sum(item_size(item) for item in parsed.get("Items", []))
-        with self._lock:
-            self.read_units += 0.5 * _units(size, 4096)
 
 
 def one_hour_job() -> JobProfile:

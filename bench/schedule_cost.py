@@ -21,16 +21,9 @@ from typing import Any
 
 from zoho_watch.jobs import JobKey
 
-from bench.cost import (
-    BENCH_JOB_ID,
-    ZOHO_WATCH_CHECK_MS,
-    Usage,
-    WriteMeter,
-    create_job_with_id,
-    memory_mb,
-    one_hour_job,
-)
+from bench.cost import BENCH_JOB_ID, ZOHO_WATCH_CHECK_MS, Usage, create_job_with_id, memory_mb, one_hour_job
 from bench.stack import invoke, lambda_context, load_handler, local_stack, start_simulated_clock
+from bench.write_units import WriteMeter
 from fake_zoho import FakeZoho
 
 SWEEP_PERIOD = 60.0  # template.yaml's SweepSchedule default, rate(1 minute)

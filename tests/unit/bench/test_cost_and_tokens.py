@@ -6,21 +6,11 @@ import json
 
 import pytest
 
-from bench.cost import (
-    ASL_PATH,
-    FIXED_LOOP_ASL,
-    Usage,
-    WriteMeter,
-    count_transitions,
-    fixed_loop_usage,
-    index_writes,
-    item_size,
-    retry_transitions,
-    transitions_by_type,
-    transitions_detail,
-)
+from bench.cost import ASL_PATH, FIXED_LOOP_ASL, Usage, fixed_loop_usage
 from bench.table import Row, percentile, render
 from bench.tokens import max_in_window
+from bench.transitions import count_transitions, retry_transitions, transitions_by_type, transitions_detail
+from bench.write_units import WriteMeter, index_writes, item_size
 
 
 def test_fixed_loop_walk_counts_every_state_entered() -> None:
