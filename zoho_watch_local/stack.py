@@ -79,6 +79,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def grant_scopes() -> list[str]:
+    """The scopes a deployment's grant would allow: every kind's status call (the scopes that name no module)
+    and mass updates themselves."""
+    from zoho_watch.job_kinds import KINDS  # the layer is on sys.path once a stack is deployed
+
+    reads = {scope for kind in KINDS.values() for scope in kind.read_scopes if "{" not in scope}
+    return sorted({"ZohoCRM.mass_update.ALL", *reads})
+
+
 class EmbeddedStack:
     """The whole product on this machine (see module docstring). `start()` returns self; a context manager."""
 
@@ -309,14 +318,10 @@ class EmbeddedStack:
         assert self.zoho is not None
         # The library's own refresh; the layer is on sys.path since the deployment registered it.
         from zoho_watch.errors import ZohoWatchError
-        from zoho_watch.job_kinds import KINDS
         from zoho_watch.zoho import ZohoClient
 
         prefix = self.deployment_parameter("SecretPrefix", "zoho-watch")
-        # What a deployment's grant would allow: every kind's status call (the scopes that name no module)
-        # and mass updates themselves.
-        reads = {scope for kind in KINDS.values() for scope in kind.read_scopes if "{" not in scope}
-        credentials = self.zoho.credentials(scopes=sorted({"ZohoCRM.mass_update.ALL", *reads}))
+        credentials = self.zoho.credentials(scopes=grant_scopes())
         client = ZohoClient()
         try:
             grant = client.refresh_access_token(

@@ -27,6 +27,7 @@ from zoho_watch.job_kinds import KINDS, ORG_MODULE
 from fake_zoho import JobProfile
 from tests.unit.functions.conftest import FakeLambdaContext, load_event, load_handler
 from tests.unit.functions.test_api import state_machine  # noqa: F401 - the fixture, reused
+from zoho_watch_local.stack import grant_scopes
 
 MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 JOB_ID = re.compile(r"[0-9]{1,30}")
@@ -535,8 +536,7 @@ def valid_requests(
 def test_valid_requests_never_get_a_5xx(api, aws, zoho) -> None:
     zoho.clock.freeze()
     # The connection may ask every kind's status (with fewer scopes, Zoho's refusal is a 502 by design).
-    reads = {scope for kind in KINDS.values() for scope in kind.read_scopes if "{" not in scope}
-    aws.write_credentials("default", zoho.credentials(scopes=sorted({"ZohoCRM.mass_update.ALL", *reads})))
+    aws.write_credentials("default", zoho.credentials(scopes=grant_scopes()))
     job_ids = [
         zoho.create_job(
             "Leads", total=100, profile=JobProfile(queue_delay=0, duration=50, final_status=final)

@@ -69,7 +69,7 @@ class RatePriors(StoreTable):
                 return cached[1]
             reply = self._client.get_item(TableName=self._table, Key=key)
             item = reply.get("Item")
-            prior = RatePrior.from_item(_deserialize(item)["prior"], _per_run(kind)) if item else None
+            prior = RatePrior.from_item(_deserialize(item)["prior"], learns_runs(kind)) if item else None
             self._cache_rate(connection, module, prior)
             return prior
 
@@ -119,7 +119,7 @@ class RatePriors(StoreTable):
             raise InvalidInput(f"rate must be a positive number of records per second, got {rate!r}")
         from botocore.exceptions import BotoCoreError, ClientError  # loaded with the client already
 
-        per_run = _per_run(kind)
+        per_run = learns_runs(kind)
         try:
             for _ in range(_MAX_RATE_ATTEMPTS):
                 old = self._get_raw(key)
@@ -165,6 +165,6 @@ class RatePriors(StoreTable):
         return None
 
 
-def _per_run(kind: str) -> bool:
+def learns_runs(kind: str) -> bool:
     """True when the priors of `kind` count whole runs: its replies count no records."""
     return not KINDS[kind].reports_counts

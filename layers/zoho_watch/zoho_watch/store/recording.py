@@ -9,7 +9,6 @@ from http import HTTPStatus
 from typing import Any
 
 from zoho_watch.errors import InvalidInput, ZohoWatchError
-from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import (
     COMPLETED,
     DEFAULT_KIND,
@@ -50,7 +49,7 @@ from zoho_watch.store.items import (
     pending_change,
     state_view,
 )
-from zoho_watch.store.rates import RatePriors
+from zoho_watch.store.rates import RatePriors, learns_runs
 
 _MAX_WRITE_ATTEMPTS = 25
 
@@ -246,7 +245,7 @@ class CheckRecording(ActiveIndex, RatePriors):
             if snapshot.terminal:
                 # A kind without counts teaches how long it ran (its prior is one of whole runs).
                 observations = [Observation.from_item(raw) for raw in new["observations"]]
-                sample = observed_sample(observations, per_run=not KINDS[job.kind].reports_counts)
+                sample = observed_sample(observations, per_run=learns_runs(job.kind))
                 if sample is not None:
                     self.learn_rate(job.connection, job.module, sample, job.kind)
             return CheckOutcome(
