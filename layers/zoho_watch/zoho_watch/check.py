@@ -194,10 +194,17 @@ def check_job(
         # The job ended between the check before and this one: it was seen this late at most.
         lag = max(0.0, checked_at - outcome.previous_checked_at)
         metrics.add_metric(name="FinishDetectionLagSeconds", unit=MetricUnit.Seconds, value=lag)
-    if outcome.pending_change is not None and not outcome.stale and not state["terminal"]:
-        # A stale check leaves it to the check that wrote the change (or, if that one died, to the next
-        # check that writes); a finished job's last change goes out with its finished event, under its claim.
-        publish_changed(services, state, outcome.pending_change)
+    change = outcome.pending_change
+    if (
+        change is not None
+        and not outcome.stale
+        and not state["terminal"]
+        and (outcome.changed or not change.claimed_at(services.clock()))
+    ):
+        # The check that wrote the move publishes it; another leaves it to that one while its claim lasts (if
+        # that one died, the next check that writes after the claim publishes it). A stale check leaves it
+        # too; a finished job's last change goes out with its finished event, under that event's claim.
+        publish_changed(services, state, change, claimed=outcome.changed)
     if state["terminal"] and (outcome.finished_event_pending or outcome.waiting):
         publish_finished(services, state)
     elif outcome.heartbeats:
@@ -227,18 +234,24 @@ def check_job(
     return result
 
 
-def publish_changed(services: Services, state: JobView, change: PendingChange) -> None:
+def publish_changed(
+    services: Services, state: JobView, change: PendingChange, *, claimed: bool = False
+) -> None:
     """Publish the job's pending "status changed" event (`change`, to the state's status), then mark it
     published. It stays pending in the STATE item until then, so a failure loses nothing: EventPublishError
-    is raised and the check's retry (or the next check, or the sweep for a finished job) publishes it."""
+    is raised and the check's retry (or the next check, or the sweep for a finished job) publishes it.
+    `claimed`: this check wrote the move and holds its claim, given back if the bus refuses the event."""
+    job = JobKey.of(state)
     try:
         services.events.status_changed(state, change.previous_status)
-    except EventPublishError:
-        raise
-    except Exception:
+    except Exception as error:
+        if claimed:
+            with contextlib.suppress(Exception):  # else the claim runs out: the event is late, not lost
+                services.store.release_changed_event(job, state["status"], change)
+        if isinstance(error, EventPublishError):
+            raise
         message = "the status changed event was not published; the next check retries"
         raise EventPublishError(message) from None
-    job = JobKey.of(state)
     record_published(lambda: services.store.changed_event_published(job, state["status"], change))
 
 

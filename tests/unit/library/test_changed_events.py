@@ -16,6 +16,7 @@ from zoho_watch.check import check_job
 from zoho_watch.errors import EventPublishError
 from zoho_watch.events import changed_event_id
 from zoho_watch.jobs import JobKey
+from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 from zoho_watch.sweep import run_sweep
 
 from fake_zoho import FakeZoho, JobProfile
@@ -62,6 +63,7 @@ def test_a_refused_changed_event_is_published_by_the_next_check(
     stored = library.store.get(job)
     assert stored is not None and stored["status"] == "SCHEDULED"  # the check itself is recorded
     assert raw_state(aws, job)["changed_event_pending"] == {"BOOL": True}
+    assert "changed_claimed_until" not in raw_state(aws, job)  # given back: the next check need not wait
     assert aws.events(CHANGED) == [] and bus.refused == [CHANGED]
     bus.down = False
     zoho.clock.advance(5)
@@ -157,3 +159,34 @@ def test_recording_a_published_event_is_tried_again_so_it_is_not_published_twice
     check_job(job)
     run_sweep(2, 100, time_left_ms=lambda: 60_000, reserve_ms=1_000)
     assert len(aws.events(FINISHED)) == 1 and len(aws.events(CHANGED)) == 2
+
+
+class CheckDied(BaseException):
+    """A Lambda that stops between writing a move and publishing it (no handler runs)."""
+
+
+def test_a_move_is_published_by_the_check_that_wrote_it_and_by_another_only_once_its_claim_ran_out(
+    library: services.Services, aws: AwsStack, zoho: FakeZoho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = JobKey("default", "Leads", zoho.create_job("Leads", total=100, profile=JobProfile(0, 1000)))
+    real = library.events.status_changed
+
+    def die(*args: Any) -> None:
+        raise CheckDied
+
+    monkeypatch.setattr(library.events, "status_changed", die)
+    with pytest.raises(CheckDied):
+        check_job(job, watcher="schedule")  # wrote None -> RUNNING, claimed it, died before publishing
+    claimed_until = float(raw_state(aws, job)["changed_claimed_until"]["N"])
+    assert claimed_until == pytest.approx(library.clock() + FINISHED_EVENT_LEASE_SECONDS)
+    monkeypatch.setattr(library.events, "status_changed", real)
+    zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS / 2)
+    assert check_job(job)["changed"] is False  # another check while the claim lasts: the writer's to publish
+    assert moves(aws) == [] and raw_state(aws, job)["changed_event_pending"] == {"BOOL": True}
+    zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS)
+    check_job(job)  # the claim ran out: this check publishes it
+    assert moves(aws) == [(None, "RUNNING")]
+    assert {"changed_event_pending", "changed_claimed_until"}.isdisjoint(raw_state(aws, job))
+    zoho.clock.advance(FINISHED_EVENT_LEASE_SECONDS * 2)
+    check_job(job)
+    assert moves(aws) == [(None, "RUNNING")]

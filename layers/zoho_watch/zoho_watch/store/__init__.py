@@ -11,7 +11,8 @@ is still to be published sits in its own partition, `ACTIVE#finished-event` (`ne
 publish it), from the terminal write until the event is on the bus, so the sweep finds and publishes events
 that a dead checker left behind (`pending_finished_events`). A "status changed" event is pending too, in
 the STATE item the check that saw the new status writes (`changed_event_pending`, `changed_previous_status`),
-until it is on the bus (`changed_event_published`): a publication that fails loses no event.
+until it is on the bus (`changed_event_published`): a publication that fails loses no event. The check that
+wrote the move claims it for a lease (`changed_claimed_until`), so concurrent checks publish it once.
 Every STATE item (and only those) is also in the `JobList` index, one partition (`listing = JOBS`) sorted
 by `listing_key = {status}#{connection}#{module}#{job_id}` (`unchecked` before a first check), keys only:
 `list_jobs` reads a page of keys there, then the items, so a page's reads never grow with the check history;

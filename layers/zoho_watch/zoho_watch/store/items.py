@@ -176,16 +176,28 @@ def _is_active(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class PendingChange:
-    """A job's "status changed" event still to be published: from `previous_status` to the stored status."""
+    """A job's "status changed" event still to be published: from `previous_status` to the stored status.
+
+    `claimed_until`: the check that wrote the move publishes it; until then (library clock) no other check
+    does, so two checkers at once publish it once. None: anyone may (the claim was given back, or never held).
+    """
 
     previous_status: str | None
+    claimed_until: float | None = None
+
+    def claimed_at(self, now: float) -> bool:
+        """True while the check that wrote this move still holds it for itself at `now`."""
+        return self.claimed_until is not None and now < self.claimed_until
 
 
 def pending_change(item: dict[str, Any]) -> PendingChange | None:
     """The "status changed" event pending in a raw STATE item, or None."""
     if not item.get("changed_event_pending"):
         return None
-    return PendingChange(item.get("changed_previous_status"))
+    claimed_until = item.get("changed_claimed_until")
+    return PendingChange(
+        item.get("changed_previous_status"), None if claimed_until is None else float(claimed_until)
+    )
 
 
 class Counts(TypedDict):

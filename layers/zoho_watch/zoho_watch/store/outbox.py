@@ -3,8 +3,10 @@
 A finished job's "finished" event (and the job in the index's `ACTIVE#finished-event` partition) until one
 claimer has published it; a claim is a lease on the library's clock (`zoho_watch.lease`), so the event of a
 claimer that died is published by the next check or sweep. A "status changed" event, written pending by the
-check that saw the new status (`recording`), until a publisher marks it published; without a claim: two
-checkers at once may both publish it (its `event_id` is stable), none loses it."""
+check that saw the new status (`recording`), until a publisher marks it published; that check holds it for a
+lease written with the move (`PendingChange.claimed_at`), so two checkers at once publish it once, and gives
+it back if the bus refuses it. Either event is published again only when its publisher dies (or AWS fails)
+between publishing it and marking it published; its `event_id` is stable, none is lost."""
 
 from __future__ import annotations
 
@@ -185,6 +187,20 @@ class EventOutbox(ActiveIndex):
         False (nothing written) when the pending event is another one by now (a newer status: it stays
         pending and tells the move from `change.previous_status`), or none is pending.
         """
+        return self._update_pending_change(
+            job,
+            status,
+            change,
+            "REMOVE changed_event_pending, changed_previous_status, changed_claimed_until",
+        )
+
+    def release_changed_event(self, job: JobKey, status: str, change: PendingChange) -> bool:
+        """Give back the claim on the pending "status changed" event `change` (to `status`), which the bus
+        refused: the next check publishes it at once. False when it is another one by now, or none."""
+        return self._update_pending_change(job, status, change, "REMOVE changed_claimed_until")
+
+    def _update_pending_change(self, job: JobKey, status: str, change: PendingChange, removes: str) -> bool:
+        """Apply `removes` (and a version bump) if the STATE item still has `change` pending; else False."""
         values: dict[str, Any] = {":true": True, ":status": status, ":one": 1}
         condition = "changed_event_pending = :true AND #status = :status AND "
         if change.previous_status is None:
@@ -195,7 +211,7 @@ class EventOutbox(ActiveIndex):
         try:
             self._update(
                 self._key(job),
-                "SET version = version + :one REMOVE changed_event_pending, changed_previous_status",
+                f"SET version = version + :one {removes}",
                 values,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},

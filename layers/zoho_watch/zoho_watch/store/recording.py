@@ -49,6 +49,7 @@ from zoho_watch.store.items import (
     pending_change,
     state_view,
 )
+from zoho_watch.store.outbox import FINISHED_EVENT_LEASE_SECONDS
 from zoho_watch.store.rates import RatePriors, learns_runs
 
 _MAX_WRITE_ATTEMPTS = 25
@@ -91,16 +92,28 @@ def _overtaken(old: dict[str, Any], snapshot: Snapshot, checked_at: float) -> bo
     return False
 
 
-def _changed_event(old: dict[str, Any], status: str) -> dict[str, Any]:
+def _changed_event(old: dict[str, Any], status: str, claim_until: float) -> dict[str, Any]:
     """The pending "status changed" event a check to `status` leaves in the STATE item it writes over `old`.
 
     A new status makes one pending; one still pending from an earlier change is kept, from its previous
     status (the event then tells the whole move, `A -> C` for an unpublished `A -> B` and then `B -> C`).
+    The check that writes a move claims it until `claim_until` (`PendingChange.claimed_at`); a check that
+    writes the same status again leaves the claim as it is.
     """
     if old.get("changed_event_pending"):
-        return {"changed_event_pending": True, "changed_previous_status": old.get("changed_previous_status")}
+        previous = old.get("changed_previous_status")
+        pending = {"changed_event_pending": True, "changed_previous_status": previous}
+        if old.get("status") != status:
+            return {**pending, "changed_claimed_until": claim_until}
+        if "changed_claimed_until" in old:
+            return {**pending, "changed_claimed_until": old["changed_claimed_until"]}
+        return pending
     if old.get("status") != status:
-        return {"changed_event_pending": True, "changed_previous_status": old.get("status")}
+        return {
+            "changed_event_pending": True,
+            "changed_previous_status": old.get("status"),
+            "changed_claimed_until": claim_until,
+        }
     return {}
 
 
@@ -338,7 +351,8 @@ class CheckRecording(ActiveIndex, RatePriors):
             "next_check_in": wait,
             "watcher": watcher,
             "version": int(old.get("version", 0)) + 1,
-            **_changed_event(old, snapshot.status),
+            # The move's claim lasts as long as the finished event's: longer than one publication.
+            **_changed_event(old, snapshot.status, self._clock() + FINISHED_EVENT_LEASE_SECONDS),
         }
         if snapshot.terminal:
             new["finished_at"] = iso_utc(checked_at)
