@@ -11,7 +11,8 @@ few calls. How it chooses the next wait:
   only its record count tells its length: with a rate prior for its (connection, module) (`RatePrior`, learnt
   from the jobs seen finishing), the shortest plausible run is Total_Count / a fast rate (the prior's mean
   log rate plus `prior_z` standard deviations, at least `prior_spread_floor`). Without a prior, back off
-  exponentially from `min_seconds`, never waiting longer than a share of the time waited so far;
+  exponentially from `min_seconds`, never waiting longer than the safety share of the lag budget of the time
+  waited so far (at least of its floor: a job that starts and ends within one wait is seen within the floor);
 - while it runs: its end cannot always be predicted (a FAILED job stops at a random point), so every wait
   stays within the lag budget of the job, `lag_share` of its run time, sized on max(age, `early_share` x the
   estimated run time): a job that fails now has run `age`, so the budget cannot be its whole estimated
@@ -316,10 +317,11 @@ def next_check_in(
 
     if anchor is None or not _is_running(latest):
         # Waiting with no prior, suspended or an unknown status: exponential back-off (doubling the last gap
-        # keeps it going however few observations are kept), capped by a share of the time waited so far.
+        # keeps it going however few observations are kept), capped by the lag budget of the time waited so
+        # far (at least its floor: a job that starts and ends within one wait is seen within the floor).
         started = first_seen_at if first_seen_at is not None else ordered[0].at
         age = max(0.0, now - (anchor.at if anchor is not None else started))
-        cap = max(low, policy.lag_safety * policy.lag_share * age)
+        cap = max(low, policy.lag_safety * lag_budget(age, policy))
         gap = _unchanged_gap(ordered)
         wait = min(low if gap is None else max(low, 2.0 * gap), cap) * jitter
         return _as_wait(min(wait, cap), max(cap, low), low, high)

@@ -178,11 +178,11 @@ def test_young_waiting_job_backs_off_in_proportion_to_its_age() -> None:
     while now < 3600:
         history.append(obs(now, "QUEUED", 0))
         wait = next_check_in(trim_observations(history), now, policy, random.Random(1), first_seen_at=0.0)
-        # the lag budget: a start (or end) is noticed within max(min, 5% of the age less the safety share)
-        assert wait <= max(5, policy.lag_safety * policy.lag_share * now) + 1
+        # the lag budget of its age so far, less the safety share: max(10 s, 5% of the age) x 0.85
+        assert wait <= policy.lag_safety * max(policy.lag_floor, policy.lag_share * now) + 1
         waits.append(wait)
         now += wait
-    assert waits[0] == 5
+    assert waits[:3] == [5, 8, 8]  # min_seconds, then the budget's floor (a job may start and end at once)
     assert all(b >= a for a, b in itertools.pairwise(waits))  # never shorter while nothing moves
     assert len(waits) < 120  # an hour of waiting costs fewer calls than fixed 30 s polling
 
