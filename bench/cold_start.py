@@ -158,6 +158,13 @@ FIRST_CALLS = {
     "watch_request": ("watch_request.json", "a schedule-mode watch with a task token (direct invocation)"),
 }
 FIRST_CALL_BASELINE = "bare boto3 handler: `import boto3, requests`, a DynamoDB client, one GetItem"
+# The floors of the api's design (`bench.api_floors`): the same GET served by the least Powertools REST API,
+# without and with Powertools' validation. Context rows: what the api's cold start cannot go below.
+API_FLOORS_DIR = REPO_ROOT / "bench" / "api_floors"
+API_FLOORS = {
+    "bare_resolver": "a bare Powertools REST resolver (no validation), Logger, Metrics, one GetItem route",
+    "validating_resolver": "the same with Powertools' validation: path patterns and a pydantic answer model",
+}
 STORED_JOB_ID = "554023000000506003"  # the job of events/api_get_job.json, stored by the bench
 _STORED_KEY = {"pk": {"S": f"JOB#default#Leads#{STORED_JOB_ID}"}, "sk": {"S": "STATE"}}
 
@@ -193,7 +200,8 @@ else:
         event = json.load(source)
     reply = module.lambda_handler(event, Context())
     assert isinstance(reply, dict), reply
-    assert name != "api" or reply["statusCode"] == 200, reply
+    assert name not in ("api", "bare_resolver", "validating_resolver") or reply["statusCode"] == 200, reply
+    assert not name.endswith("_resolver") or json.loads(reply["body"])["status"] == "RUNNING", reply
     assert name != "watch_request" or reply["watching"], reply
 done = time.perf_counter()
 print(json.dumps([imported - started, done - imported]))
@@ -286,12 +294,15 @@ def stored_job_server() -> Iterator[str]:
 def first_call_seconds(
     target: str, endpoint: str, event: Path | None = None, name: str = ""
 ) -> tuple[float, float]:
-    """(import, first invocation) seconds of one fresh process (`target`: a handler path or "baseline")."""
+    """(import, first invocation) seconds of one fresh process (`target`: a handler path or "baseline").
+
+    The handler's own folder is on the path after the layer, as the function's code is on Lambda's."""
+    folder = [] if target == "baseline" else [str(Path(target).parent)]
     env = {
         **os.environ,
         **BENCH_ENVIRONMENT,
         **base_environment(),
-        "PYTHONPATH": str(LAYER_PATH),
+        "PYTHONPATH": os.pathsep.join([str(LAYER_PATH), *folder]),
         "AWS_ENDPOINT_URL": endpoint,
     }
     imported, called = _run_probe(
@@ -309,9 +320,13 @@ def measure_first_calls(repeats: int = 11) -> list[Row]:
     if not names:
         return [not_measured("3. cold start: first invocation", "no handler yet", FIRST_CALL_GOAL)]
     with first_call_stack() as (endpoint, events):
-        targets = {"baseline": "baseline"} | {
-            name: str(REPO_ROOT / "functions" / name / "app.py") for name in names
-        }
+        targets = (
+            {"baseline": "baseline"}
+            | {name: str(REPO_ROOT / "functions" / name / "app.py") for name in names}
+            | {floor: str(API_FLOORS_DIR / f"{floor}.py") for floor in API_FLOORS}
+        )
+        # The floors serve the api's request.
+        events = events | {floor: events["api"] for floor in API_FLOORS if "api" in events}
         for kind, path in targets.items():  # warm the bytecode caches; not counted
             first_call_seconds(path, endpoint, events.get(kind), kind)
         samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in targets}
@@ -333,6 +348,17 @@ def measure_first_calls(repeats: int = 11) -> list[Row]:
                 f"{ratio:.2f}x",
                 FIRST_CALL_GOAL if name == "api" else "",
                 ratio <= FIRST_CALL_LIMIT if name == "api" else None,
+            )
+        )
+    for floor, what in API_FLOORS.items():
+        spent = f"import {seconds(loaded[floor])}, first call {seconds(call[floor])}"
+        rows.append(
+            Row(
+                f"3. cold start, the api's floor: {what}, init + the api's first GET vs"
+                f" {FIRST_CALL_BASELINE}, median of {repeats}",
+                f"{seconds(total[floor])} ({spent})",
+                f"{seconds(total['baseline'])}",
+                f"{total[floor] / total['baseline']:.2f}x",
             )
         )
     return rows
