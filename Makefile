@@ -97,7 +97,7 @@ demo: $(STAMP) ## run the main job on the embedded stack (no AWS account, no Doc
 local: $(STAMP) ## start the embedded stack and keep it running until Ctrl-C
 	$(PY) -m zoho_watch_cli local up
 
-bench: $(STAMP) ## benchmarks, printed as a markdown table
+bench: $(STAMP) $(VENV_313)/.installed-stamp ## benchmarks, printed as a markdown table (cold starts on python3.13)
 	@test -f bench/__main__.py || { echo "make bench: the benchmarks are not built yet (bench/__main__.py is missing)" >&2; exit 1; }
 	$(PY) -m bench
 

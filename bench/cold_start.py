@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,34 @@ print(json.dumps(time.perf_counter() - started))
 """
 
 
+# The Lambda runtime's interpreter (template.yaml: python3.13), which `make bench` installs as the 3.13 tests'
+# (.venv-313): a cold start is measured on the Python that has it. Without it, this interpreter (and its name
+# in every row).
+RUNTIME_PYTHON = REPO_ROOT / ".venv-313" / "bin" / "python"
+
+
+def probe_python() -> str:
+    """The interpreter the probes run on: the Lambda runtime's if installed, else the bench's own."""
+    return str(RUNTIME_PYTHON) if RUNTIME_PYTHON.exists() else sys.executable
+
+
+@cache
+def probe_python_name() -> str:
+    """ "Python X.Y.Z", the probes' interpreter, for the rows."""
+    version = subprocess.run(
+        [probe_python(), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"Python {version}"
+
+
 def _run_probe(script: str, args: list[str], env: dict[str, str], what: str) -> Any:
-    """Run a probe script in a fresh interpreter, from the layer folder, and return its last JSON line."""
+    """Run a probe script in a fresh interpreter (`probe_python`), from the layer folder, and return its last
+    JSON line."""
     done = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [probe_python(), "-c", script, *args],
         cwd=LAYER_PATH,  # like /var/task: nothing of the repository but the layer on the path
         env=env,
         capture_output=True,
@@ -105,7 +130,7 @@ def measure_without_bytecode(repeats: int = 11) -> list[Row]:
     cached = median([warm for _, warm in samples])
     return [
         Row(
-            name + f", median of {repeats}",
+            name + f", median of {repeats}, {probe_python_name()}",
             seconds(source),
             f"with .pyc: {seconds(cached)}",
             f"{source / cached:.1f}x the import with bytecode",
@@ -130,7 +155,8 @@ def measure_imports(repeats: int = 11) -> list[Row]:
     baseline = median(samples["baseline"])
     return [
         Row(
-            f"3. cold start: import `functions/{name}/app.py` vs `{BASELINE}`, median of {repeats}",
+            f"3. cold start: import `functions/{name}/app.py` vs `{BASELINE}`, median of {repeats},"
+            f" {probe_python_name()}",
             seconds(median(samples[name])),
             seconds(baseline),
             f"{median(samples[name]) / baseline:.2f}x",
@@ -342,7 +368,7 @@ def measure_first_calls(repeats: int = 11) -> list[Row]:
         rows.append(
             Row(
                 f"3. cold start: {name} init + first invocation ({FIRST_CALLS[name][1]}) vs"
-                f" {FIRST_CALL_BASELINE}, median of {repeats}",
+                f" {FIRST_CALL_BASELINE}, median of {repeats}, {probe_python_name()}",
                 f"{seconds(total[name])} (import {seconds(loaded[name])}, first call {seconds(call[name])})",
                 f"{seconds(total['baseline'])} (GetItem {seconds(call['baseline'])})",
                 f"{ratio:.2f}x",
@@ -355,7 +381,7 @@ def measure_first_calls(repeats: int = 11) -> list[Row]:
         rows.append(
             Row(
                 f"3. cold start, the api's floor: {what}, init + the api's first GET vs"
-                f" {FIRST_CALL_BASELINE}, median of {repeats}",
+                f" {FIRST_CALL_BASELINE}, median of {repeats}, {probe_python_name()}",
                 f"{seconds(total[floor])} ({spent})",
                 f"{seconds(total['baseline'])}",
                 f"{total[floor] / total['baseline']:.2f}x",

@@ -42,7 +42,7 @@ from typing import Any
 from zoho_watch.jobs import JobKey
 
 from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
-from bench.cold_start import EVENTS_DIR, STORED_JOB_ID, _run_probe, stored_job_server
+from bench.cold_start import EVENTS_DIR, STORED_JOB_ID, _run_probe, probe_python_name, stored_job_server
 from bench.stack import BUS_NAME, SECRET_PREFIX, Certificate, ZohoProcess, base_environment, environment
 from bench.sweep import BUDGETS
 from bench.table import Row, not_measured
@@ -268,7 +268,8 @@ def measure_handlers(baseline: Peak) -> list[Row]:
             peak = measure_process(target, name, events, env, memory)
             rows.append(
                 peak_row(
-                    f"7. memory: peak RSS of `functions/{name}/app.py`, {what}, fresh process, vs {BASELINE}",
+                    f"7. memory: peak RSS of `functions/{name}/app.py`, {what}, fresh {probe_python_name()}"
+                    f" process, vs {BASELINE}",
                     peak,
                     baseline,
                     memory,
@@ -298,7 +299,7 @@ def measure_sweep(baseline: Peak, jobs: int = SWEEP_JOBS, budget: int = SWEEP_BU
             peak = measure_process(target, "sweep", (event,), env, memory, LAMBDA_MAX_TIMEOUT_SECONDS)
     return peak_row(
         f"7. memory: peak RSS of the sweep checking {jobs} due jobs ({SWEEP_LATENCY_SECONDS * 1000:.0f} ms "
-        f"Zoho latency, HTTPS, budget {budget}), fresh process, vs {BASELINE}",
+        f"Zoho latency, HTTPS, budget {budget}), fresh {probe_python_name()} process, vs {BASELINE}",
         peak,
         baseline,
         memory,

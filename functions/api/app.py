@@ -32,7 +32,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from zoho_watch import watches
 from zoho_watch.aws_errors import classify
 from zoho_watch.errors import (
     InvalidInput,
@@ -56,6 +55,7 @@ from zoho_watch.waiters import MAX_HEARTBEAT_SECONDS, MAX_TASK_TOKEN_LENGTH, MIN
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme, Server
+    from zoho_watch import watches
 
 logger = Logger()
 metrics = Metrics()
@@ -198,8 +198,10 @@ class WatchSettings(_Model):
 
     def options(self) -> watches.WatchOptions:
         """The library's `WatchOptions` of these settings."""
+        from zoho_watch.watches import WatchOptions  # the watch routes' library: imported when first used
+
         poll = self.poll.model_dump(exclude_none=True) if self.poll else None
-        return watches.WatchOptions(self.mode, poll, self.deadline, self.task_token, self.heartbeat_seconds)
+        return WatchOptions(self.mode, poll, self.deadline, self.task_token, self.heartbeat_seconds)
 
 
 class WatchRequest(WatchSettings):
@@ -578,7 +580,9 @@ def start_kind_watch(
         raise InvalidInput("the request body must be a JSON object")
     request = request or WatchRequest()
     job = _job_key(request.connection or connection, kind, module, job_id)
-    outcome = watches.start_watch_with(job, request.options())
+    from zoho_watch.watches import start_watch_with
+
+    outcome = start_watch_with(job, request.options())
     if outcome.finished:
         return _json(200, watch_answer(outcome))
     if not outcome.already:
@@ -591,7 +595,9 @@ def stop_kind_watch(
     kind: KindParam, module: ModuleParam, job_id: JobIdParam, connection: ConnectionQuery = None
 ) -> WatchAnswer:
     """Stop watching the job: stop its Step Functions execution, or take it out of the sweep. Idempotent."""
-    return watch_answer(watches.stop_watch(_job_key(connection, kind, module, job_id)))
+    from zoho_watch.watches import stop_watch
+
+    return watch_answer(stop_watch(_job_key(connection, kind, module, job_id)))
 
 
 @app.post(

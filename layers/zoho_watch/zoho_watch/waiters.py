@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -23,7 +23,9 @@ from zoho_watch.errors import InvalidInput
 from zoho_watch.events import event_detail
 from zoho_watch.jobs import JobKey
 from zoho_watch.services import Services
-from zoho_watch.store import JobView, state_view
+
+if TYPE_CHECKING:
+    from zoho_watch.store import JobView
 
 logger = Logger(child=True)
 
@@ -127,6 +129,9 @@ def answer_for(item: dict[str, Any]) -> WaiterAnswer | None:
 
 def _output(item: dict[str, Any]) -> dict[str, Any]:
     """The job's final state as its events tell it (job key, status, counts, times)."""
+    # The store when an answer is made: the api's cold start reads only this module's limits.
+    from zoho_watch.store import state_view
+
     return event_detail(state_view(item))
 
 
