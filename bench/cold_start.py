@@ -75,6 +75,12 @@ def probe_python_name() -> str:
     return f"Python {version}"
 
 
+def probe_path(target: str) -> str:
+    """A probe's PYTHONPATH: the layer, and the handler's own folder (its other modules), as on Lambda."""
+    folders = [str(LAYER_PATH)] if target == "baseline" else [str(LAYER_PATH), str(Path(target).parent)]
+    return os.pathsep.join(folders)
+
+
 def _run_probe(script: str, args: list[str], env: dict[str, str], what: str) -> Any:
     """Run a probe script in a fresh interpreter (`probe_python`), from the layer folder, and return its last
     JSON line."""
@@ -98,7 +104,7 @@ def import_seconds(target: str, bytecode_dir: str | None = None) -> float:
     With `bytecode_dir` (an empty directory) no bytecode cache is found or written: every module is
     compiled from source, as on Lambda when the deployed code carries no `.pyc` files.
     """
-    env = {**os.environ, **BENCH_ENVIRONMENT, **base_environment(), "PYTHONPATH": str(LAYER_PATH)}
+    env = {**os.environ, **BENCH_ENVIRONMENT, **base_environment(), "PYTHONPATH": probe_path(target)}
     env.pop("AWS_ENDPOINT_URL", None)
     if bytecode_dir is not None:
         env.update(PYTHONPYCACHEPREFIX=bytecode_dir, PYTHONDONTWRITEBYTECODE="1")
@@ -322,13 +328,12 @@ def first_call_seconds(
 ) -> tuple[float, float]:
     """(import, first invocation) seconds of one fresh process (`target`: a handler path or "baseline").
 
-    The handler's own folder is on the path after the layer, as the function's code is on Lambda's."""
-    folder = [] if target == "baseline" else [str(Path(target).parent)]
+    `probe_path` is its path."""
     env = {
         **os.environ,
         **BENCH_ENVIRONMENT,
         **base_environment(),
-        "PYTHONPATH": os.pathsep.join([str(LAYER_PATH), *folder]),
+        "PYTHONPATH": probe_path(target),
         "AWS_ENDPOINT_URL": endpoint,
     }
     imported, called = _run_probe(

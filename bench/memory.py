@@ -41,8 +41,15 @@ from typing import Any
 
 from zoho_watch.jobs import JobKey
 
-from bench import BENCH_ENVIRONMENT, LAYER_PATH, REPO_ROOT
-from bench.cold_start import EVENTS_DIR, STORED_JOB_ID, _run_probe, probe_python_name, stored_job_server
+from bench import BENCH_ENVIRONMENT, REPO_ROOT
+from bench.cold_start import (
+    EVENTS_DIR,
+    STORED_JOB_ID,
+    _run_probe,
+    probe_path,
+    probe_python_name,
+    stored_job_server,
+)
 from bench.stack import BUS_NAME, SECRET_PREFIX, Certificate, ZohoProcess, base_environment, environment
 from bench.sweep import BUDGETS
 from bench.table import Row, not_measured
@@ -135,7 +142,7 @@ def measure_process(
         **os.environ,
         **BENCH_ENVIRONMENT,
         **base_environment(),
-        "PYTHONPATH": str(LAYER_PATH),
+        "PYTHONPATH": probe_path(target),
         **(env or {}),
     }
     args = [target, name, str(memory), f"{timeout:g}", *map(str, events)]

@@ -394,6 +394,8 @@ def load_handler(name: str) -> ModuleType:
     module_name = f"bench_handler_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
+    if str(path.parent) not in sys.path:  # its other modules beside it, as on Lambda
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

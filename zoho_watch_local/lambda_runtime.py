@@ -348,6 +348,10 @@ class LambdaRuntime:
         code_dir = self._pools[function.function_name].code.code_dir
         source = code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
         if container.module is None:
+            # The function's other modules are importable beside its handler, as from Lambda's /var/task (the
+            # functions' containers share this process: their modules' names differ).
+            if str(code_dir) not in sys.path:
+                sys.path.append(str(code_dir))
             spec = importlib.util.spec_from_file_location(container.name, source)
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {source}")

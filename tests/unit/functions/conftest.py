@@ -31,6 +31,8 @@ _loads = itertools.count()
 def load_handler(function: str, module_name: str | None = None) -> ModuleType:
     """Import `functions/<function>/app.py` as a new module (unique name unless `module_name` is given)."""
     source = FUNCTIONS_DIR / function / "app.py"
+    if str(source.parent) not in sys.path:  # its other modules beside it, as on Lambda
+        sys.path.append(str(source.parent))
     name = module_name or f"zoho_watch_functions_{function}_app_{next(_loads)}"
     spec = importlib.util.spec_from_file_location(name, source)
     if spec is None or spec.loader is None:

@@ -45,7 +45,10 @@ def loaded_modules(*targets: str) -> set[str]:
     """The modules a fresh interpreter holds after importing `targets` (handler paths or module names)."""
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PYTHON"))},
-        "PYTHONPATH": str(LAYER),
+        # The layer, and each handler's own folder (its other modules), as on Lambda.
+        "PYTHONPATH": os.pathsep.join(
+            [str(LAYER), *(str(Path(t).parent) for t in targets if t.endswith(".py"))]
+        ),
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "zoho-watch-test",
         "POWERTOOLS_METRICS_NAMESPACE": "ZohoWatchTest",
