@@ -13,7 +13,7 @@ EventBridge call the library makes; the states entered are counted by walking th
 secret (Powertools' default 5-minute cache) and asks Zoho, and records nothing.
 
 Billed Lambda time per check is an assumption (stated in the output), the same model as bench.polling's.
-Prices: public list prices, us-east-1 (the constants below).
+Prices: public list prices, us-east-1 (`bench.pricing`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from __future__ import annotations
 import collections
 import json
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from zoho_watch.jobs import JobKey
 
 from bench import REPO_ROOT
+from bench.pricing import Usage
 from bench.stack import Stack, invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.table import Row
 from bench.transitions import retry_transitions, transitions_by_type, transitions_detail
@@ -35,13 +35,6 @@ from bench.write_units import WriteMeter
 from fake_zoho import FakeZoho, JobProfile
 from zoho_watch_local.template import project_template
 
-PRICE_TRANSITION = 0.000025
-PRICE_LAMBDA_REQUEST = 0.20 / 1_000_000
-PRICE_GB_SECOND = 0.0000166667
-PRICE_SECRETS_CALL = 0.05 / 10_000
-PRICE_EVENT = 1.00 / 1_000_000
-PRICE_WRITE_UNIT = 0.625 / 1_000_000  # DynamoDB on-demand, us-east-1
-PRICE_READ_UNIT = 0.125 / 1_000_000
 ASL_PATH = REPO_ROOT / "statemachine" / "watch_job.asl.json"
 # Billed Lambda milliseconds per check (assumed, the same Zoho reply for both): Zoho ~300 ms, and for
 # zoho-watch ~100 ms more of DynamoDB writes and events.
@@ -81,71 +74,6 @@ FIXED_LOOP_ASL: dict[str, Any] = {
         "Failed": {"Type": "Fail"},
     },
 }
-
-
-@dataclass
-class Usage:
-    """What watching the job used (per job: a share of a sweep run is a fraction, hence the floats).
-
-    `invocations` (Lambda requests) defaults to `checks`, `billed_ms` (all of them) to checks x `lambda_ms`;
-    `retry_transitions` are the expected retries' transitions at the stated fault rate (computed).
-    """
-
-    checks: int
-    transitions: int
-    lambda_ms: int
-    memory_mb: int
-    write_units: float
-    read_units: float
-    secrets_calls: float
-    events: float
-    detail: dict[str, int] = field(default_factory=dict)
-    invocations: float | None = None
-    billed_ms: float | None = None
-    retry_transitions: float = 0.0
-    states: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def gb_seconds(self) -> float:
-        """Billed Lambda GB-seconds."""
-        billed = self.checks * self.lambda_ms if self.billed_ms is None else self.billed_ms
-        return billed / 1000 * self.memory_mb / 1024
-
-    def lines(self) -> list[tuple[str, str, float]]:
-        """(item, arithmetic, dollars) for each priced item."""
-        requests = self.checks if self.invocations is None else self.invocations
-        transitions = self.transitions + self.retry_transitions
-        retries = f" + {self.retry_transitions:.1f} retries" if self.retry_transitions else ""
-        if self.billed_ms is None:
-            billed = f"{self.checks} x {self.lambda_ms} ms"
-        else:
-            billed = f"{self.billed_ms / 1000:.1f} s"
-        return [
-            (
-                "Step Functions transitions",
-                f"{self.transitions}{retries} x $0.000025",
-                transitions * PRICE_TRANSITION,
-            ),
-            ("Lambda requests", f"{requests:g} x $0.20/1M", requests * PRICE_LAMBDA_REQUEST),
-            (
-                "Lambda GB-seconds",
-                f"{billed} x {self.memory_mb / 1024:g} GB = {self.gb_seconds:.2f} GB-s x $0.0000166667",
-                self.gb_seconds * PRICE_GB_SECOND,
-            ),
-            ("DynamoDB writes", f"{self.write_units:g} WRU x $0.625/1M", self.write_units * PRICE_WRITE_UNIT),
-            ("DynamoDB reads", f"{self.read_units:g} RRU x $0.125/1M", self.read_units * PRICE_READ_UNIT),
-            (
-                "Secrets Manager",
-                f"{self.secrets_calls:g} calls x $0.05/10k",
-                self.secrets_calls * PRICE_SECRETS_CALL,
-            ),
-            ("EventBridge", f"{self.events:g} events x $1.00/1M", self.events * PRICE_EVENT),
-        ]
-
-    @property
-    def dollars(self) -> float:
-        """Total cost."""
-        return sum(price for *_, price in self.lines())
 
 
 def one_hour_job() -> JobProfile:

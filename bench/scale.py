@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.cost import PRICE_EVENT, PRICE_GB_SECOND, PRICE_LAMBDA_REQUEST, PRICE_READ_UNIT, PRICE_WRITE_UNIT
+from bench.pricing import (
+    PRICE_EVENT,
+    PRICE_GB_SECOND,
+    PRICE_LAMBDA_REQUEST,
+    PRICE_READ_UNIT,
+    PRICE_WRITE_UNIT,
+)
 from bench.table import Row
 
 JOBS = 10_000

@@ -21,7 +21,8 @@ from typing import Any
 
 from zoho_watch.jobs import JobKey
 
-from bench.cost import BENCH_JOB_ID, ZOHO_WATCH_CHECK_MS, Usage, create_job_with_id, memory_mb, one_hour_job
+from bench.cost import BENCH_JOB_ID, ZOHO_WATCH_CHECK_MS, create_job_with_id, memory_mb, one_hour_job
+from bench.pricing import Usage
 from bench.stack import invoke, lambda_context, load_handler, local_stack, start_simulated_clock
 from bench.write_units import WriteMeter
 from fake_zoho import FakeZoho

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bench.cost import ASL_PATH, FIXED_LOOP_ASL, Usage, fixed_loop_usage
+from bench.cost import ASL_PATH, FIXED_LOOP_ASL, fixed_loop_usage
+from bench.pricing import Usage
 from bench.table import Row, percentile, render
 from bench.tokens import max_in_window
 from bench.transitions import count_transitions, retry_transitions, transitions_by_type, transitions_detail

@@ -7,7 +7,13 @@ import logging
 import pytest
 
 from bench import scale
-from bench.cost import PRICE_EVENT, PRICE_GB_SECOND, PRICE_LAMBDA_REQUEST, PRICE_READ_UNIT, PRICE_WRITE_UNIT
+from bench.pricing import (
+    PRICE_EVENT,
+    PRICE_GB_SECOND,
+    PRICE_LAMBDA_REQUEST,
+    PRICE_READ_UNIT,
+    PRICE_WRITE_UNIT,
+)
 from bench.sweep import ConnectionLog
 
 USABLE = scale.SWEEP_TIMEOUT_SECONDS - scale.RESERVE_SECONDS  # 36.95 s in which a Zoho call may start
