@@ -100,6 +100,7 @@ ConnectionQuery = Annotated[
 ]
 CursorQuery = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
 LimitQuery = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
+LiveQuery = Annotated[bool, Query(description="Check Zoho now instead of reading the stored state")]
 
 
 # ---- models ---------------------------------------------------------------------------------------------
@@ -333,7 +334,6 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-LiveQuery = Annotated[bool, Query(description="Check Zoho now instead of reading the stored state")]
 WATCH_RESPONSES: dict[int, OpenAPIResponse] = {
     202: json_answer("Watching", WatchAnswer),
     200: json_answer("Already finished", WatchAnswer),
