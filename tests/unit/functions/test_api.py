@@ -442,8 +442,9 @@ def test_openapi_document_is_served_and_docs_copy_is_current(aws, api_app, lambd
     ]
     assert set(submit["responses"]) >= {"200", "202", "409", "422"}
     # Where it is served (the stage) and how callers authenticate (either scheme, as the stack chooses).
+    stage = importlib.import_module("api_models").API_STAGE  # beside app.py, on the path as on Lambda
     assert [server["url"] for server in served["servers"]] == [
-        f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{importlib.import_module('api_models').API_STAGE}"
+        f"https://{{api_id}}.execute-api.{{region}}.amazonaws.com/{stage}"
     ]
     schemes = served["components"]["securitySchemes"]
     assert {name: (scheme["in"], scheme["name"]) for name, scheme in schemes.items()} == {
