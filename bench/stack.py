@@ -19,7 +19,6 @@ figures on any machine under any load, so nothing in them may depend on real tim
 from __future__ import annotations
 
 import collections
-import importlib.util
 import io
 import json
 import os
@@ -41,7 +40,7 @@ import requests
 
 from bench import REPO_ROOT
 from fake_zoho import FakeZoho, JobProfile
-from zoho_watch_local.lambda_runtime import LambdaContext
+from zoho_watch_local.lambda_runtime import LambdaContext, import_function_module
 
 REGION = "us-east-1"
 TABLE_NAME = "zoho-watch-bench-jobs"
@@ -394,20 +393,7 @@ def load_handler(name: str) -> ModuleType:
     module_name = f"bench_handler_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    if str(path.parent) not in sys.path:  # its other modules beside it, as on Lambda
-        sys.path.append(str(path.parent))
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    # Registered before it runs: dataclasses and Powertools look the module up by name.
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    return module
+    return import_function_module(path, module_name)
 
 
 def lambda_context(name: str, timeout_seconds: float, memory_mb: int = 256) -> LambdaContext:

@@ -159,6 +159,30 @@ class _ServicesRouter:
 _cold_start_lock = threading.RLock()
 
 
+def import_function_module(source: Path, name: str, code_dir: Path | None = None) -> ModuleType:
+    """Import a function's handler module from `source` under the module name `name`, as Lambda does.
+
+    The function's code folder (`code_dir`, by default the handler's own) goes on the path, as Lambda's
+    /var/task, so the handler's other modules import beside it; functions sharing one process have those
+    named apart. The module is registered before it runs (dataclasses and Powertools look it up by name) and
+    forgotten if it fails.
+    """
+    folder = str(code_dir or source.parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {source}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _configuration_key(function: Any) -> tuple[Any, ...]:
     variables = tuple(sorted((function.environment_vars or {}).items()))
     return (function.handler, str(function.timeout), str(function.memory_size), variables)
@@ -348,21 +372,11 @@ class LambdaRuntime:
         code_dir = self._pools[function.function_name].code.code_dir
         source = code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
         if container.module is None:
-            # The function's other modules are importable beside its handler, as from Lambda's /var/task (the
-            # functions' containers share this process: their modules' names differ).
-            if str(code_dir) not in sys.path:
-                sys.path.append(str(code_dir))
-            spec = importlib.util.spec_from_file_location(container.name, source)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {source}")
-            module = importlib.util.module_from_spec(spec)
             # One cold start imports at a time. On Lambda each container is a process of its own; here they
             # share one, and concurrent first imports of the layer's modules (which import each other) can
             # let a thread see a module another is still executing ("partially initialized module").
             with _cold_start_lock:
-                sys.modules[container.name] = module
-                spec.loader.exec_module(module)
-            container.module = module
+                container.module = import_function_module(source, container.name, code_dir)
         handler = getattr(container.module, attribute, None)
         if not callable(handler):
             raise AttributeError(f"{source} has no handler function {attribute!r}")

@@ -9,10 +9,8 @@ module-level state (clients, the API resolver) never leaks from one test to the 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
 import json
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +19,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from zoho_watch_local.lambda_runtime import import_function_module
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -31,16 +31,8 @@ _loads = itertools.count()
 def load_handler(function: str, module_name: str | None = None) -> ModuleType:
     """Import `functions/<function>/app.py` as a new module (unique name unless `module_name` is given)."""
     source = FUNCTIONS_DIR / function / "app.py"
-    if str(source.parent) not in sys.path:  # its other modules beside it, as on Lambda
-        sys.path.append(str(source.parent))
     name = module_name or f"zoho_watch_functions_{function}_app_{next(_loads)}"
-    spec = importlib.util.spec_from_file_location(name, source)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {source}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_function_module(source, name)
 
 
 def library_errors() -> list[type]:
