@@ -19,7 +19,8 @@ Record counts follow throughput: each job belongs to one of a few orgs (a connec
 a base rate (records/s), and each job's rate is that base times a lognormal factor (`rate_spread` is its
 sigma); Total_Count = duration x the job's rate (at least 1, at most Zoho's 50,000). zoho-watch learns each
 org's rate prior (`RatePrior`) from the jobs it has seen finish, in job order, exactly as the store does
-(`observed_rate` of the kept observations when a job ends): job i is watched with what jobs 0..i-1 taught.
+(`observed_rate` and `observed_end_error` of the kept observations when a job ends): job i is watched with
+what jobs 0..i-1 taught.
 
 A job of another kind (`SimJob.kind`, `bench.families`) answers in its kind's words and fields and is read by
 its kind's reader (`bench.replies`); each (org, kind) has its own prior, and a kind that reports no counts
@@ -41,8 +42,8 @@ from zoho_watch.polling import (
     PollState,
     PollStep,
     RatePrior,
-    observed_rate,
-    observed_run,
+    observed_end_error,
+    observed_sample,
     poll_step,
 )
 
@@ -277,16 +278,15 @@ def _seed(seed: int, name: str, index: int) -> int:
 
 def taught(prior: RatePrior | None, job: SimJob, trace: Trace) -> RatePrior | None:
     """The prior of the job's (org, kind) once the job has ended, taught as the store and `check_job` do:
-    the rate its kept observations show, or for a kind that reports no counts 1 / how long it ran."""
+    the rate its kept observations show (or for a kind that reports no counts 1 / how long it ran) and how
+    far its progress strayed from the estimates."""
     per_run = not KINDS[job.kind].reports_counts
-    if per_run:
-        run = observed_run([*trace.observations, *filter(None, [trace.end_seen])])
-        sample = None if run is None else 1.0 / run
-    else:
-        sample = observed_rate(trace.observations)
+    observations = [*trace.observations, *filter(None, [trace.end_seen])]
+    sample = observed_sample(observations, per_run)
     if sample is None:
         return prior
-    return RatePrior.first(sample, per_run) if prior is None else prior.learn(sample)
+    end_error = observed_end_error(observations)
+    return RatePrior.first(sample, per_run, end_error) if prior is None else prior.learn(sample, end_error)
 
 
 def summarise(

@@ -19,7 +19,9 @@ few calls. How it chooses the next wait:
   length; sizing it on at least a share of the estimate keeps the number of checks of a long job bounded
   (waits on the age alone would grow only 5% a check). The rate (first running observation to the latest,
   the longest baseline smooths Zoho's integer counts) gives the time left; close to the estimated end, the
-  wait lands just after it;
+  wait lands just after it, by a margin that grows with how far this (connection, module)'s estimates have
+  erred (`observed_end_error`, learnt into the prior): a check that comes before the end sees the job still
+  running and is one more call;
 - a wait never uses more than `lag_safety` of its budget (check latency, jitter, whole seconds), stays within
   [min_seconds, max_seconds], and has a little jitter so many watchers do not call Zoho in step.
 
@@ -34,10 +36,11 @@ on `run_prior_min_samples` runs, it backs off as any job without progress does.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from zoho_watch.errors import InvalidInput
@@ -84,8 +87,11 @@ class PollPolicy:
     run_prior_min_samples: int = 5
     prior_z: float = 2.0
     prior_spread_floor: float = 0.5
-    # Margin after the estimated end, as a share of the lag budget (at least 1 s).
+    # Margin after the estimated end, as a share of the lag budget (at least 1 s), widened to `prior_z`
+    # standard deviations of the end estimate's learnt error, up to `end_margin_max_share` of the budget: the
+    # margin adds to the lag of a job that ends when estimated.
     end_margin_share: float = 0.01
+    end_margin_max_share: float = 0.25
     # Past the estimated end and still running: wait this share of the cap.
     overdue_share: float = 0.5
     # Relative jitter applied to every wait (never past its cap).
@@ -173,31 +179,54 @@ class RatePrior:
     An exponentially weighted mean and variance of ln(rate) over the jobs seen finishing (`samples` of them).
     Rates vary between jobs (load, field types, workflows), so the policy uses a fast rate (mean plus a few
     standard deviations) to bound how short a job can be, never the mean. The unit is not stored: it follows
-    from the kind.
+    from the kind. Progress also varies within a job (bursts, stalls): `end_error_var` is the exponentially
+    weighted mean of the jobs' `observed_end_error` (`end_samples` of them), the variance of ln(seconds a
+    stretch of records took / seconds the rate seen before it predicted), which sizes the margin the policy
+    leaves after a running job's estimated end.
     """
 
     samples: int
     log_rate: float
     log_var: float = 0.0
     per_run: bool = False
+    end_samples: int = 0
+    end_error_var: float = 0.0
 
     # Weight of a new sample once there are enough (earlier ones are a plain average).
     WEIGHT = 0.2
 
     @classmethod
-    def first(cls, rate: float, per_run: bool = False) -> RatePrior:
-        """The prior after one sample."""
-        return cls(1, math.log(rate), 0.0, per_run)
+    def first(cls, rate: float, per_run: bool = False, end_error: float | None = None) -> RatePrior:
+        """The prior after one sample (`end_error`: the job's `observed_end_error`, if it has one)."""
+        return cls(1, math.log(rate), 0.0, per_run)._with_end_error(end_error)
 
-    def learn(self, rate: float) -> RatePrior:
-        """The prior after one more sample `rate` (in the prior's unit, > 0)."""
+    def learn(self, rate: float, end_error: float | None = None) -> RatePrior:
+        """The prior after one more sample `rate` (in the prior's unit, > 0) and, if given, the job's
+        `observed_end_error` (>= 0)."""
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"a rate sample must be a positive number, got {rate!r}")
         weight = max(self.WEIGHT, 1.0 / (self.samples + 1))
         delta = math.log(rate) - self.log_rate
         mean = self.log_rate + weight * delta
         var = (1.0 - weight) * (self.log_var + weight * delta * delta)
-        return RatePrior(self.samples + 1, mean, var, self.per_run)
+        learnt = RatePrior(self.samples + 1, mean, var, self.per_run, self.end_samples, self.end_error_var)
+        return learnt._with_end_error(end_error)
+
+    def _with_end_error(self, end_error: float | None) -> RatePrior:
+        if end_error is None:
+            return self
+        if not end_error >= 0 or not math.isfinite(end_error):
+            raise ValueError(f"an end error sample must be a number >= 0, got {end_error!r}")
+        weight = max(self.WEIGHT, 1.0 / (self.end_samples + 1))
+        var = (1.0 - weight) * self.end_error_var + weight * end_error
+        return replace(self, end_samples=self.end_samples + 1, end_error_var=var)
+
+    def end_spread(self, policy: PollPolicy) -> float | None:
+        """The standard deviation of the end estimate's log error, once learnt from `prior_min_samples`
+        jobs; None before."""
+        if self.end_samples < policy.prior_min_samples:
+            return None
+        return math.sqrt(max(self.end_error_var, 0.0))
 
     def usable(self, policy: PollPolicy) -> bool:
         """True when it rests on enough samples for `policy` (more for a prior of runs)."""
@@ -213,14 +242,21 @@ class RatePrior:
         return math.exp(self.log_rate)
 
     def to_item(self) -> list[Any]:
-        """Compact form kept in DynamoDB: [samples, log_rate, log_var]."""
-        return [self.samples, round(self.log_rate, 9), round(self.log_var, 9)]
+        """Compact form kept in DynamoDB: [samples, log_rate, log_var], then [end_samples, end_error_var]
+        once an end error was learnt."""
+        item: list[Any] = [self.samples, round(self.log_rate, 9), round(self.log_var, 9)]
+        if self.end_samples:
+            item += [self.end_samples, round(self.end_error_var, 9)]
+        return item
 
     @classmethod
     def from_item(cls, item: Sequence[Any], per_run: bool = False) -> RatePrior:
         """Inverse of `to_item` (`per_run`: the prior's unit, which its kind tells)."""
-        samples, log_rate, log_var = item
-        return cls(int(samples), float(log_rate), float(log_var), per_run)
+        samples, log_rate, log_var, *end = item
+        end_samples, end_error_var = end if end else (0, 0.0)
+        return cls(
+            int(samples), float(log_rate), float(log_var), per_run, int(end_samples), float(end_error_var)
+        )
 
 
 def observed_rate(observations: Sequence[Observation]) -> float | None:
@@ -234,6 +270,26 @@ def observed_rate(observations: Sequence[Observation]) -> float | None:
     if anchor is None or latest is None or latest.at <= anchor.at or latest.done <= anchor.done:
         return None
     return (latest.done - anchor.done) / (latest.at - anchor.at)
+
+
+def observed_end_error(observations: Sequence[Observation]) -> float | None:
+    """How far the job's progress strayed from what the policy would have estimated: the mean, over the
+    stretches between its kept running observations after the anchor, of ln(seconds the stretch took /
+    seconds its records would take at the rate seen before it)^2, the rate being `observed_rate`'s (from the
+    anchor to the stretch's start). A wait aimed at a running job's estimated end makes that prediction for
+    the records left. None when no stretch has both a rate before it and records done in it.
+    """
+    running = [obs for obs in sorted(observations, key=lambda obs: obs.at) if _is_running(obs)]
+    if len(running) < 3:
+        return None
+    anchor, errors = running[0], list[float]()
+    for before, after in itertools.pairwise(running[1:]):
+        if before.at <= anchor.at or before.done <= anchor.done or after.done <= before.done:
+            continue
+        rate = (before.done - anchor.done) / (before.at - anchor.at)
+        predicted = (after.done - before.done) / rate
+        errors.append(math.log((after.at - before.at) / predicted) ** 2)
+    return sum(errors) / len(errors) if errors else None
 
 
 def observed_run(observations: Sequence[Observation]) -> float | None:
@@ -290,8 +346,9 @@ def next_check_in(
 ) -> int:
     """Seconds until the next check of a job, from what the previous checks saw (oldest first).
 
-    `prior`: the throughput learnt for the job's (connection, module, kind), if any (used only until the job's
-    own rate is known; a `per_run` prior, of a kind without counts, throughout). Pure: the same inputs and the
+    `prior`: the throughput learnt for the job's (connection, module, kind), if any (its rate used only until
+    the job's own rate is known, a `per_run` prior's, of a kind without counts, throughout; its end spread
+    near a running job's estimated end). Pure: the same inputs and the
     same `rng` state give the same answer. Returns an integer (Step Functions Wait states take whole seconds)
     within [policy.min_seconds, policy.max_seconds].
     """
@@ -304,6 +361,7 @@ def next_check_in(
         return low
     rng = rng or random.Random()
     jitter = 1.0 + rng.uniform(-policy.jitter, policy.jitter)
+    end_spread = prior.end_spread(policy) if prior is not None else None
     # The work the prior's rate is of: the job's records, or the whole job for a kind without counts.
     work = (1 if prior.per_run else latest.total) if prior is not None and prior.usable(policy) else 0
     prior = prior if work > 0 else None
@@ -355,6 +413,10 @@ def next_check_in(
     elif remaining > 0:
         # Just after the estimated end if it comes before the cap (jitter on the margin only: small lag).
         margin = max(1.0, policy.end_margin_share * budget)
+        if end_spread is not None:
+            # Where this module's estimates have erred, aim later: a check before the end is a wasted call.
+            widened = remaining * math.expm1(policy.prior_z * end_spread)
+            margin = max(margin, min(policy.end_margin_max_share * budget, widened))
         wait = min(cap * jitter, remaining + margin * jitter)
     else:
         # Past the estimated end and still running: it may end any moment.

@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 from zoho_watch.job_kinds import KINDS
-from zoho_watch.polling import PollPolicy, RatePrior, observed_rate, observed_run
+from zoho_watch.polling import PollPolicy, RatePrior, observed_end_error, observed_rate, observed_run
 
 from bench.families import (
     BULK_MAX_QUEUE_DELAY,
@@ -143,7 +143,8 @@ def test_each_org_and_kind_learns_its_own_prior_as_the_store_and_check_do() -> N
         "bulk_write",
         "mass_update",
     }
-    # What one job teaches: 1 / how long it ran for a kind without counts (nothing if it failed), else a rate.
+    # What one job teaches: 1 / how long it ran for a kind without counts (nothing if it failed), else a rate
+    # and how far its progress strayed from the estimates.
     exports = countless_jobs(40, seed=1)
     assert {job.profile.final_status for job in exports} == {"COMPLETED", "FAILED"}
     for job in exports:
@@ -154,7 +155,11 @@ def test_each_org_and_kind_learns_its_own_prior_as_the_store_and_check_do() -> N
         assert taught(None, job, trace) == (None if run is None else RatePrior.first(1 / run, per_run=True))
     counted = make_jobs(1, seed=1)[0]
     trace = watch(counted, policy_waits(PollPolicy(), random.Random(1)), random.Random(1), Latency())
-    assert taught(None, counted, trace) == RatePrior.first(observed_rate(trace.observations) or 0)
+    end_error = observed_end_error(trace.observations)
+    assert end_error is not None and end_error > 0
+    learnt = taught(None, counted, trace)
+    assert learnt == RatePrior.first(observed_rate(trace.observations) or 0, end_error=end_error)
+    assert learnt.end_samples == 1
 
 
 def test_the_table_has_a_row_per_family_with_its_goals() -> None:

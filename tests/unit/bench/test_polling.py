@@ -14,6 +14,7 @@ from zoho_watch.polling import (
     PollState,
     PollStep,
     RatePrior,
+    observed_end_error,
     observed_rate,
     poll_step,
 )
@@ -190,9 +191,12 @@ def test_zoho_watch_learns_each_orgs_rate_as_the_store_does() -> None:
         trace = watch(job, policy_waits(PollPolicy(), rng, prior=prior), rng, NO_LATENCY)
         sample = observed_rate(trace.observations)
         if sample is not None:
-            known = priors.get(job.org)
-            priors[job.org] = RatePrior.first(sample) if known is None else known.learn(sample)
+            known, end_error = priors.get(job.org), observed_end_error(trace.observations)
+            first = RatePrior.first(sample, end_error=end_error)
+            priors[job.org] = first if known is None else known.learn(sample, end_error)
     assert sum(prior is not None and prior.samples >= 2 for prior in given) > 10  # most jobs had a prior
+    # ... and, from the same jobs, how far estimates of their org's jobs erred.
+    assert sum(prior is not None and prior.end_spread(PollPolicy()) is not None for prior in given) > 10
 
 
 def test_robustness_rows_judge_all_three_goals() -> None:

@@ -99,9 +99,11 @@ def test_a_job_after_others_of_its_module_waits_out_its_queue_on_their_prior() -
     first, _ = zoho_watch_usage()
     usage, lag = zoho_watch_usage(after_earlier_jobs=True)
     # The prior of the module's three jobs bounds how short this one's run can be: its minute of queue
-    # costs one check instead of a back-off's eight, and its run fewer checks than the first job's.
+    # costs one check instead of a back-off's eight, and its run fewer checks than the first job's. Their
+    # progress strayed from the estimates, so the last wait aims past the estimated end by the widest margin
+    # (a quarter of the 177 s budget): this job ended as estimated, 64 s before that check.
     assert usage.checks == 23 < first.checks
-    assert lag == pytest.approx(18.6, abs=0.05)
+    assert lag == pytest.approx(63.6, abs=0.05)
     assert usage.transitions == 1 + 3 * usage.checks
     # Only this job's calls are counted: the token the earlier jobs refreshed is still good for a while.
     assert usage.detail["secretsmanager.GetSecretValue"] == 3

@@ -28,6 +28,7 @@ from zoho_watch.polling import (
     PollState,
     RatePrior,
     next_check_in,
+    observed_end_error,
     observed_rate,
     poll_step,
     trim_observations,
@@ -291,6 +292,71 @@ def test_observed_rate_uses_running_observations_only() -> None:
     assert observed_rate([*history, obs(200, "COMPLETED", 1000)]) == pytest.approx(10.0)
     assert observed_rate(history[:2]) is None  # one running observation: no baseline
     assert observed_rate([obs(10, "RUNNING", 100), obs(30, "RUNNING", 100)]) is None  # not moving
+
+
+def test_observed_end_error_is_how_far_each_stretch_strayed_from_the_rate_before_it() -> None:
+    steady = [
+        obs(0, "SCHEDULED", 0),
+        obs(10, "RUNNING", 100),
+        obs(20, "RUNNING", 200),
+        obs(30, "RUNNING", 300),
+    ]
+    assert observed_end_error(steady) == 0.0
+    # From the anchor (10 s, 100) at 10/s: 200 records predicted in 20 s took 10 s; then, at the 15/s seen
+    # from the anchor to 30 s, 300 records predicted in 20 s took 20 s. The mean of the squared log errors.
+    irregular = [
+        obs(10, "RUNNING", 100),
+        obs(20, "RUNNING", 200),
+        obs(30, "RUNNING", 400),
+        obs(50, "RUNNING", 700),
+    ]
+    assert observed_end_error(irregular) == pytest.approx(math.log(0.5) ** 2 / 2)
+    # The end (seen late), a stalled stretch and a stretch without a rate before it tell nothing.
+    assert observed_end_error([*irregular, obs(900, "COMPLETED", 1000)]) == pytest.approx(
+        math.log(0.5) ** 2 / 2
+    )
+    stalled = [obs(10, "RUNNING", 100), obs(20, "RUNNING", 200), obs(30, "RUNNING", 200)]
+    assert observed_end_error(stalled) is None
+    assert observed_end_error([obs(10, "RUNNING", 0), obs(20, "RUNNING", 0), obs(30, "RUNNING", 50)]) is None
+    assert observed_end_error(steady[:3]) is None  # two running observations: no stretch after a rate
+
+
+def test_rate_prior_learns_the_end_error_and_keeps_it_in_its_item() -> None:
+    policy = PollPolicy()
+    first = RatePrior.first(10.0, end_error=0.04)
+    assert (first.end_samples, first.end_error_var) == (1, 0.04)
+    assert first.end_spread(policy) is None  # one job is not enough to go by
+    second = first.learn(10.0, 0.16)  # plain average while samples are few
+    assert (second.end_samples, second.end_spread(policy)) == (2, pytest.approx(math.sqrt(0.10)))
+    third = second.learn(10.0)  # a job without an end error (too few checks) leaves it as it was
+    assert (third.samples, third.end_samples, third.end_error_var) == (3, 2, second.end_error_var)
+    restored = RatePrior.from_item(third.to_item())
+    assert (restored.end_samples, restored.end_error_var, len(third.to_item())) == (2, pytest.approx(0.1), 5)
+    # An item written before end errors were learnt reads as none learnt, and is written as it was.
+    old = RatePrior.from_item([3, 2.3, 0.1])
+    assert (old.end_samples, old.end_error_var, old.to_item()) == (0, 0.0, [3, 2.3, 0.1])
+    for bad in (-0.1, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            first.learn(10.0, bad)
+
+
+def test_a_running_job_near_its_end_is_checked_past_it_by_the_learnt_error() -> None:
+    policy = PollPolicy(1, 86400, jitter=0)
+    # 10 records/s, 100,000 records: ends at 10,000 s; at 9,900 s the budget is 5% of its age, 495 s.
+    history = [obs(0, "SCHEDULED", 0, total=100_000), obs(1, "RUNNING", 10, 100_000)]
+    history.append(obs(9_900, "RUNNING", 99_000, 100_000))
+
+    def wait_with(prior: RatePrior | None) -> int:
+        return next_check_in(history, 9_900, policy, random.Random(1), first_seen_at=0, prior=prior)
+
+    budget = 0.05 * 9_900
+    assert wait_with(None) == math.ceil(100 + 0.01 * budget)  # just after the estimated end
+    sharp = RatePrior.first(10.0, end_error=0.01).learn(10.0, 0.01)  # estimates erred by ~10%
+    assert wait_with(sharp) == math.ceil(100 + 100 * math.expm1(policy.prior_z * 0.1))
+    rough = RatePrior.first(10.0, end_error=1.0).learn(10.0, 1.0)  # by a factor e
+    assert wait_with(rough) == math.ceil(100 + policy.end_margin_max_share * budget)
+    # A prior with rates only (its jobs too short to show an error) leaves the margin as it was.
+    assert wait_with(RatePrior.first(10.0).learn(10.0)) == wait_with(None)
 
 
 def test_min_and_max_bounds_are_respected_with_jitter() -> None:

@@ -22,6 +22,7 @@ from zoho_watch.polling import (
     RatePrior,
     jitter_rng,
     next_check_in,
+    observed_end_error,
     poll_step,
 )
 from zoho_watch.store import JobStore, iso_utc, state_view
@@ -495,6 +496,41 @@ def test_finished_jobs_teach_the_rate_prior_and_queued_jobs_use_it(store: JobSto
     assert all(job["job_id"] is not None for job in store.list_jobs(limit=100)[0])
 
 
+def test_a_finished_job_teaches_how_far_its_progress_strayed_and_running_checks_use_it(
+    store: JobStore,
+) -> None:
+    # Two jobs whose progress runs ahead of the rate seen so far, then lags it.
+    seen: list[Observation] = []
+    for job_id, start in (("41", T0), ("42", T0 + 2000)):
+        job = JobKey("default", "Leads", job_id)
+        steps = [(0, "SCHEDULED", 0), (10, "RUNNING", 100), (20, "RUNNING", 200), (30, "RUNNING", 400)]
+        for offset, status, done in [*steps, (50, "RUNNING", 700), (900, "COMPLETED", 1000)]:
+            snapshot = Snapshot(status, 1000, done, 0, 1000 - done)
+            store.record_check(job, snapshot, start + offset)
+            seen.append(Observation(start + offset, status, done, 1000))
+    prior = store.rate_prior("default", "Leads")
+    error = observed_end_error(seen[-6:])
+    assert error == pytest.approx(math.log(0.5) ** 2 / 2)
+    assert prior is not None and prior.end_samples == 2
+    assert prior.end_error_var == pytest.approx(error) and prior.end_spread(PollPolicy()) is not None
+    # A running job close to its estimated end is read with that prior: it waits past the estimate by it.
+    policy = PollPolicy(5, 900)
+    job = JobKey("default", "Leads", "43")
+    store.record_check(job, Snapshot("SCHEDULED", 100_000, 0, 0, 100_000), T0 + 5000, policy)
+    store.record_check(job, running(10, 100_000), T0 + 5001, policy)
+    outcome = store.record_check(job, running(99_000, 100_000), T0 + 14_900, policy, rng=random.Random(5))
+    history = [
+        Observation(T0 + 5000, "SCHEDULED", 0, 100_000),
+        Observation(T0 + 5001, "RUNNING", 10, 100_000),
+        Observation(T0 + 14_900, "RUNNING", 99_000, 100_000),
+    ]
+    expected = next_check_in(
+        history, T0 + 14_900, policy, random.Random(5), first_seen_at=T0 + 5000, prior=prior
+    )
+    assert outcome.next_check_in == expected
+    assert expected > next_check_in(history, T0 + 14_900, policy, random.Random(5), first_seen_at=T0 + 5000)
+
+
 def test_a_job_seen_only_waiting_then_ended_teaches_nothing(store: JobStore) -> None:
     store.record_check(JobKey("default", "Leads", "34"), Snapshot("SCHEDULED", 10, 0, 0, 10), T0)
     store.record_check(JobKey("default", "Leads", "34"), Snapshot("COMPLETED", 10, 10, 0, 0), T0 + 20)
@@ -519,6 +555,9 @@ def test_a_rate_prior_that_cannot_be_written_does_not_fail_the_check(aws: AwsSta
     for bad in (0, -1.0, float("nan"), True, "5"):
         with pytest.raises(InvalidInput):
             store.learn_rate("default", "Leads", bad)  # type: ignore[arg-type]
+    for bad in (-0.5, float("inf"), True, "0.1"):
+        with pytest.raises(InvalidInput):
+            store.learn_rate("default", "Leads", 5.0, end_error=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         store.rate_prior("default", "../x")
 

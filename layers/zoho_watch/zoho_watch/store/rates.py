@@ -99,10 +99,16 @@ class RatePriors(StoreTable):
             self._rate_cache.pop((connection, module), None)
 
     def learn_rate(
-        self, connection: str, module: str, rate: float, kind: str = DEFAULT_KIND
+        self,
+        connection: str,
+        module: str,
+        rate: float,
+        kind: str = DEFAULT_KIND,
+        end_error: float | None = None,
     ) -> RatePrior | None:
         """Teach the (connection, module)'s rate prior of `kind` one finished job's `rate` (records per
-        second; for a kind that reports no counts, runs per second: 1 / the seconds the job ran).
+        second; for a kind that reports no counts, runs per second: 1 / the seconds the job ran) and, if it
+        has one, the job's `end_error` (`polling.observed_end_error`).
 
         A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
         cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.
@@ -117,6 +123,13 @@ class RatePriors(StoreTable):
             or rate <= 0
         ):
             raise InvalidInput(f"rate must be a positive number of records per second, got {rate!r}")
+        if end_error is not None and (
+            isinstance(end_error, bool)
+            or not isinstance(end_error, int | float)
+            or not math.isfinite(end_error)
+            or end_error < 0
+        ):
+            raise InvalidInput(f"end_error must be a number >= 0, got {end_error!r}")
         from botocore.exceptions import BotoCoreError, ClientError  # loaded with the client already
 
         per_run = learns_runs(kind)
@@ -124,9 +137,9 @@ class RatePriors(StoreTable):
             for _ in range(_MAX_RATE_ATTEMPTS):
                 old = self._get_raw(key)
                 prior = (
-                    RatePrior.first(rate, per_run)
+                    RatePrior.first(rate, per_run, end_error)
                     if old is None
-                    else RatePrior.from_item(old["prior"], per_run).learn(rate)
+                    else RatePrior.from_item(old["prior"], per_run).learn(rate, end_error)
                 )
                 version = int(old["version"]) if old is not None else 0
                 item = {

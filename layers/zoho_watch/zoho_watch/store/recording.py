@@ -27,7 +27,7 @@ from zoho_watch.polling import (
     PollState,
     RatePrior,
     jitter_rng,
-    observed_rate,
+    observed_end_error,
     observed_sample,
     poll_step,
 )
@@ -231,7 +231,7 @@ class CheckRecording(ActiveIndex, RatePriors):
                     pending_change=pending_change(old),
                     waiting=bool(old.get("waiters")),
                 )
-            if not prior_read and not snapshot.terminal and self._may_use_prior(old, snapshot, checked_at):
+            if not prior_read and not snapshot.terminal:
                 prior, prior_read = self.rate_prior_hint(job), True
             new, wait = self._next_state(
                 old,
@@ -256,11 +256,13 @@ class CheckRecording(ActiveIndex, RatePriors):
                 continue
             previous = old.get("status") if old else None
             if snapshot.terminal:
-                # A kind without counts teaches how long it ran (its prior is one of whole runs).
+                # A kind without counts teaches how long it ran (its prior is one of whole runs); a kind with
+                # counts its rate and how far its progress strayed from the estimates.
                 observations = [Observation.from_item(raw) for raw in new["observations"]]
                 sample = observed_sample(observations, per_run=learns_runs(job.kind))
                 if sample is not None:
-                    self.learn_rate(job.connection, job.module, sample, job.kind)
+                    end_error = observed_end_error(observations)
+                    self.learn_rate(job.connection, job.module, sample, job.kind, end_error=end_error)
             return CheckOutcome(
                 state=state_view(new),
                 changed=previous != snapshot.status,
@@ -289,13 +291,6 @@ class CheckRecording(ActiveIndex, RatePriors):
             "expires_at": int(checked_at) + self._history_ttl,
         }
         self._client.put_item(TableName=self._table, Item=_serialize(item))
-
-    @staticmethod
-    def _may_use_prior(old: dict[str, Any] | None, snapshot: Snapshot, checked_at: float) -> bool:
-        """True until the job's own rate is known: only then does the policy look at the rate prior."""
-        observations = [Observation.from_item(raw) for raw in (old or {}).get("observations", [])]
-        observations.append(Observation(checked_at, snapshot.status, snapshot.done, snapshot.total))
-        return observed_rate(observations) is None
 
     def _next_state(
         self,
