@@ -36,16 +36,8 @@ from dataclasses import dataclass, field
 
 from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import DEFAULT_KIND, TERMINAL_STATUSES, Snapshot
-from zoho_watch.polling import (
-    Observation,
-    PollPolicy,
-    PollState,
-    PollStep,
-    RatePrior,
-    observed_end_error,
-    observed_sample,
-    poll_step,
-)
+from zoho_watch.polling import Observation, PollPolicy, PollState, PollStep, poll_step
+from zoho_watch.priors import RatePrior, observed_end_error, observed_sample
 
 from bench.replies import snapshot
 from bench.table import Row, median, percentile, seconds

@@ -63,7 +63,7 @@ class JobKind:
     read_scopes: tuple[str, ...]  # the scopes that allow its status call, as Zoho documents them
     read: Callable[[Any], KindReply]  # the 200 reply's body, read strictly
     # False for a kind whose replies count no records while its job runs: the polling policy learns how long
-    # its jobs run instead of their throughput (`zoho_watch.polling.RatePrior.per_run`).
+    # its jobs run instead of their throughput (`zoho_watch.priors.RatePrior.per_run`).
     reports_counts: bool = True
 
     def request(self, version: str, module: str, job_id: str) -> StatusRequest:

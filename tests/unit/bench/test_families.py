@@ -10,7 +10,8 @@ import statistics
 
 import pytest
 from zoho_watch.job_kinds import KINDS
-from zoho_watch.polling import PollPolicy, RatePrior, observed_end_error, observed_rate, observed_run
+from zoho_watch.polling import PollPolicy, observed_rate
+from zoho_watch.priors import RatePrior, observed_end_error, observed_run
 
 from bench.families import (
     BULK_MAX_QUEUE_DELAY,

@@ -8,16 +8,8 @@ import random
 import statistics
 
 import pytest
-from zoho_watch.polling import (
-    Observation,
-    PollPolicy,
-    PollState,
-    PollStep,
-    RatePrior,
-    observed_end_error,
-    observed_rate,
-    poll_step,
-)
+from zoho_watch.polling import Observation, PollPolicy, PollState, PollStep, observed_rate, poll_step
+from zoho_watch.priors import RatePrior, observed_end_error
 
 from bench.oracle import oracle_waits, summarise_oracle
 from bench.polling import (

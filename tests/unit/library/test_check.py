@@ -24,7 +24,8 @@ from zoho_watch.errors import (
 from zoho_watch.events import finished_event_id
 from zoho_watch.job_kinds import ORG_MODULE, JobKind, KindReply
 from zoho_watch.jobs import JobKey, Snapshot
-from zoho_watch.polling import PollPolicy, RatePrior
+from zoho_watch.polling import PollPolicy
+from zoho_watch.priors import RatePrior
 from zoho_watch.store import FINISHED_EVENT_LEASE_SECONDS
 
 from fake_zoho import FakeZoho, JobProfile

@@ -26,13 +26,12 @@ from zoho_watch.polling import (
     Observation,
     PollPolicy,
     PollState,
-    RatePrior,
     next_check_in,
-    observed_end_error,
     observed_rate,
     poll_step,
     trim_observations,
 )
+from zoho_watch.priors import RatePrior, observed_end_error
 
 BAD_VALUES = [
     "../Leads",

@@ -10,14 +10,8 @@ import random
 
 import pytest
 from zoho_watch.job_kinds import KINDS
-from zoho_watch.polling import (
-    Observation,
-    PollPolicy,
-    RatePrior,
-    next_check_in,
-    observed_run,
-    trim_observations,
-)
+from zoho_watch.polling import Observation, PollPolicy, next_check_in, trim_observations
+from zoho_watch.priors import RatePrior, observed_run
 
 POLICY = PollPolicy(5, 900, jitter=0)
 COUNTLESS = {"audit_log_export", "transfer_and_delete", "bulk_read"}

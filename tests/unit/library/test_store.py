@@ -15,16 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zoho_watch.errors import InvalidInput, JobNotFound
 from zoho_watch.jobs import JobKey, Snapshot
-from zoho_watch.polling import (
-    Observation,
-    PollPolicy,
-    PollState,
-    RatePrior,
-    jitter_rng,
-    next_check_in,
-    observed_end_error,
-    poll_step,
-)
+from zoho_watch.polling import Observation, PollPolicy, PollState, jitter_rng, next_check_in, poll_step
+from zoho_watch.priors import RatePrior, observed_end_error
 from zoho_watch.store import JobStore, iso_utc, state_view
 from zoho_watch.store.table import WRITE_BACKOFF_BASE_SECONDS, WRITE_BACKOFF_CAP_SECONDS, write_backoff
 

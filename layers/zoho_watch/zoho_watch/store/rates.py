@@ -1,7 +1,7 @@
 """The rate prior of each (connection, module): the throughput learnt from its jobs seen finishing, one item
 `pk = RATE#{connection}#{module}` (`#{kind}` after it for the jobs of a kind other than mass update), `sk =
 RATE`, kept for a while in each container (see `rate_prior`). For a kind that reports no counts it is learnt
-from how long its completed jobs ran (`polling.observed_sample`), one run per unit of work
+from how long its completed jobs ran (`priors.observed_sample`), one run per unit of work
 (`RatePrior.per_run`)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from zoho_watch.errors import InvalidInput
 from zoho_watch.job_kinds import KINDS
 from zoho_watch.jobs import DEFAULT_KIND, JobKey, validate_connection, validate_kind, validate_module
-from zoho_watch.polling import RatePrior
+from zoho_watch.priors import RatePrior
 from zoho_watch.store.items import RATE_SK, _deserialize, _serialize, iso_utc, rate_pk, rate_scope
 from zoho_watch.store.table import StoreTable
 
@@ -108,7 +108,7 @@ class RatePriors(StoreTable):
     ) -> RatePrior | None:
         """Teach the (connection, module)'s rate prior of `kind` one finished job's `rate` (records per
         second; for a kind that reports no counts, runs per second: 1 / the seconds the job ran) and, if it
-        has one, the job's `end_error` (`polling.observed_end_error`).
+        has one, the job's `end_error` (`priors.observed_end_error`).
 
         A conditional write on the item's `version`, retried a few times; the prior is a hint, so when it
         cannot be written (contention, DynamoDB error) the sample is dropped with a warning and None returned.

@@ -21,16 +21,8 @@ from zoho_watch.jobs import (
     JobKey,
     Snapshot,
 )
-from zoho_watch.polling import (
-    Observation,
-    PollPolicy,
-    PollState,
-    RatePrior,
-    jitter_rng,
-    observed_end_error,
-    observed_sample,
-    poll_step,
-)
+from zoho_watch.polling import Observation, PollPolicy, PollState, jitter_rng, poll_step
+from zoho_watch.priors import RatePrior, observed_end_error, observed_sample
 from zoho_watch.store.index import ActiveIndex, index_partition
 from zoho_watch.store.items import (
     CHECK_PREFIX,
