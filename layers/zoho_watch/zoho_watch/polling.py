@@ -220,9 +220,9 @@ def next_check_in(
 
     `prior`: the throughput learnt for the job's (connection, module, kind), if any (its rate used only until
     the job's own rate is known, a `per_run` prior's, of a kind without counts, throughout; its end spread
-    near a running job's estimated end). Pure: the same inputs and the
-    same `rng` state give the same answer. Returns an integer (Step Functions Wait states take whole seconds)
-    within [policy.min_seconds, policy.max_seconds].
+    near a running job's estimated end). Pure: the same inputs and the same `rng` state give the same answer.
+    Returns an integer (Step Functions Wait states take whole seconds) within [policy.min_seconds,
+    policy.max_seconds].
     """
     low, high = policy.min_seconds, policy.max_seconds
     if not observations:

@@ -111,7 +111,7 @@ def observed_end_error(observations: Sequence[Observation]) -> float | None:
     stretches between its kept running observations after the anchor, of ln(seconds the stretch took /
     seconds its records would take at the rate seen before it)^2, the rate being `observed_rate`'s (from the
     anchor to the stretch's start). A wait aimed at a running job's estimated end makes that prediction for
-    the records left. None when no stretch has both a rate before it and records done in it.
+    the records left. None when no stretch has both a rate before it and records done in some time.
     """
     running = [obs for obs in sorted(observations, key=lambda obs: obs.at) if is_running(obs)]
     if len(running) < 3:
@@ -120,6 +120,8 @@ def observed_end_error(observations: Sequence[Observation]) -> float | None:
     for before, after in itertools.pairwise(running[1:]):
         if before.at <= anchor.at or before.done <= anchor.done or after.done <= before.done:
             continue
+        if after.at <= before.at:
+            continue  # two checks at the same instant: no stretch of time to compare
         rate = (before.done - anchor.done) / (before.at - anchor.at)
         predicted = (after.done - before.done) / rate
         errors.append(math.log((after.at - before.at) / predicted) ** 2)

@@ -318,6 +318,14 @@ def test_observed_end_error_is_how_far_each_stretch_strayed_from_the_rate_before
     assert observed_end_error(stalled) is None
     assert observed_end_error([obs(10, "RUNNING", 0), obs(20, "RUNNING", 0), obs(30, "RUNNING", 50)]) is None
     assert observed_end_error(steady[:3]) is None  # two running observations: no stretch after a rate
+    # Two checks at the same instant (concurrent watchers) make no stretch of time: skipped, never a crash.
+    twins = [
+        obs(10, "RUNNING", 100),
+        obs(20, "RUNNING", 200),
+        obs(20, "RUNNING", 210),
+        obs(30, "RUNNING", 300),
+    ]
+    assert observed_end_error(twins) is not None
 
 
 def test_rate_prior_learns_the_end_error_and_keeps_it_in_its_item() -> None:
