@@ -18,7 +18,8 @@ by `listing_key = {status}#{connection}#{module}#{job_id}` (`unchecked` before a
 `list_jobs` reads a page of keys there, then the items, so a page's reads never grow with the check history;
 the index is written only when a job's status changes, far below one partition's write limit.
 Each (connection, module) has one rate prior item, `pk = RATE#{connection}#{module}`, `sk = RATE`: the
-throughput learnt from its jobs seen finishing (`RatePrior`), which the polling policy uses while a job waits.
+throughput learnt from its jobs seen finishing and how far their progress strayed from the estimates
+(`RatePrior`), which the polling policy uses while a job waits and near a running job's estimated end.
 
 One module per job:
 

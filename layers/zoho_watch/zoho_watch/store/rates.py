@@ -1,4 +1,5 @@
-"""The rate prior of each (connection, module): the throughput learnt from its jobs seen finishing, one item
+"""The rate prior of each (connection, module): the throughput learnt from its jobs seen finishing (and how
+far their progress strayed from the estimates, `priors.observed_end_error`), one item
 `pk = RATE#{connection}#{module}` (`#{kind}` after it for the jobs of a kind other than mass update), `sk =
 RATE`, kept for a while in each container (see `rate_prior`). For a kind that reports no counts it is learnt
 from how long its completed jobs ran (`priors.observed_sample`), one run per unit of work
