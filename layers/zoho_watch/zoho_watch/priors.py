@@ -52,19 +52,24 @@ class RatePrior:
         `observed_end_error` (>= 0)."""
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"a rate sample must be a positive number, got {rate!r}")
-        weight = max(self.WEIGHT, 1.0 / (self.samples + 1))
+        weight = self._weight(self.samples)
         delta = math.log(rate) - self.log_rate
         mean = self.log_rate + weight * delta
         var = (1.0 - weight) * (self.log_var + weight * delta * delta)
         learnt = RatePrior(self.samples + 1, mean, var, self.per_run, self.end_samples, self.end_error_var)
         return learnt._with_end_error(end_error)
 
+    @classmethod
+    def _weight(cls, samples: int) -> float:
+        # A plain average while samples are few, then `WEIGHT` for the newest.
+        return max(cls.WEIGHT, 1.0 / (samples + 1))
+
     def _with_end_error(self, end_error: float | None) -> RatePrior:
         if end_error is None:
             return self
         if not end_error >= 0 or not math.isfinite(end_error):
             raise ValueError(f"an end error sample must be a number >= 0, got {end_error!r}")
-        weight = max(self.WEIGHT, 1.0 / (self.end_samples + 1))
+        weight = self._weight(self.end_samples)
         var = (1.0 - weight) * self.end_error_var + weight * end_error
         return replace(self, end_samples=self.end_samples + 1, end_error_var=var)
 
@@ -116,7 +121,8 @@ def observed_end_error(observations: Sequence[Observation]) -> float | None:
     running = [obs for obs in sorted(observations, key=lambda obs: obs.at) if is_running(obs)]
     if len(running) < 3:
         return None
-    anchor, errors = running[0], list[float]()
+    anchor = running[0]
+    errors: list[float] = []
     for before, after in itertools.pairwise(running[1:]):
         if before.at <= anchor.at or before.done <= anchor.done or after.done <= before.done:
             continue
